@@ -1,0 +1,116 @@
+/**
+ * Configuration schemas with their defaults. Decode user input with `Config.validate` from the runtime, which
+ * turns the first problem into an `InvalidConfig` error naming the field and the value.
+ *
+ * Defaults are derived from `os.availableParallelism()` so a pool fills the machine it runs on and no more.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Config } from "effect-orchestrator"
+ *
+ * const pool = Schema.decodeUnknownSync(Config.PoolConfig)({ maxWorkers: 4 })
+ * pool.concurrentTasksPerWorker // 16
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Effect, Schema } from "effect"
+import * as os from "node:os"
+import { RetryPolicy } from "./RetryPolicy.ts"
+
+/** The number of cores this process may use: the default size of pools. */
+export const parallelism: number = Math.max(1, os.availableParallelism())
+
+const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+const Positive = Schema.Finite.check(Schema.isGreaterThan(0))
+const NonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
+const withDefault = <S extends Schema.Top>(value: S["Encoded"]) =>
+  Schema.withDecodingDefaultKey<S>(Effect.succeed(value))
+
+/** V8 heap and stack limits of one worker, in megabytes, as in `node:worker_threads` `resourceLimits`. */
+export const ResourceLimits = Schema.Struct({
+  maxOldGenerationSizeMb: Schema.optionalKey(Positive),
+  maxYoungGenerationSizeMb: Schema.optionalKey(Positive),
+  codeRangeSizeMb: Schema.optionalKey(Positive),
+  stackSizeMb: Schema.optionalKey(Positive)
+})
+
+/** Schema of the worker pool's configuration. */
+export const PoolConfig = Schema.Struct({
+  /** Workers kept alive even when idle. */
+  minWorkers: NonNegativeInt.pipe(withDefault(1)),
+  /** Most workers at once. */
+  maxWorkers: PositiveInt.pipe(withDefault(parallelism)),
+  /** Tasks sent to one worker before it answers; more hides round trips for tiny tasks. */
+  concurrentTasksPerWorker: PositiveInt.pipe(withDefault(16)),
+  /** A worker above `minWorkers` idle this long is stopped. */
+  idleTimeoutMillis: NonNegative.pipe(withDefault(30_000)),
+  /** Replace a worker after it has run this many tasks. */
+  maxTasksPerWorker: Schema.optionalKey(PositiveInt),
+  /** Replace a worker once its used heap passes this many megabytes. */
+  maxHeapMb: Schema.optionalKey(Positive),
+  resourceLimits: Schema.optionalKey(ResourceLimits),
+  /** Default timeout of one task; absent means none. */
+  taskTimeoutMillis: Schema.optionalKey(Positive),
+  /** After a timeout or cancellation, how long a task may take to stop before its worker is terminated. */
+  terminationGraceMillis: NonNegative.pipe(withDefault(1_000)),
+  /** On shutdown, how long in-flight tasks may run before workers are terminated. */
+  shutdownDeadlineMillis: NonNegative.pipe(withDefault(10_000)),
+  /** Failed boots in a row after which the pool stops respawning and fails fast. */
+  maxBootFailures: PositiveInt.pipe(withDefault(3)),
+  /** Worker threads, or child processes for stronger isolation. */
+  mode: Schema.Literals(["thread", "process"]).pipe(withDefault("thread"))
+}).check(Schema.makeFilter((c) =>
+  c.maxWorkers >= c.minWorkers ||
+  { path: ["maxWorkers"], issue: `must be at least minWorkers (${c.minWorkers})` }
+))
+
+/** A decoded pool configuration. */
+export type PoolConfig = typeof PoolConfig.Type
+
+/** What to do with a new task when the queue is at capacity. */
+export const OverflowPolicy = Schema.Literals(["suspend", "fail"])
+
+/** A rate limit: at most `limit` admissions per `intervalMillis`. */
+export const RateLimit = Schema.Struct({
+  limit: PositiveInt,
+  intervalMillis: Positive
+})
+
+/** Schema of the scheduler's configuration. */
+export const SchedulerConfig = Schema.Struct({
+  /** Tasks running at once. */
+  permits: PositiveInt.pipe(withDefault(parallelism)),
+  /** Tasks waiting at most; absent means unbounded. */
+  capacity: Schema.optionalKey(PositiveInt),
+  /** At capacity: suspend the submitter (backpressure) or fail with `QueueFull`. */
+  overflow: OverflowPolicy.pipe(withDefault("suspend")),
+  /** A task waiting longer than this is promoted one level, so low priorities never starve. */
+  agingMillis: Positive.pipe(withDefault(10_000)),
+  /** Tasks of one fairness key running at once; absent means only `permits` limits them. */
+  perKeyLimit: Schema.optionalKey(PositiveInt),
+  rate: Schema.optionalKey(RateLimit)
+})
+
+/** A decoded scheduler configuration. */
+export type SchedulerConfig = typeof SchedulerConfig.Type
+
+/** Schema of the blocking lane's configuration. */
+export const BlockingConfig = Schema.Struct({
+  /** Threads that run blocking calls; kept apart from the CPU pool so neither starves the other. */
+  threads: PositiveInt.pipe(withDefault(Math.max(1, Math.min(4, parallelism))))
+})
+
+/** Schema of the whole orchestrator's configuration. */
+export const OrchestratorConfig = Schema.Struct({
+  pool: PoolConfig.pipe(withDefault({})),
+  scheduler: SchedulerConfig.pipe(withDefault({})),
+  blocking: BlockingConfig.pipe(withDefault({})),
+  /** Retry policy of tasks that name none; absent means no retry. */
+  retry: Schema.optionalKey(RetryPolicy)
+})
+
+/** A decoded orchestrator configuration. */
+export type OrchestratorConfig = typeof OrchestratorConfig.Type

@@ -1,0 +1,57 @@
+/**
+ * Retry policies as plain data, with the fields users know from Temporal. A policy is a Schema, so it can be
+ * stored, logged, validated and sent along with a task.
+ *
+ * Delay before retry n (n = 1 for the first retry) is
+ * `min(initialIntervalMillis × backoffCoefficient^(n−1), maximumIntervalMillis)`, then multiplied by a random
+ * factor in `[1 − jitter, 1 + jitter]`.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { RetryPolicy } from "effect-orchestrator"
+ *
+ * const policy = Schema.decodeUnknownSync(RetryPolicy.RetryPolicy)({
+ *   initialIntervalMillis: 100,
+ *   maximumAttempts: 5,
+ *   nonRetryable: ["ValidationError"]
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Effect, Schema } from "effect"
+
+const NonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
+const Positive = Schema.Finite.check(Schema.isGreaterThan(0))
+const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+
+/** Schema of a retry policy. Absent fields take their defaults when decoded. */
+export const RetryPolicy = Schema.Struct({
+  /** Delay before the first retry, in milliseconds. */
+  initialIntervalMillis: NonNegative.pipe(Schema.withDecodingDefaultKey(Effect.succeed(100))),
+  /** Growth factor of the delay between retries; 1 means constant delay. */
+  backoffCoefficient: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(1)).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed(2))
+  ),
+  /** Cap on the delay between retries, in milliseconds. Absent: 100 × the initial interval, as in Temporal. */
+  maximumIntervalMillis: Schema.optionalKey(NonNegative),
+  /** Total attempts, the first included. 1 means no retry. */
+  maximumAttempts: PositiveInt.pipe(Schema.withDecodingDefaultKey(Effect.succeed(3))),
+  /** Random spread of each delay, as a fraction: 0.2 means ×[0.8, 1.2]. 0 turns jitter off. */
+  jitter: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 })).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed(0.2))
+  ),
+  /** `_tag`s of errors that are never retried. */
+  nonRetryable: Schema.Array(Schema.String).pipe(Schema.withDecodingDefaultKey(Effect.succeed([]))),
+  /** Timeout of each attempt, in milliseconds. */
+  attemptTimeoutMillis: Schema.optionalKey(Positive),
+  /** Deadline for all attempts together, waits included, in milliseconds. */
+  deadlineMillis: Schema.optionalKey(Positive)
+})
+
+/** A decoded retry policy. */
+export type RetryPolicy = typeof RetryPolicy.Type
+
+/** A retry policy as written by a user: every field optional. */
+export type RetryPolicyInput = typeof RetryPolicy.Encoded

@@ -1,0 +1,30 @@
+/**
+ * effect-orchestrator: run heavy and numerous tasks in parallel from Effect programs without blocking the
+ * event loop.
+ *
+ * @since 0.1.0
+ */
+
+// Domain: data, schemas and errors
+export * as Config from "./domain/Config.ts"
+export * as OrchestratorError from "./domain/OrchestratorError.ts"
+export {
+  CircuitOpen,
+  InvalidConfig,
+  PayloadInvalid,
+  PoolShutDown,
+  QueueFull,
+  TaskCancelled,
+  TaskTimeout,
+  UnknownTask,
+  WorkerBootFailed,
+  WorkerCrashed
+} from "./domain/OrchestratorError.ts"
+export * as RetryPolicy from "./domain/RetryPolicy.ts"
+export * as Task from "./domain/Task.ts"
+export * as TaskKind from "./domain/TaskKind.ts"
+export * as TaskPriority from "./domain/TaskPriority.ts"
+export * as TaskResult from "./domain/TaskResult.ts"
+
+// Runtime mechanisms that are part of the public surface
+export * as ConfigValidation from "./runtime/ConfigValidation.ts"

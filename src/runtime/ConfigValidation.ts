@@ -1,0 +1,65 @@
+/**
+ * Decodes configuration and turns the first schema issue into an `InvalidConfig` error that names the field
+ * (prefixed by its section, as in `pool.maxWorkers`) and the offending value.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Exit, Schema, SchemaIssue } from "effect"
+import { InvalidConfig } from "../domain/OrchestratorError.ts"
+
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
+  let current: unknown = input
+  for (const key of path) {
+    if (current === null || typeof current !== "object") return undefined
+    current = (current as Record<PropertyKey, unknown>)[key]
+  }
+  return current
+}
+
+const render = (value: unknown): string => {
+  if (typeof value === "string") return JSON.stringify(value)
+  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") return String(value)
+  if (value === undefined) return "undefined"
+  try {
+    return JSON.stringify(value)
+  } catch {
+    return String(value)
+  }
+}
+
+/**
+ * Decodes `input` with `schema`; on failure returns an `InvalidConfig` for the first issue.
+ * `section` prefixes the field path (`"pool"` gives `pool.maxWorkers`).
+ */
+export const decodeConfigExit = <S extends Schema.Codec<any, any, never, never>>(
+  schema: S,
+  section?: string
+) => {
+  const decode = Schema.decodeUnknownExit(schema)
+  return (input: unknown): Exit.Exit<S["Type"], InvalidConfig> => {
+    const exit = decode(input ?? {})
+    if (Exit.isSuccess(exit)) return Exit.succeed(exit.value)
+    const error = exit.cause.reasons.find((r) => r._tag === "Fail")
+    if (error === undefined || !Schema.isSchemaError(error.error)) return exit as never
+    const first = formatter(error.error.issue).issues[0]
+    const path = (first?.path ?? []).map((segment) =>
+      typeof segment === "object" && segment !== null ? (segment as { key: PropertyKey }).key : segment
+    )
+    const field = [...(section === undefined ? [] : [section]), ...path.map(String)].join(".") || "(root)"
+    return Exit.fail(
+      new InvalidConfig({
+        field,
+        value: render(valueAt(input, path)),
+        detail: first?.message ?? error.error.message
+      })
+    )
+  }
+}
+
+/** Effect form of {@link decodeConfigExit}. */
+export const decodeConfig = <S extends Schema.Codec<any, any, never, never>>(schema: S, section?: string) => {
+  const decode = decodeConfigExit(schema, section)
+  return (input: unknown): Effect.Effect<S["Type"], InvalidConfig> => Effect.suspend(() => decode(input))
+}
