@@ -60,7 +60,10 @@ describe("PoolConfig", () => {
     assert.strictEqual(invalid(decode({ maxWorkers: 1.5 })).field, "pool.maxWorkers")
     assert.strictEqual(invalid(decode({ maxWorkers: "4" })).value, "\"4\"")
     assert.strictEqual(invalid(decode({ mode: "fiber" })).field, "pool.mode")
-    assert.strictEqual(invalid(decode({ resourceLimits: { stackSizeMb: -1 } })).field, "pool.resourceLimits.stackSizeMb")
+    assert.strictEqual(
+      invalid(decode({ resourceLimits: { stackSizeMb: -1 } })).field,
+      "pool.resourceLimits.stackSizeMb"
+    )
   })
 })
 
@@ -79,7 +82,10 @@ describe("SchedulerConfig", () => {
     assert.strictEqual(invalid(decode({ permits: -3 })).value, "-3")
     assert.strictEqual(invalid(decode({ capacity: 0 })).field, "scheduler.capacity")
     assert.strictEqual(invalid(decode({ rate: { limit: 0, intervalMillis: 1000 } })).field, "scheduler.rate.limit")
-    assert.strictEqual(invalid(decode({ rate: { limit: 5, intervalMillis: 0 } })).field, "scheduler.rate.intervalMillis")
+    assert.strictEqual(
+      invalid(decode({ rate: { limit: 5, intervalMillis: 0 } })).field,
+      "scheduler.rate.intervalMillis"
+    )
     assert.strictEqual(invalid(decode({ overflow: "drop" })).field, "scheduler.overflow")
   })
 })

@@ -37,7 +37,7 @@ describe("OrchestratorError", () => {
   it("every error crosses a boundary as the same class with the same fields", () => {
     for (const error of samples) {
       const back = acrossBoundary(error)
-      assert.instanceOf(back, error.constructor)
+      assert.instanceOf(back, error.constructor as new(...args: Array<any>) => unknown)
       assert.instanceOf(back, Error)
       assert.strictEqual((back as typeof error)._tag, error._tag)
       assert.strictEqual((back as typeof error).message, error.message)
@@ -58,7 +58,10 @@ describe("OrchestratorError", () => {
   it("messages name what went wrong", () => {
     assert.include(samples[0]!.message, "250 ms")
     assert.include(samples[3]!.message, "exit code 7")
-    assert.include(new WorkerCrashed({ workerId: 1, exitCode: null, signal: "SIGKILL", reason: "terminated", detail: "" }).message, "SIGKILL")
+    assert.include(
+      new WorkerCrashed({ workerId: 1, exitCode: null, signal: "SIGKILL", reason: "terminated", detail: "" }).message,
+      "SIGKILL"
+    )
     assert.include(samples[5]!.message, "fib, sum")
     assert.include(samples[8]!.message, "pool.maxWorkers = -1")
   })
@@ -66,7 +69,9 @@ describe("OrchestratorError", () => {
   it("rejects malformed encoded errors", () => {
     const decode = Schema.decodeUnknownSync(OrchestratorError.OrchestratorError)
     assert.throws(() => decode({ _tag: "TaskTimeout", taskId: "x" }))
-    assert.throws(() => decode({ _tag: "WorkerCrashed", workerId: 1, exitCode: 1, signal: null, reason: "bored", detail: "" }))
+    assert.throws(() =>
+      decode({ _tag: "WorkerCrashed", workerId: 1, exitCode: 1, signal: null, reason: "bored", detail: "" })
+    )
     assert.throws(() => decode({ _tag: "Nope" }))
   })
 
