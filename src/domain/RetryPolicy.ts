@@ -48,10 +48,25 @@ export const RetryPolicy = Schema.Struct({
   attemptTimeoutMillis: Schema.optionalKey(Positive),
   /** Deadline for all attempts together, waits included, in milliseconds. */
   deadlineMillis: Schema.optionalKey(Positive)
-})
+}).check(
+  Schema.makeFilter((policy) =>
+    policy.maximumIntervalMillis === undefined || policy.maximumIntervalMillis >= policy.initialIntervalMillis ||
+    {
+      path: ["maximumIntervalMillis"],
+      issue: `must be at least initialIntervalMillis (${policy.initialIntervalMillis})`
+    }
+  )
+)
 
 /** A decoded retry policy. */
 export type RetryPolicy = typeof RetryPolicy.Type
 
 /** A retry policy as written by a user: every field optional. */
 export type RetryPolicyInput = typeof RetryPolicy.Encoded
+
+/** A policy that runs a task once and never retries it (timeouts still apply when given). */
+export const noRetry: RetryPolicyInput = { maximumAttempts: 1 }
+
+/** The cap on the delay between retries: `maximumIntervalMillis`, or 100 × the initial interval when absent. */
+export const maximumIntervalOf = (policy: RetryPolicy): number =>
+  policy.maximumIntervalMillis ?? 100 * policy.initialIntervalMillis

@@ -1,0 +1,67 @@
+/**
+ * Circuit breaker policies as plain data. A policy decides when a circuit opens (`trip`: after consecutive
+ * failures, or when the failure rate over the last calls reaches a threshold) and how long it stays open. Repeated
+ * openings can back off: opening n lasts `min(openDurationMillis × openBackoffCoefficient^(n−1), maximum)`.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { CircuitPolicy } from "effect-orchestrator"
+ *
+ * // Open after 5 failures in a row, for 1 s, then 2 s, 4 s, ... up to 30 s on repeated openings.
+ * const policy = Schema.decodeUnknownSync(CircuitPolicy.CircuitPolicy)({
+ *   trip: "consecutive",
+ *   consecutiveFailures: 5,
+ *   openDurationMillis: 1_000,
+ *   openBackoffCoefficient: 2,
+ *   maximumOpenDurationMillis: 30_000
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Effect, Schema } from "effect"
+
+const Positive = Schema.Finite.check(Schema.isGreaterThan(0))
+const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+const withDefault = <S extends Schema.Top>(value: S["Encoded"]) =>
+  Schema.withDecodingDefaultKey<S>(Effect.succeed(value))
+
+/** Schema of a circuit policy. Absent fields take their defaults when decoded. */
+export const CircuitPolicy = Schema.Struct({
+  /** `consecutive`: open after `consecutiveFailures` failures in a row. `rate`: open on the failure rate. */
+  trip: Schema.Literals(["consecutive", "rate"]).pipe(withDefault("consecutive")),
+  /** Failures in a row that open the circuit (`trip: "consecutive"`). */
+  consecutiveFailures: PositiveInt.pipe(withDefault(5)),
+  /** Fraction of failed calls in the window that opens the circuit (`trip: "rate"`). */
+  failureRateThreshold: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 })).pipe(withDefault(0.5)),
+  /** How many of the last calls the rate is computed over (`trip: "rate"`). */
+  rateWindowSize: PositiveInt.pipe(withDefault(100)),
+  /** Calls needed in the window before the rate can open the circuit. Absent: the window size. */
+  rateMinimumCalls: Schema.optionalKey(PositiveInt),
+  /** How long the first opening lasts, in milliseconds; then one probe call is let through (half-open). */
+  openDurationMillis: Positive.pipe(withDefault(30_000)),
+  /** Growth of the open duration on consecutive openings; 1 keeps it constant. */
+  openBackoffCoefficient: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(1)).pipe(withDefault(1)),
+  /** Cap on the open duration, in milliseconds. Absent: 100 × `openDurationMillis`. */
+  maximumOpenDurationMillis: Schema.optionalKey(Positive)
+}).check(
+  Schema.makeFilter((policy) =>
+    policy.rateMinimumCalls === undefined || policy.rateMinimumCalls <= policy.rateWindowSize ||
+    { path: ["rateMinimumCalls"], issue: `must be at most rateWindowSize (${policy.rateWindowSize})` }
+  ),
+  Schema.makeFilter((policy) =>
+    policy.maximumOpenDurationMillis === undefined || policy.maximumOpenDurationMillis >= policy.openDurationMillis ||
+    { path: ["maximumOpenDurationMillis"], issue: `must be at least openDurationMillis (${policy.openDurationMillis})` }
+  )
+)
+
+/** A decoded circuit policy. */
+export type CircuitPolicy = typeof CircuitPolicy.Type
+
+/** A circuit policy as written by a user: every field optional. */
+export type CircuitPolicyInput = typeof CircuitPolicy.Encoded
+
+/** The cap on the open duration: `maximumOpenDurationMillis`, or 100 × `openDurationMillis` when absent. */
+export const maximumOpenDurationOf = (policy: CircuitPolicy): number =>
+  policy.maximumOpenDurationMillis ?? 100 * policy.openDurationMillis
