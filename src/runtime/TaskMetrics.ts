@@ -1,0 +1,89 @@
+/**
+ * Task-level metrics of the orchestrator, labelled by task name, kind and priority. They live in Effect's
+ * `Metric` registry, so `PrometheusMetrics.format` (or any exporter) sees them with the pool's and the
+ * scheduler's own metrics.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Effect, Exit, Metric } from "effect"
+import type { TaskResult } from "../domain/TaskResult.ts"
+
+const millisBoundaries = Metric.exponentialBoundaries({ start: 0.25, factor: 2, count: 24 })
+
+/** Tasks handed to the orchestrator. */
+export const submitted = Metric.counter("orchestrator_tasks_submitted_total", {
+  description: "Tasks submitted to the orchestrator",
+  incremental: true
+})
+/** Tasks that succeeded. */
+export const succeeded = Metric.counter("orchestrator_tasks_succeeded_total", {
+  description: "Tasks that succeeded",
+  incremental: true
+})
+/** Tasks that failed (timeouts included, cancellations not). */
+export const failed = Metric.counter("orchestrator_tasks_failed_total", {
+  description: "Tasks that failed",
+  incremental: true
+})
+/** Attempts beyond the first. */
+export const retried = Metric.counter("orchestrator_tasks_retried_total", {
+  description: "Retries (attempts beyond the first)",
+  incremental: true
+})
+/** Tasks whose last attempt timed out. */
+export const timedOut = Metric.counter("orchestrator_tasks_timed_out_total", {
+  description: "Tasks that timed out",
+  incremental: true
+})
+/** Tasks cancelled before they finished. */
+export const cancelled = Metric.counter("orchestrator_tasks_cancelled_total", {
+  description: "Tasks cancelled before they finished",
+  incremental: true
+})
+/** Time from submission to start, in milliseconds. */
+export const queueWait = Metric.histogram("orchestrator_task_queue_wait_millis", {
+  description: "Time from submission to start (ms)",
+  boundaries: millisBoundaries
+})
+/** Time from start to finish, retries included, in milliseconds. */
+export const runTime = Metric.histogram("orchestrator_task_run_millis", {
+  description: "Time from start to finish, retries included (ms)",
+  boundaries: millisBoundaries
+})
+
+/** The labels of a task's series. */
+export type TaskLabels = {
+  readonly task: string
+  readonly kind: string
+  readonly priority: string
+}
+
+/** Counts one submission. */
+export const recordSubmitted = (labels: TaskLabels): Effect.Effect<void> =>
+  Metric.update(Metric.withAttributes(submitted, labels), 1)
+
+const isTimeout = (cause: Cause.Cause<unknown>): boolean =>
+  cause.reasons.some((r) => r._tag === "Fail" && (r.error as { _tag?: unknown } | null)?._tag === "TaskTimeout")
+
+const isCancelled = (cause: Cause.Cause<unknown>): boolean =>
+  Cause.hasInterruptsOnly(cause) ||
+  cause.reasons.some((r) => r._tag === "Fail" && (r.error as { _tag?: unknown } | null)?._tag === "TaskCancelled")
+
+/** Records the outcome, attempts and timings of a finished task. */
+export const recordResult = (result: TaskResult<unknown, unknown>): Effect.Effect<void> => {
+  const labels: TaskLabels = { task: result.name, kind: result.kind, priority: result.priority }
+  const outcome = Exit.isSuccess(result.exit)
+    ? succeeded
+    : isCancelled(result.exit.cause)
+    ? cancelled
+    : failed
+  return Effect.all([
+    Metric.update(Metric.withAttributes(outcome, labels), 1),
+    Exit.isFailure(result.exit) && isTimeout(result.exit.cause)
+      ? Metric.update(Metric.withAttributes(timedOut, labels), 1)
+      : Effect.void,
+    result.attempts > 1 ? Metric.update(Metric.withAttributes(retried, labels), result.attempts - 1) : Effect.void,
+    Metric.update(Metric.withAttributes(queueWait, labels), result.queueWaitMillis),
+    Metric.update(Metric.withAttributes(runTime, labels), result.runMillis)
+  ], { discard: true })
+}
