@@ -6,6 +6,7 @@
  */
 
 // Domain: data, schemas and errors
+export * as CircuitPolicy from "./domain/CircuitPolicy.ts"
 export * as Config from "./domain/Config.ts"
 export * as OrchestratorError from "./domain/OrchestratorError.ts"
 export {
@@ -20,7 +21,6 @@ export {
   WorkerBootFailed,
   WorkerCrashed
 } from "./domain/OrchestratorError.ts"
-export * as CircuitPolicy from "./domain/CircuitPolicy.ts"
 export * as RetryPolicy from "./domain/RetryPolicy.ts"
 export * as Task from "./domain/Task.ts"
 export * as TaskKind from "./domain/TaskKind.ts"
@@ -28,12 +28,15 @@ export * as TaskPriority from "./domain/TaskPriority.ts"
 export * as TaskResult from "./domain/TaskResult.ts"
 
 // Runtime mechanisms that are part of the public surface
+export * as BackgroundQueue from "./runtime/BackgroundQueue.ts"
 export * as Batch from "./runtime/Batch.ts"
 export * as ConfigValidation from "./runtime/ConfigValidation.ts"
 export * as Fallback from "./runtime/Fallback.ts"
+export * as PriorityQueue from "./runtime/PriorityQueue.ts"
 export * as Resilience from "./runtime/Resilience.ts"
 export * as Retry from "./runtime/Retry.ts"
 export * as TaskMetrics from "./runtime/TaskMetrics.ts"
 
 // Services and their layers
 export * as CircuitBreakers from "./layers/CircuitBreakers.ts"
+export * as Scheduler from "./layers/Scheduler.ts"

@@ -1,0 +1,521 @@
+/**
+ * The scheduler's state machine: permits, the admission queue, the holding lane for a full queue, the rate gate,
+ * metrics, resize and shutdown. Everything here is synchronous and runs inside the fibers that call it; the
+ * only fiber of its own is the rate gate, and only when a rate is configured.
+ *
+ * Admission is a direct hand-off: a task that ends gives its permit to the next waiter on the spot (no permit
+ * is returned to a pool for waiters to race for) and resumes that waiter's fiber with its task, so no Deferred,
+ * fiber or dispatcher is involved. Resumes go through a trampoline (`flush`), so a chain of tasks that end at
+ * once runs one after the other instead of nesting on the stack.
+ *
+ * A waiter's task runs inside the `Effect.callback` it waited in. That callback's cancellation hook therefore
+ * also fires when the running task is interrupted; the waiter's state (`RUNNING`) makes it a no-op there, and the
+ * permit is released once, by the task's own exit hook.
+ *
+ * @internal
+ */
+import { Clock, Context, Duration, Effect, Exit, Metric, Result, Scheduler as EffectScheduler, Schema } from "effect"
+import type { Scope } from "effect"
+import { RateLimiter } from "effect/persistence"
+import { SchedulerConfig } from "../../domain/Config.ts"
+import type { SchedulerConfigInput } from "../../domain/Config.ts"
+import { QueueFull } from "../../domain/OrchestratorError.ts"
+import type { InvalidConfig } from "../../domain/OrchestratorError.ts"
+import { levels } from "../../domain/TaskPriority.ts"
+import type { TaskPriority } from "../../domain/TaskPriority.ts"
+import { decodeConfig } from "../ConfigValidation.ts"
+import { Entry, holdingLane, PriorityQueue } from "../PriorityQueue.ts"
+import type { KeyGroup } from "../PriorityQueue.ts"
+
+/** Options of one submission. */
+export interface SubmitOptions {
+  /** Default `"normal"`. */
+  readonly priority?: TaskPriority | undefined
+  /** Fairness key (tenant, user, host); tasks without one share a single group. */
+  readonly key?: string | undefined
+}
+
+/** A snapshot of the scheduler's state. */
+export interface SchedulerStats {
+  /** Tasks allowed to run at once. */
+  readonly permits: number
+  /** Tasks holding a permit now. */
+  readonly running: number
+  /** Tasks waiting in the queue, by their current level (aging included). */
+  readonly queued: { readonly [P in TaskPriority]: number }
+  /** Sum of `queued`. */
+  readonly queuedTotal: number
+  /** Submitters suspended because the queue was at capacity (`overflow: "suspend"`). */
+  readonly waitingForCapacity: number
+  /** Tasks admitted since the scheduler started (each got a permit). */
+  readonly admitted: number
+  /** Submissions rejected with `QueueFull` (`overflow: "fail"`). */
+  readonly rejected: number
+  /** Promotions by aging (one per level climbed). */
+  readonly promoted: number
+  /** Whether the scheduler's scope has closed. */
+  readonly shutDown: boolean
+}
+
+/** The service's interface; see `Scheduler` in `src/layers/Scheduler.ts`. */
+export interface SchedulerService {
+  readonly submit: <A, E, R>(
+    effect: Effect.Effect<A, E, R>,
+    options?: SubmitOptions
+  ) => Effect.Effect<A, E | QueueFull, R>
+  readonly resize: (permits: number) => Effect.Effect<void, InvalidConfig>
+  readonly stats: Effect.Effect<SchedulerStats>
+}
+
+const waitBoundaries: ReadonlyArray<number> = [0, ...Metric.exponentialBoundaries({ start: 1, factor: 2, count: 24 })]
+
+/** The scheduler's metrics. Their series are registered by each scheduler and read from its state on export. */
+export const metrics = {
+  queued: Metric.gauge("orchestrator_scheduler_queued", {
+    description: "Tasks waiting for a permit, by current priority level (attribute `priority`)"
+  }),
+  waitingForCapacity: Metric.gauge("orchestrator_scheduler_waiting_for_capacity", {
+    description: "Submitters suspended because the queue is at capacity"
+  }),
+  running: Metric.gauge("orchestrator_scheduler_running", { description: "Tasks holding a permit" }),
+  permits: Metric.gauge("orchestrator_scheduler_permits", { description: "Tasks allowed to run at once" }),
+  admitted: Metric.counter("orchestrator_scheduler_admitted_total", {
+    description: "Tasks admitted (given a permit)",
+    incremental: true
+  }),
+  rejected: Metric.counter("orchestrator_scheduler_rejected_total", {
+    description: "Submissions rejected because the queue was full",
+    incremental: true
+  }),
+  promoted: Metric.counter("orchestrator_scheduler_promoted_total", {
+    description: "Promotions of waiting tasks by aging",
+    incremental: true
+  }),
+  waitMillis: Metric.histogram("orchestrator_scheduler_wait_millis", {
+    description: "Time from submission to admission, in milliseconds",
+    boundaries: waitBoundaries
+  })
+} as const
+
+const WAITING = 0
+const HELD = 1
+/** Handed a permit; its fiber is about to be resumed with its task. */
+const ADMITTED = 2
+/** Its task runs: the permit is released by the task's own exit, not by a cancellation. */
+const RUNNING = 3
+const CANCELLED = 4
+
+const rankOf: Record<string, number | undefined> = { critical: 0, high: 1, normal: 2, low: 3 }
+
+type Resume = (effect: Effect.Effect<any, any, any>) => void
+
+/**
+ * A submission that had to wait. Its fiber is suspended in `Effect.callback` and is resumed with the task itself
+ * (wrapped to release the permit on exit), so nothing but this object and the callback is kept while it waits.
+ */
+class Waiter extends Entry {
+  state = WAITING
+  submittedAt = 0
+  resume: Resume | undefined = undefined
+  task: Effect.Effect<any, any, any> | undefined
+
+  constructor(priority: number, group: KeyGroup, task: Effect.Effect<any, any, any>) {
+    super(priority)
+    this.group = group
+    this.task = task
+  }
+
+  /** Resumes the fiber with its task, which now owns the permit. */
+  start(core: SchedulerCore): void {
+    const group = this.group!
+    const task = this.task!
+    this.state = RUNNING
+    this.task = undefined
+    // not `interruptible: true`: an interrupted fiber skips frames that leave it interruptible, and this one runs
+    // in the interruptible region of `restore`
+    this.resume!(Effect.onExitPrimitive(task, () => {
+      core.release(group)
+      return undefined
+    }))
+  }
+}
+
+/** A histogram kept in plain arrays and exported through `Metric.registerUnsafe`: recording costs a few adds. */
+class WaitHistogram {
+  readonly counts = new Array<number>(waitBoundaries.length).fill(0)
+  count = 0
+  sum = 0
+  min = Number.MAX_VALUE
+  max = -Number.MAX_VALUE
+
+  record(millis: number): void {
+    let i = 0
+    while (millis > waitBoundaries[i]!) i++
+    this.counts[i]!++
+    this.count++
+    this.sum += millis
+    if (millis < this.min) this.min = millis
+    if (millis > this.max) this.max = millis
+  }
+
+  state(): Metric.HistogramState {
+    let cumulated = 0
+    const buckets = waitBoundaries.map((boundary, i): [number, number] => [boundary, cumulated += this.counts[i]!])
+    return { buckets, count: this.count, min: this.min, max: this.max, sum: this.sum }
+  }
+}
+
+const decodePermits = decodeConfig(Schema.Struct({ permits: SchedulerConfig.fields.permits }), "scheduler")
+
+class SchedulerCore {
+  permits: number
+  running = 0
+  admitted = 0
+  rejected = 0
+  closed = false
+  readonly queue: PriorityQueue<Waiter>
+  readonly capacity: number
+  readonly failWhenFull: boolean
+  readonly rateLimited: boolean
+  readonly wait = new WaitHistogram()
+  /** The rate gate's fiber, parked until a waiter may be admitted. */
+  gateWake: ((effect: Effect.Effect<void>) => void) | undefined = undefined
+  private pendingHead: Waiter | undefined = undefined
+  private pendingTail: Waiter | undefined = undefined
+  private flushing = false
+  private readonly clock: Clock.Clock
+  private readonly dispatcher: EffectScheduler.SchedulerDispatcher
+
+  constructor(config: SchedulerConfig, clock: Clock.Clock, dispatcher: EffectScheduler.SchedulerDispatcher) {
+    this.permits = config.permits
+    this.capacity = config.capacity ?? Infinity
+    this.failWhenFull = config.overflow === "fail"
+    this.rateLimited = config.rate !== undefined
+    this.queue = new PriorityQueue({ agingMillis: config.agingMillis, perKeyLimit: config.perKeyLimit })
+    this.clock = clock
+    this.dispatcher = dispatcher
+  }
+
+  now(): number {
+    return this.clock.currentTimeMillisUnsafe()
+  }
+
+  /**
+   * Takes a permit without queueing. Sound because `drain` runs after every change: while a permit is free, no
+   * waiter that may run is left in the queue, so nobody is overtaken.
+   */
+  tryAcquire(group: KeyGroup): boolean {
+    if (this.rateLimited || this.closed || this.running >= this.permits || !this.queue.canRun(group)) return false
+    this.running++
+    this.queue.acquire(group)
+    this.admitted++
+    this.wait.record(0)
+    return true
+  }
+
+  release(group: KeyGroup): void {
+    this.running--
+    this.queue.release(group)
+    if (!this.closed) this.drain()
+    this.queue.dropIfIdle(group)
+  }
+
+  /** Registers a waiter whose fast path failed; returns its cancellation, or resumes it at once. */
+  enqueue(waiter: Waiter, resume: Resume): Effect.Effect<void> | undefined {
+    const group = waiter.group!
+    if (this.closed) {
+      resume(Effect.interrupt)
+      return undefined
+    }
+    waiter.resume = resume
+    // the fiber may have yielded between its fast-path check and here
+    if (this.tryAcquire(group)) {
+      waiter.start(this)
+      return undefined
+    }
+    const now = this.now()
+    if (this.queue.queued >= this.capacity) {
+      if (this.failWhenFull) {
+        this.rejected++
+        this.queue.dropIfIdle(group)
+        resume(Effect.fail(new QueueFull({ capacity: this.capacity, priority: levels[waiter.priority]! })))
+        return undefined
+      }
+      waiter.state = HELD
+      waiter.submittedAt = now
+      this.queue.hold(waiter, group, now)
+    } else {
+      waiter.state = WAITING
+      waiter.submittedAt = now
+      this.queue.push(waiter, group, now)
+    }
+    if (this.rateLimited) this.wakeGate()
+    return Effect.sync(() => this.cancel(waiter))
+  }
+
+  /**
+   * The waiter's fiber was interrupted while it waited, or between its admission and its resumption. Also runs,
+   * as a no-op, when a task that started from the queue is interrupted: its own exit releases the permit.
+   */
+  cancel(waiter: Waiter): void {
+    switch (waiter.state) {
+      case WAITING: {
+        waiter.state = CANCELLED
+        this.queue.remove(waiter)
+        this.refill(this.now())
+        this.queue.dropIfIdle(waiter.group!)
+        return
+      }
+      case HELD: {
+        waiter.state = CANCELLED
+        this.queue.remove(waiter)
+        this.queue.dropIfIdle(waiter.group!)
+        return
+      }
+      case ADMITTED: {
+        // it was handed a permit it will never use
+        waiter.state = CANCELLED
+        waiter.task = undefined
+        this.release(waiter.group!)
+        return
+      }
+    }
+  }
+
+  /** Hands free permits to waiters, most urgent first, and resumes them. */
+  drain(): void {
+    if (this.rateLimited) {
+      this.wakeGate()
+      return
+    }
+    let now = -1
+    while (this.running < this.permits && this.queue.hasEligible()) {
+      if (now < 0) now = this.now()
+      this.admit(this.queue.pop(now)!, now)
+    }
+    if (now >= 0) this.refill(now)
+    this.flush()
+  }
+
+  /** Lets held submitters into the queue while it has room. */
+  refill(now: number): void {
+    while (this.queue.queued < this.capacity && this.queue.depth[holdingLane]! > 0) {
+      this.queue.admitHeld(now)!.state = WAITING
+    }
+  }
+
+  canAdmit(): boolean {
+    return !this.closed && this.running < this.permits && this.queue.hasEligible()
+  }
+
+  /** Admits one waiter; used by the rate gate, which has taken a token for it. */
+  admitOne(): boolean {
+    if (!this.canAdmit()) return false
+    const now = this.now()
+    this.admit(this.queue.pop(now)!, now)
+    this.refill(now)
+    this.flush()
+    return true
+  }
+
+  private admit(waiter: Waiter, now: number): void {
+    waiter.state = ADMITTED
+    this.running++
+    this.queue.acquire(waiter.group!)
+    this.admitted++
+    // a wall clock set back must not record a negative wait
+    this.wait.record(now > waiter.submittedAt ? now - waiter.submittedAt : 0)
+    // `next` is free once the waiter is out of the queue: reuse it for the list of fibers to resume
+    waiter.next = undefined
+    if (this.pendingTail === undefined) this.pendingHead = waiter
+    else this.pendingTail.next = waiter
+    this.pendingTail = waiter
+  }
+
+  /** Resumes admitted waiters one after the other; re-entrant calls only append to the list. */
+  private flush(): void {
+    if (this.flushing) return
+    this.flushing = true
+    try {
+      let waiter: Waiter | undefined
+      while ((waiter = this.pendingHead) !== undefined) {
+        this.pendingHead = waiter.next as Waiter | undefined
+        if (this.pendingHead === undefined) this.pendingTail = undefined
+        waiter.next = undefined
+        if (waiter.state === ADMITTED) waiter.start(this)
+      }
+    } finally {
+      this.flushing = false
+    }
+  }
+
+  wakeGate(): void {
+    const wake = this.gateWake
+    if (wake !== undefined && this.canAdmit()) {
+      this.gateWake = undefined
+      this.dispatcher.scheduleTask(() => wake(Exit.void), 0)
+    }
+  }
+
+  resize(permits: number): void {
+    this.permits = permits
+    if (!this.closed) this.drain()
+  }
+
+  stats(): SchedulerStats {
+    const queue = this.queue
+    if (!this.closed) queue.age(this.now())
+    const depth = queue.depth
+    return {
+      permits: this.permits,
+      running: this.running,
+      queued: { critical: depth[0]!, high: depth[1]!, normal: depth[2]!, low: depth[3]! },
+      queuedTotal: queue.queued,
+      waitingForCapacity: depth[holdingLane]!,
+      admitted: this.admitted,
+      rejected: this.rejected,
+      promoted: queue.promoted,
+      shutDown: this.closed
+    }
+  }
+
+  /** Interrupts every waiter; running tasks keep their permits and finish. */
+  shutdown(): void {
+    if (this.closed) return
+    this.closed = true
+    this.gateWake = undefined
+    const waiters = this.queue.takeAll()
+    for (const waiter of waiters) {
+      waiter.state = CANCELLED
+      waiter.task = undefined
+    }
+    for (const waiter of waiters) waiter.resume!(Effect.interrupt)
+  }
+
+  submit<A, E, R>(effect: Effect.Effect<A, E, R>, options?: SubmitOptions): Effect.Effect<A, E | QueueFull, R> {
+    return Effect.uninterruptibleMask((restore): Effect.Effect<A, E | QueueFull, R> => {
+      if (this.closed) return Effect.interrupt
+      const priority = options?.priority === undefined ? 2 : rankOf[options.priority]
+      if (priority === undefined) {
+        return Effect.die(new TypeError(`unknown task priority: ${String(options?.priority)}`))
+      }
+      const group = this.queue.group(options?.key)
+      if (this.tryAcquire(group)) {
+        return Effect.onExitPrimitive(restore(effect), () => {
+          this.release(group)
+          return undefined
+        }, true)
+      }
+      // resumed with the task itself, which then runs interruptibly inside `restore`
+      const waiter = new Waiter(priority, group, effect)
+      return restore(Effect.callback<A, E | QueueFull, R>((resume) => this.enqueue(waiter, resume)))
+    })
+  }
+}
+
+const gaugeHooks = (read: () => number): Metric.Metric.Hooks<number, Metric.GaugeState<number>> => ({
+  get: () => ({ value: read() }),
+  update: () => {},
+  modify: () => {}
+})
+
+const counterHooks = (read: () => number): Metric.Metric.Hooks<number, Metric.CounterState<number>> => ({
+  get: () => ({ count: read(), incremental: true }),
+  update: () => {},
+  modify: () => {}
+})
+
+const registerMetrics = (core: SchedulerCore, context: Context.Context<never>) => {
+  const registrations = [
+    ...levels.map((priority, level) =>
+      Metric.registerUnsafe(
+        Metric.withAttributes(metrics.queued, { priority }),
+        context,
+        gaugeHooks(() => core.queue.depth[level]!)
+      )
+    ),
+    Metric.registerUnsafe(metrics.waitingForCapacity, context, gaugeHooks(() => core.queue.depth[holdingLane]!)),
+    Metric.registerUnsafe(metrics.running, context, gaugeHooks(() => core.running)),
+    Metric.registerUnsafe(metrics.permits, context, gaugeHooks(() => core.permits)),
+    Metric.registerUnsafe(metrics.admitted, context, counterHooks(() => core.admitted)),
+    Metric.registerUnsafe(metrics.rejected, context, counterHooks(() => core.rejected)),
+    Metric.registerUnsafe(metrics.promoted, context, counterHooks(() => core.queue.promoted)),
+    Metric.registerUnsafe(metrics.waitMillis, context, {
+      get: () => core.wait.state(),
+      update: () => {},
+      modify: () => {}
+    })
+  ]
+  return () => {
+    for (const registration of registrations) registration.remove()
+  }
+}
+
+/**
+ * The rate gate: one fiber that takes a token from Effect's `RateLimiter` before each admission. It parks while
+ * nothing may be admitted and sleeps until the next window when the limit is reached. A token taken for a waiter
+ * that was cancelled meanwhile is kept for the next one.
+ */
+const rateGate = (core: SchedulerCore, rate: NonNullable<SchedulerConfig["rate"]>) =>
+  Effect.gen(function*() {
+    const limiter = yield* RateLimiter.make
+    const window = Duration.millis(rate.intervalMillis)
+    const park = Effect.callback<void>((resume) => {
+      if (core.canAdmit()) {
+        resume(Exit.void)
+        return undefined
+      }
+      core.gateWake = resume
+      return Effect.sync(() => {
+        core.gateWake = undefined
+      })
+    })
+    let token = false
+    while (true) {
+      yield* park
+      if (!token) {
+        const taken = yield* Effect.result(limiter.consume({
+          key: "scheduler",
+          limit: rate.limit,
+          window,
+          algorithm: "fixed-window",
+          onExceeded: "fail"
+        }))
+        if (Result.isFailure(taken)) {
+          const reason = taken.failure.reason
+          if (reason._tag !== "RateLimitExceeded") return yield* Effect.die(taken.failure)
+          // at least a microsecond: `intervalMillis / limit` per token accumulates float error, and a retry of a
+          // few femtoseconds vanishes when added to the clock, which would make the gate spin
+          yield* Effect.sleep(Math.max(0.001, Duration.toMillis(reason.retryAfter)))
+          continue
+        }
+        token = true
+      }
+      if (core.admitOne()) token = false
+    }
+  }).pipe(Effect.provide(RateLimiter.layerStoreMemory))
+
+/** Builds a scheduler in the current scope; see `Scheduler.make`. */
+export const make = (
+  input?: SchedulerConfigInput
+): Effect.Effect<SchedulerService, InvalidConfig, Scope.Scope> =>
+  Effect.gen(function*() {
+    const config = yield* decodeConfig(SchedulerConfig, "scheduler")(input)
+    const context = yield* Effect.context<never>()
+    const clock = Context.get(context, Clock.Clock)
+    const dispatcher = Context.get(context, EffectScheduler.Scheduler).makeDispatcher()
+    const core = new SchedulerCore(config, clock, dispatcher)
+    const unregister = registerMetrics(core, context)
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        core.shutdown()
+        unregister()
+      })
+    )
+    if (config.rate !== undefined) yield* Effect.forkScoped(rateGate(core, config.rate))
+    return {
+      submit: (effect, options) => core.submit(effect, options),
+      resize: (permits) => Effect.map(decodePermits({ permits }), (decoded) => core.resize(decoded.permits)),
+      stats: Effect.sync(() => core.stats())
+    } satisfies SchedulerService
+  })
