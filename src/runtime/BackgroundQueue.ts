@@ -1,0 +1,246 @@
+/**
+ * The background pool's machinery: a priority queue of submitted tasks consumed by a fixed set of persistent
+ * consumer fibers, with handles to await, poll or cancel each task, and a shutdown that either drains up to a
+ * deadline or stops at once. Every task submitted before shutdown ends with a result: its own, or a typed
+ * `TaskCancelled`.
+ *
+ * @since 0.1.0
+ */
+import type { Scope } from "effect"
+import { Clock, Deferred, Effect, Exit, Fiber, Option } from "effect"
+import { PoolShutDown, TaskCancelled } from "../domain/OrchestratorError.ts"
+import type { Task } from "../domain/Task.ts"
+import { rank } from "../domain/TaskPriority.ts"
+import type { TaskResult } from "../domain/TaskResult.ts"
+import { Entry, PriorityQueue } from "./PriorityQueue.ts"
+
+/** Where a background task is in its life. */
+export type TaskStatus = "queued" | "running" | "done"
+
+/** A submitted background task. */
+export interface TaskHandle<A, E> {
+  readonly id: string
+  /** Waits for the task and gives its value or its error (`TaskCancelled` if it was cancelled or shut down). */
+  readonly await: Effect.Effect<A, E | TaskCancelled>
+  /** Waits for the task and gives its full result, timings included. */
+  readonly result: Effect.Effect<TaskResult<A, E | TaskCancelled>>
+  /** The result if the task has finished, without waiting. */
+  readonly poll: Effect.Effect<Option.Option<TaskResult<A, E | TaskCancelled>>>
+  readonly status: Effect.Effect<TaskStatus>
+  /** Cancels the task: removed from the queue if still there, interrupted if running. No-op once done. */
+  readonly cancel: Effect.Effect<void>
+}
+
+/** How to stop: finish queued and running work up to a deadline, or stop at once. */
+export type ShutdownMode =
+  | { readonly mode: "drain"; readonly deadlineMillis: number }
+  | { readonly mode: "now" }
+
+/** Counts of the background queue. */
+export interface BackgroundStats {
+  readonly accepting: boolean
+  readonly queued: number
+  readonly running: number
+  readonly completed: number
+  readonly cancelled: number
+}
+
+/** The background queue's operations. */
+export interface BackgroundQueue<X = never> {
+  readonly submit: <A, E, R>(task: Task<A, E, R>) => Effect.Effect<TaskHandle<A, E | X>, PoolShutDown, R>
+  readonly shutdown: (mode: ShutdownMode) => Effect.Effect<void>
+  readonly stats: Effect.Effect<BackgroundStats>
+}
+
+/**
+ * Runs one task to its result; the orchestrator supplies it (admission, timeout, retry, routing). `X` is what
+ * execution adds to a task's own errors (timeouts, rejections).
+ */
+export type Execute<X> = <A, E>(task: Task<A, E, never>) => Effect.Effect<TaskResult<A, E | X>>
+
+class Job extends Entry {
+  state: TaskStatus = "queued"
+  fiber: Fiber.Fiber<TaskResult<unknown, unknown>> | undefined = undefined
+  onDone: ((result: TaskResult<unknown, unknown>) => void) | undefined = undefined
+  readonly enqueuedAt: number
+  readonly task: Task<unknown, unknown, never>
+  readonly done: Deferred.Deferred<TaskResult<unknown, unknown>>
+  constructor(
+    task: Task<unknown, unknown, never>,
+    enqueuedAt: number,
+    done: Deferred.Deferred<TaskResult<unknown, unknown>>
+  ) {
+    super(rank(task.priority))
+    this.task = task
+    this.enqueuedAt = enqueuedAt
+    this.done = done
+  }
+}
+
+const cancelledResult = (job: Job, now: number, reason: string): TaskResult<never, TaskCancelled> => ({
+  taskId: job.task.id,
+  name: job.task.name,
+  priority: job.task.priority,
+  kind: job.task.kind,
+  enqueuedAt: job.enqueuedAt,
+  startedAt: now,
+  finishedAt: now,
+  queueWaitMillis: now - job.enqueuedAt,
+  runMillis: 0,
+  attempts: 0,
+  exit: Exit.fail(new TaskCancelled({ taskId: job.task.id, taskName: job.task.name, reason }))
+})
+
+// A result whose exit was an interruption becomes a typed cancellation, so awaiting a handle never dies.
+const typedCancellation = (job: Job, result: TaskResult<unknown, unknown>, reason: string) =>
+  Exit.isFailure(result.exit) && result.exit.cause.reasons.every((r) => r._tag === "Interrupt")
+    ? {
+      ...result,
+      exit: Exit.fail(new TaskCancelled({ taskId: job.task.id, taskName: job.task.name, reason }))
+    }
+    : result
+
+/**
+ * Starts `consumers` persistent consumer fibers in the current scope. Closing the scope shuts the queue down
+ * at once (call `shutdown` with `drain` first for a graceful stop).
+ */
+export const make = <X = never>(options: {
+  readonly consumers: number
+  readonly execute: Execute<X>
+  readonly agingMillis?: number
+}): Effect.Effect<BackgroundQueue<X>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const clock = yield* Clock.Clock
+    const queue = new PriorityQueue<Job>({ agingMillis: options.agingMillis ?? 10_000 })
+    const noKey = queue.group(undefined)
+    const running = new Set<Job>()
+    const idle: Array<() => void> = []
+    let accepting = true
+    let completed = 0
+    let cancelled = 0
+    let settled: (() => void) | undefined = undefined
+
+    const wake = () => idle.shift()?.()
+    const checkSettled = () => {
+      if (queue.queued === 0 && running.size === 0) settled?.()
+    }
+
+    const finish = (job: Job, result: TaskResult<unknown, unknown>) =>
+      Effect.suspend(() => {
+        job.state = "done"
+        job.onDone?.(result)
+        running.delete(job)
+        if (Exit.isFailure(result.exit) && (result.exit.cause.reasons[0] as any)?.error?._tag === "TaskCancelled") {
+          cancelled++
+        } else completed++
+        checkSettled()
+        return Deferred.succeed(job.done, result)
+      })
+
+    const next: Effect.Effect<Job> = Effect.callback<Job>((resume) => {
+      const poll = () => {
+        const job = queue.pop(clock.currentTimeMillisUnsafe())
+        if (job !== undefined) resume(Effect.succeed(job))
+        else idle.push(poll)
+      }
+      poll()
+      return Effect.sync(() => {
+        const i = idle.indexOf(poll)
+        if (i >= 0) idle.splice(i, 1)
+      })
+    })
+
+    const consumer = Effect.gen(function*() {
+      while (true) {
+        const job = yield* next
+        job.state = "running"
+        running.add(job)
+        job.fiber = yield* Effect.forkChild(options.execute(job.task), { startImmediately: true })
+        const exit = yield* Fiber.await(job.fiber)
+        const result = Exit.isSuccess(exit)
+          ? typedCancellation(job, exit.value, "cancelled while running")
+          : cancelledResult(job, yield* Clock.currentTimeMillis, "cancelled while running")
+        yield* finish(job, result)
+      }
+    })
+
+    for (let i = 0; i < options.consumers; i++) yield* Effect.forkScoped(consumer)
+
+    const cancelJob = (job: Job, reason: string): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        switch (job.state) {
+          case "queued": {
+            queue.remove(job)
+            return Effect.flatMap(Clock.currentTimeMillis, (now) => finish(job, cancelledResult(job, now, reason)))
+          }
+          case "running":
+            return job.fiber === undefined ? Effect.void : Fiber.interrupt(job.fiber)
+          case "done":
+            return Effect.void
+        }
+      })
+
+    const submit = <A, E, R>(task: Task<A, E, R>): Effect.Effect<TaskHandle<A, E | X>, PoolShutDown, R> =>
+      Effect.gen(function*() {
+        if (!accepting) return yield* new PoolShutDown({ service: "BackgroundPool" })
+        const context = yield* Effect.context<R>()
+        const now = yield* Clock.currentTimeMillis
+        const done = yield* Deferred.make<TaskResult<unknown, unknown>>()
+        const provided = { ...task, effect: Effect.provideContext(task.effect, context) } as Task<
+          unknown,
+          unknown,
+          never
+        >
+        const job = new Job(provided, now, done)
+        let finished: TaskResult<unknown, unknown> | undefined = undefined
+        job.onDone = (r) => {
+          finished = r
+        }
+        queue.push(job, noKey, now)
+        wake()
+        const result = Deferred.await(done) as Effect.Effect<TaskResult<A, E | X | TaskCancelled>>
+        return {
+          id: task.id,
+          result,
+          await: Effect.flatMap(result, (r) => r.exit),
+          poll: Effect.sync(() => Option.fromUndefinedOr(finished as TaskResult<A, E | X | TaskCancelled> | undefined)),
+          status: Effect.sync(() => job.state),
+          cancel: cancelJob(job, "cancelled by handle")
+        } satisfies TaskHandle<A, E | X>
+      })
+
+    const stopAll = (reason: string) =>
+      Effect.gen(function*() {
+        for (const job of queue.takeAll()) {
+          job.state = "queued"
+          yield* Effect.flatMap(Clock.currentTimeMillis, (now) => finish(job, cancelledResult(job, now, reason)))
+        }
+        yield* Effect.forEach([...running], (job) => cancelJob(job, reason), { discard: true })
+        // Interrupted jobs complete through their consumer; wait for that so no handle is left pending.
+        yield* Effect.forEach([...running], (job) => Deferred.await(job.done), { discard: true })
+      })
+
+    const waitSettled = Effect.callback<void>((resume) => {
+      if (queue.queued === 0 && running.size === 0) return resume(Effect.void)
+      settled = () => resume(Effect.void)
+    })
+
+    const shutdown = (mode: ShutdownMode): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        accepting = false
+        if (mode.mode === "drain") {
+          const drained = yield* Effect.timeoutOption(waitSettled, mode.deadlineMillis)
+          if (Option.isSome(drained)) return
+          return yield* stopAll("shutdown deadline passed")
+        }
+        yield* stopAll("shut down")
+      })
+
+    yield* Effect.addFinalizer(() => shutdown({ mode: "now" }))
+
+    return {
+      submit,
+      shutdown,
+      stats: Effect.sync(() => ({ accepting, queued: queue.queued, running: running.size, completed, cancelled }))
+    }
+  })

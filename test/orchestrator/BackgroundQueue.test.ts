@@ -1,0 +1,158 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Option, Scope } from "effect"
+import { TestClock } from "effect/testing"
+import type { TaskPriority } from "../../src/index.ts"
+import { Task } from "../../src/index.ts"
+import * as BackgroundQueue from "../../src/runtime/BackgroundQueue.ts"
+import { execute } from "../../src/runtime/TaskExecution.ts"
+import type { ExecutionError } from "../../src/runtime/TaskExecution.ts"
+
+const start = (consumers: number) =>
+  BackgroundQueue.make<ExecutionError>({ consumers, execute: (task) => execute(task) })
+
+const tagOf = (exit: Exit.Exit<unknown, unknown>): string | undefined =>
+  Exit.isFailure(exit) && exit.cause.reasons[0]?._tag === "Fail"
+    ? (exit.cause.reasons[0].error as { _tag: string })._tag
+    : undefined
+
+describe("BackgroundQueue", () => {
+  it.effect("submit returns a handle; await gives the value; poll and status follow the task", () =>
+    Effect.gen(function*() {
+      const pool = yield* start(2)
+      const handle = yield* pool.submit(Task.make(Effect.as(Effect.sleep("1 second"), "done")))
+      yield* Effect.yieldNow
+      assert.strictEqual(yield* handle.status, "running")
+      assert.isTrue(Option.isNone(yield* handle.poll))
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* handle.await, "done")
+      assert.strictEqual(yield* handle.status, "done")
+      const polled = yield* handle.poll
+      assert.isTrue(Option.isSome(polled) && Exit.isSuccess(polled.value.exit))
+      assert.strictEqual((yield* handle.result).runMillis, 1_000)
+    }))
+
+  it.effect("consumers take tasks by priority, FIFO within a level", () =>
+    Effect.gen(function*() {
+      const pool = yield* start(1)
+      const order: Array<string> = []
+      const job = (name: string, priority: TaskPriority.TaskPriority) =>
+        pool.submit(Task.make(Effect.sync(() => order.push(name)), { name, priority }))
+      const blocker = yield* pool.submit(Task.make(Effect.sleep("1 second")))
+      yield* Effect.yieldNow
+      const handles = [
+        yield* job("low-1", "low"),
+        yield* job("normal-1", "normal"),
+        yield* job("critical-1", "critical"),
+        yield* job("high-1", "high"),
+        yield* job("critical-2", "critical"),
+        yield* job("low-2", "low")
+      ]
+      yield* TestClock.adjust("1 second")
+      yield* blocker.await
+      yield* Effect.forEach(handles, (h) => h.await, { discard: true })
+      assert.deepStrictEqual(order, ["critical-1", "critical-2", "high-1", "normal-1", "low-1", "low-2"])
+    }))
+
+  it.effect("at most `consumers` tasks run at once", () =>
+    Effect.gen(function*() {
+      const pool = yield* start(3)
+      let running = 0
+      let peak = 0
+      const body = Effect.gen(function*() {
+        running++
+        peak = Math.max(peak, running)
+        yield* Effect.sleep("100 millis")
+        running--
+      })
+      const handles = yield* Effect.forEach(Array.from({ length: 10 }), () => pool.submit(Task.make(body)))
+      yield* TestClock.adjust("1 second")
+      yield* Effect.forEach(handles, (h) => h.await, { discard: true })
+      assert.strictEqual(peak, 3)
+      assert.strictEqual((yield* pool.stats).completed, 10)
+    }))
+
+  it.effect("cancel removes a queued task at once and interrupts a running one, both as TaskCancelled", () =>
+    Effect.gen(function*() {
+      const pool = yield* start(1)
+      let interrupted = false
+      let queuedRan = false
+      const running = yield* pool.submit(Task.make(Effect.onInterrupt(Effect.never, () =>
+        Effect.sync(() => {
+          interrupted = true
+        }))))
+      const queued = yield* pool.submit(Task.make(Effect.sync(() => {
+        queuedRan = true
+      })))
+      yield* Effect.yieldNow
+      assert.strictEqual(yield* queued.status, "queued")
+      yield* queued.cancel
+      assert.strictEqual(tagOf((yield* queued.result).exit), "TaskCancelled")
+      assert.strictEqual((yield* pool.stats).queued, 0)
+      yield* running.cancel
+      const error = yield* Effect.flip(running.await)
+      assert.strictEqual(error._tag, "TaskCancelled")
+      assert.isTrue(interrupted)
+      assert.isFalse(queuedRan)
+      assert.strictEqual((yield* pool.stats).cancelled, 2)
+    }))
+
+  it.effect("drain shutdown finishes queued and running work, then refuses new work with PoolShutDown", () =>
+    Effect.gen(function*() {
+      const pool = yield* start(1)
+      const handles = yield* Effect.forEach(
+        [1, 2, 3],
+        (n) => pool.submit(Task.make(Effect.as(Effect.sleep("1 second"), n)))
+      )
+      const shutdown = yield* Effect.forkChild(pool.shutdown({ mode: "drain", deadlineMillis: 10_000 }))
+      yield* Effect.yieldNow
+      const refused = yield* Effect.flip(pool.submit(Task.make(Effect.void)))
+      assert.strictEqual(refused._tag, "PoolShutDown")
+      yield* TestClock.adjust("3 seconds")
+      yield* Fiber.join(shutdown)
+      assert.deepStrictEqual(yield* Effect.forEach(handles, (h) => h.await), [1, 2, 3])
+    }))
+
+  it.effect("drain past its deadline cancels what is left with a typed error: nothing is lost", () =>
+    Effect.gen(function*() {
+      const pool = yield* start(1)
+      const handles = yield* Effect.forEach(
+        [1, 2, 3],
+        (n) => pool.submit(Task.make(Effect.as(Effect.sleep("1 second"), n)))
+      )
+      const shutdown = yield* Effect.forkChild(pool.shutdown({ mode: "drain", deadlineMillis: 1_500 }))
+      yield* TestClock.adjust("2 seconds")
+      yield* Fiber.join(shutdown)
+      const results = yield* Effect.forEach(handles, (h) => h.result)
+      assert.isTrue(Exit.isSuccess(results[0]!.exit))
+      assert.deepStrictEqual(results.slice(1).map((r) => tagOf(r.exit)), ["TaskCancelled", "TaskCancelled"])
+    }))
+
+  it.effect("shutdown now cancels everything at once", () =>
+    Effect.gen(function*() {
+      const pool = yield* start(2)
+      const handles = yield* Effect.forEach([1, 2, 3, 4], () => pool.submit(Task.make(Effect.never)))
+      yield* Effect.yieldNow
+      yield* pool.shutdown({ mode: "now" })
+      const results = yield* Effect.forEach(handles, (h) => h.result)
+      assert.deepStrictEqual(results.map((r) => tagOf(r.exit)), Array(4).fill("TaskCancelled"))
+      assert.deepStrictEqual(yield* pool.stats, { accepting: false, queued: 0, running: 0, completed: 0, cancelled: 4 })
+    }))
+
+  it.effect("closing the scope cancels pending work and every handle still resolves", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const pool = yield* Scope.provide(start(1), scope)
+      const handles = yield* Effect.forEach([1, 2], () => pool.submit(Task.make(Effect.never)))
+      yield* Effect.yieldNow
+      yield* Scope.close(scope, Exit.void)
+      const results = yield* Effect.forEach(handles, (h) => h.result)
+      assert.deepStrictEqual(results.map((r) => tagOf(r.exit)), ["TaskCancelled", "TaskCancelled"])
+    }))
+
+  it.effect("a task's own failure reaches its handle unchanged", () =>
+    Effect.gen(function*() {
+      const pool = yield* start(1)
+      const handle = yield* pool.submit(Task.make(Effect.fail({ _tag: "Boom" as const })))
+      assert.deepStrictEqual(yield* Effect.flip(handle.await), { _tag: "Boom" })
+    }))
+})
