@@ -60,6 +60,8 @@ export const PoolConfig = Schema.Struct({
   shutdownDeadlineMillis: NonNegative.pipe(withDefault(10_000)),
   /** Failed boots in a row after which the pool stops respawning and fails fast. */
   maxBootFailures: PositiveInt.pipe(withDefault(3)),
+  /** A worker that has not said it is ready after this long counts as a failed boot. */
+  bootTimeoutMillis: Positive.pipe(withDefault(30_000)),
   /** Worker threads, or child processes for stronger isolation. */
   mode: Schema.Literals(["thread", "process"]).pipe(withDefault("thread"))
 }).check(Schema.makeFilter((c) =>
@@ -69,6 +71,9 @@ export const PoolConfig = Schema.Struct({
 
 /** A decoded pool configuration. */
 export type PoolConfig = typeof PoolConfig.Type
+
+/** A pool configuration as written by a user: every field optional. */
+export type PoolConfigInput = typeof PoolConfig.Encoded
 
 /** What to do with a new task when the queue is at capacity. */
 export const OverflowPolicy = Schema.Literals(["suspend", "fail"])
@@ -87,15 +92,22 @@ export const SchedulerConfig = Schema.Struct({
   capacity: Schema.optionalKey(PositiveInt),
   /** At capacity: suspend the submitter (backpressure) or fail with `QueueFull`. */
   overflow: OverflowPolicy.pipe(withDefault("suspend")),
-  /** A task waiting longer than this is promoted one level, so low priorities never starve. */
+  /**
+   * A waiting task is promoted one level each time it has waited this long at its level (`low` reaches
+   * `critical` after 3 × `agingMillis`), so low priorities never starve.
+   */
   agingMillis: Positive.pipe(withDefault(10_000)),
   /** Tasks of one fairness key running at once; absent means only `permits` limits them. */
   perKeyLimit: Schema.optionalKey(PositiveInt),
+  /** At most `limit` admissions per `intervalMillis`; absent means no rate limit. */
   rate: Schema.optionalKey(RateLimit)
 })
 
 /** A decoded scheduler configuration. */
 export type SchedulerConfig = typeof SchedulerConfig.Type
+
+/** A scheduler configuration as written by a user: every field optional. */
+export type SchedulerConfigInput = typeof SchedulerConfig.Encoded
 
 /** Schema of the blocking lane's configuration. */
 export const BlockingConfig = Schema.Struct({
@@ -103,14 +115,32 @@ export const BlockingConfig = Schema.Struct({
   threads: PositiveInt.pipe(withDefault(Math.max(1, Math.min(4, parallelism))))
 })
 
+/** Schema of the background pool's configuration. */
+export const BackgroundConfig = Schema.Struct({
+  /** Persistent consumers: background tasks running at once. */
+  consumers: PositiveInt.pipe(withDefault(parallelism * 2)),
+  /** On shutdown by scope, how long queued and running background tasks may take before they are cancelled. */
+  drainDeadlineMillis: NonNegative.pipe(withDefault(10_000))
+})
+
 /** Schema of the whole orchestrator's configuration. */
 export const OrchestratorConfig = Schema.Struct({
   pool: PoolConfig.pipe(withDefault({})),
+  /** Admission of every lane: capacity, overflow, aging, fairness and rate. `permits` is the io lane's. */
   scheduler: SchedulerConfig.pipe(withDefault({})),
+  /**
+   * CPU tasks admitted at once; absent: twice `pool.maxWorkers`, so each worker has one task running and one
+   * ready while priorities still decide who goes next.
+   */
+  cpuPermits: Schema.optionalKey(PositiveInt),
   blocking: BlockingConfig.pipe(withDefault({})),
+  background: BackgroundConfig.pipe(withDefault({})),
   /** Retry policy of tasks that name none; absent means no retry. */
   retry: Schema.optionalKey(RetryPolicy)
 })
 
 /** A decoded orchestrator configuration. */
 export type OrchestratorConfig = typeof OrchestratorConfig.Type
+
+/** An orchestrator configuration as written by a user: every field optional. */
+export type OrchestratorConfigInput = typeof OrchestratorConfig.Encoded
