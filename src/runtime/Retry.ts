@@ -105,7 +105,11 @@ export const toSchedule = (policy: RetryPolicy): Schedule.Schedule<Duration.Dura
   )
 }
 
-const run = <A, E, R>(
+/**
+ * {@link retryCounted} for a policy that is already decoded (by {@link decodePolicy}): no validation on the
+ * way, for callers that run many tasks under one policy.
+ */
+export const retryCountedDecoded = <A, E, R>(
   self: Effect.Effect<A, E, R>,
   policy: RetryPolicy,
   options: RetryOptions<E> | undefined
@@ -180,7 +184,7 @@ export const retryCounted: {
     policy: RetryPolicyInput,
     options?: RetryOptions<E>
   ): Effect.Effect<Attempted<A, E | TaskTimeout>, InvalidConfig, R> =>
-    Effect.flatMap(decodePolicy(policy), (decoded) => run(self, decoded, options))
+    Effect.flatMap(decodePolicy(policy), (decoded) => retryCountedDecoded(self, decoded, options))
 )
 
 /**

@@ -10,13 +10,17 @@
  * @since 0.1.0
  */
 import { Clock, Duration, Effect, Exit } from "effect"
-import type { InvalidConfig, QueueFull, TaskTimeout } from "../domain/OrchestratorError.ts"
-import { InvalidConfig as InvalidConfigError } from "../domain/OrchestratorError.ts"
-import type { RetryPolicyInput } from "../domain/RetryPolicy.ts"
+import type { InvalidConfig, QueueFull } from "../domain/OrchestratorError.ts"
+import { InvalidConfig as InvalidConfigError, TaskTimeout } from "../domain/OrchestratorError.ts"
+import { RetryPolicy as RetryPolicySchema } from "../domain/RetryPolicy.ts"
+import type { RetryPolicy, RetryPolicyInput } from "../domain/RetryPolicy.ts"
 import type { Task } from "../domain/Task.ts"
 import type { TaskPriority } from "../domain/TaskPriority.ts"
 import type { TaskResult } from "../domain/TaskResult.ts"
-import { retryCounted } from "./Retry.ts"
+import { decodeConfigExit } from "./ConfigValidation.ts"
+import { retryCountedDecoded } from "./Retry.ts"
+
+const decodePolicyExit = decodeConfigExit(RetryPolicySchema, "retry")
 
 /** Admits an effect: runs it once a permit of the right lane is free. */
 export type Admit = <A, E, R>(
@@ -51,6 +55,27 @@ export const timeoutMillis = (
     )
 }
 
+// Policies are usually module constants shared by many tasks: decode each one once.
+const decodedPolicies = new WeakMap<RetryPolicyInput, Exit.Exit<RetryPolicy, InvalidConfig>>()
+const decodePolicyCached = (input: RetryPolicyInput): Exit.Exit<RetryPolicy, InvalidConfig> => {
+  let decoded = decodedPolicies.get(input)
+  if (decoded === undefined) {
+    decoded = decodePolicyExit(input)
+    decodedPolicies.set(input, decoded)
+  }
+  return decoded
+}
+
+/** One attempt under a timeout, for tasks without a retry policy: the common case, kept cheap. */
+const singleAttempt = <A, E, R>(
+  task: Task<A, E, R>,
+  timeout: number | undefined
+): Effect.Effect<A, E | TaskTimeout, R> =>
+  timeout === undefined ? task.effect : Effect.timeoutOrElse(task.effect, {
+    duration: Duration.millis(timeout),
+    orElse: () => Effect.fail(new TaskTimeout({ taskId: task.id, taskName: task.name, timeoutMillis: timeout }))
+  })
+
 /** Runs `task` to its result. */
 export const execute = <A, E, R>(
   task: Task<A, E, R>,
@@ -62,16 +87,18 @@ export const execute = <A, E, R>(
     let attempts = 0
     const outcome = yield* Effect.exit(Effect.gen(function*() {
       const timeout = yield* timeoutMillis(task.timeout)
-      const policy: RetryPolicyInput = {
-        maximumAttempts: 1,
-        ...(task.retry ?? options.defaultRetry),
-        ...(timeout !== undefined && (task.retry ?? options.defaultRetry)?.attemptTimeoutMillis === undefined
-          ? { attemptTimeoutMillis: timeout }
-          : {})
-      }
+      const input = task.retry ?? options.defaultRetry
+      const policy = input === undefined ? undefined : yield* decodePolicyCached(input)
       const attempt = Effect.gen(function*() {
         startedAt = yield* Clock.currentTimeMillis
-        const attempted = yield* retryCounted(task.effect, policy, { taskId: task.id, taskName: task.name })
+        if (policy === undefined) {
+          attempts = 1
+          return yield* singleAttempt(task, timeout)
+        }
+        const withTimeout = timeout !== undefined && policy.attemptTimeoutMillis === undefined
+          ? { ...policy, attemptTimeoutMillis: timeout }
+          : policy
+        const attempted = yield* retryCountedDecoded(task.effect, withTimeout, { taskId: task.id, taskName: task.name })
         attempts = attempted.attempts
         return yield* attempted.exit
       })

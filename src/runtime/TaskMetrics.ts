@@ -58,9 +58,27 @@ export type TaskLabels = {
   readonly priority: string
 }
 
+// A metric tagged with attributes is a new object; tasks repeat a handful of label sets, so tag each once.
+const tagged = new Map<string, Map<Metric.Metric<any, any>, Metric.Metric<any, any>>>()
+const withLabels = <I, S>(metric: Metric.Metric<I, S>, labels: TaskLabels): Metric.Metric<I, S> => {
+  const key = `${labels.task}\u0000${labels.kind}\u0000${labels.priority}`
+  let byMetric = tagged.get(key)
+  if (byMetric === undefined) {
+    if (tagged.size > 10_000) tagged.clear() // unbounded task names must not grow this without limit
+    byMetric = new Map()
+    tagged.set(key, byMetric)
+  }
+  let found = byMetric.get(metric)
+  if (found === undefined) {
+    found = Metric.withAttributes(metric, labels)
+    byMetric.set(metric, found)
+  }
+  return found as Metric.Metric<I, S>
+}
+
 /** Counts one submission. */
 export const recordSubmitted = (labels: TaskLabels): Effect.Effect<void> =>
-  Metric.update(Metric.withAttributes(submitted, labels), 1)
+  Metric.update(withLabels(submitted, labels), 1)
 
 const isTimeout = (cause: Cause.Cause<unknown>): boolean =>
   cause.reasons.some((r) => r._tag === "Fail" && (r.error as { _tag?: unknown } | null)?._tag === "TaskTimeout")
@@ -78,12 +96,12 @@ export const recordResult = (result: TaskResult<unknown, unknown>): Effect.Effec
     ? cancelled
     : failed
   return Effect.all([
-    Metric.update(Metric.withAttributes(outcome, labels), 1),
+    Metric.update(withLabels(outcome, labels), 1),
     Exit.isFailure(result.exit) && isTimeout(result.exit.cause)
-      ? Metric.update(Metric.withAttributes(timedOut, labels), 1)
+      ? Metric.update(withLabels(timedOut, labels), 1)
       : Effect.void,
-    result.attempts > 1 ? Metric.update(Metric.withAttributes(retried, labels), result.attempts - 1) : Effect.void,
-    Metric.update(Metric.withAttributes(queueWait, labels), result.queueWaitMillis),
-    Metric.update(Metric.withAttributes(runTime, labels), result.runMillis)
+    result.attempts > 1 ? Metric.update(withLabels(retried, labels), result.attempts - 1) : Effect.void,
+    Metric.update(withLabels(queueWait, labels), result.queueWaitMillis),
+    Metric.update(withLabels(runTime, labels), result.runMillis)
   ], { discard: true })
 }
