@@ -62,6 +62,9 @@ class Job extends Entry {
   state: TaskStatus = "queued"
   fiber: Fiber.Fiber<TaskResult<unknown, unknown>> | undefined = undefined
   onDone: ((result: TaskResult<unknown, unknown>) => void) | undefined = undefined
+  startedAt: number | undefined = undefined
+  /** Why the job was cancelled, once it was; reported in its `TaskCancelled`. */
+  cancelReason: string | undefined = undefined
   readonly enqueuedAt: number
   readonly task: Task<unknown, unknown, never>
   readonly done: Deferred.Deferred<TaskResult<unknown, unknown>>
@@ -83,11 +86,11 @@ const cancelledResult = (job: Job, now: number, reason: string): TaskResult<neve
   priority: job.task.priority,
   kind: job.task.kind,
   enqueuedAt: job.enqueuedAt,
-  startedAt: now,
+  startedAt: job.startedAt ?? now,
   finishedAt: now,
-  queueWaitMillis: now - job.enqueuedAt,
-  runMillis: 0,
-  attempts: 0,
+  queueWaitMillis: (job.startedAt ?? now) - job.enqueuedAt,
+  runMillis: now - (job.startedAt ?? now),
+  attempts: job.startedAt === undefined ? 0 : 1,
   exit: Exit.fail(new TaskCancelled({ taskId: job.task.id, taskName: job.task.name, reason }))
 })
 
@@ -154,12 +157,14 @@ export const make = <X = never>(options: {
       while (true) {
         const job = yield* next
         job.state = "running"
+        job.startedAt = clock.currentTimeMillisUnsafe()
         running.add(job)
         job.fiber = yield* Effect.forkChild(options.execute(job.task), { startImmediately: true })
         const exit = yield* Fiber.await(job.fiber)
+        const reason = job.cancelReason ?? "interrupted while running"
         const result = Exit.isSuccess(exit)
-          ? typedCancellation(job, exit.value, "cancelled while running")
-          : cancelledResult(job, yield* Clock.currentTimeMillis, "cancelled while running")
+          ? typedCancellation(job, exit.value, reason)
+          : cancelledResult(job, yield* Clock.currentTimeMillis, reason)
         yield* finish(job, result)
       }
     })
@@ -174,6 +179,7 @@ export const make = <X = never>(options: {
             return Effect.flatMap(Clock.currentTimeMillis, (now) => finish(job, cancelledResult(job, now, reason)))
           }
           case "running":
+            job.cancelReason ??= reason
             return job.fiber === undefined ? Effect.void : Fiber.interrupt(job.fiber)
           case "done":
             return Effect.void

@@ -88,9 +88,14 @@ describe("BackgroundQueue", () => {
       yield* queued.cancel
       assert.strictEqual(tagOf((yield* queued.result).exit), "TaskCancelled")
       assert.strictEqual((yield* pool.stats).queued, 0)
+      yield* TestClock.adjust("250 millis")
       yield* running.cancel
       const error = yield* Effect.flip(running.await)
       assert.strictEqual(error._tag, "TaskCancelled")
+      assert.strictEqual(error._tag === "TaskCancelled" && error.reason, "cancelled by handle")
+      const timings = yield* running.result
+      assert.strictEqual(timings.runMillis, 250)
+      assert.strictEqual(timings.queueWaitMillis, 0)
       assert.isTrue(interrupted)
       assert.isFalse(queuedRan)
       assert.strictEqual((yield* pool.stats).cancelled, 2)
@@ -125,6 +130,12 @@ describe("BackgroundQueue", () => {
       const results = yield* Effect.forEach(handles, (h) => h.result)
       assert.isTrue(Exit.isSuccess(results[0]!.exit))
       assert.deepStrictEqual(results.slice(1).map((r) => tagOf(r.exit)), ["TaskCancelled", "TaskCancelled"])
+      // The second task was running at the deadline, the third still queued: both say why they stopped.
+      assert.deepStrictEqual(
+        results.slice(1).map((r) => Exit.isFailure(r.exit) && (r.exit.cause.reasons[0] as any).error.reason),
+        ["shutdown deadline passed", "shutdown deadline passed"]
+      )
+      assert.deepStrictEqual(results.slice(1).map((r) => [r.queueWaitMillis, r.runMillis]), [[1_000, 500], [1_500, 0]])
     }))
 
   it.effect("shutdown now cancels everything at once", () =>
