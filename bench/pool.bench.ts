@@ -1,0 +1,351 @@
+/**
+ * `npm run bench -- pool`: the worker pool against piscina (default, and 8 tasks per worker) and raw
+ * `worker_threads` (pipelined with 64 messages in flight per worker, and one in flight), side by side in one
+ * run, every pool with as many workers as the machine has cores (at least 2).
+ *
+ * - tiny: 100k `x => x + 1` calls submitted at once (ours: `Effect.forEach` over a typed task with a window of
+ *   1,024 calls; piscina: `Promise.all`), calls/s.
+ * - latency: sequential round trips, 300 per round over 21 rounds (6,300 in all, at least the 5,000 asked
+ *   for), median µs per call (ours measured inside one Effect program).
+ * - fib: 32 × fib(30), speedup over running them one after another on the main thread.
+ * - transfer: 200 × 1 MiB `Float64Array` sums, buffers moved with transfer lists, calls/s.
+ * - startup: construction to first result, ms (median of 7 fresh pools each, taking turns): ours with a typed
+ *   task (the worker loads `effect` and the task schemas) and with `offload` (the built-in entry loads no
+ *   `effect`, like piscina's plain-function workers); `startupVsPiscina` uses the typed one.
+ *
+ * Every contender first runs each workload once (warm-up: JIT, and our pool learns what each task costs).
+ * Then 7 rounds, each timing every contender once per workload (starting with a different contender each
+ * round), so that bursts of noise from other processes hit them alike. Values are the medians over rounds; ratios are the medians of the per-round ratios (ours and
+ * theirs measured in the same round), which cancels most of the noise of a shared machine.
+ */
+import { Effect, Exit, Scope } from "effect"
+import * as os from "node:os"
+import { Worker } from "node:worker_threads"
+import { Piscina } from "piscina"
+import * as WorkerPool from "../src/layers/WorkerPool.ts"
+import { median, writeReport } from "./report.ts"
+import type { Measurement } from "./report.ts"
+import { Fib, fib, Inc, Sum } from "./workers/pool-tasks.ts"
+
+const size = Math.max(2, os.availableParallelism())
+const ourEntry = new URL("./workers/pool-worker.ts", import.meta.url)
+const piscinaEntry = new URL("./workers/pool-piscina.ts", import.meta.url).href
+const rawEntry = new URL("./workers/pool-raw.ts", import.meta.url)
+
+const TINY = 100_000
+/** Round trips per latency round; 21 rounds make 6,300 per contender. */
+const ROUND_TRIPS = 300
+/** Wake-up latency on a shared VM is bimodal (it depends on where the OS puts the threads): many short rounds. */
+const LATENCY_ROUNDS = 21
+const FIB_N = 30
+const FIB_COUNT = 32
+const ARRAYS = 200
+const ARRAY_LENGTH = (1024 * 1024) / 8
+const REPEATS = 7
+const STARTUPS = 7
+
+const range = (n: number): Array<number> => Array.from({ length: n }, (_, i) => i)
+const freshArrays = (): Array<Float64Array<ArrayBuffer>> =>
+  range(ARRAYS).map(() => new Float64Array(ARRAY_LENGTH).fill(1))
+const gc = (): void => (globalThis as { gc?: () => void }).gc?.()
+
+/** What the driver needs from a contender: each measure as a promise. */
+interface Contender {
+  readonly name: string
+  readonly tiny: () => Promise<void>
+  /** Runs the sequential round trips; resolves with each call's duration in ms. */
+  readonly roundTrips: () => Promise<Array<number>>
+  readonly fibs: () => Promise<void>
+  readonly sums: (data: Array<Float64Array<ArrayBuffer>>) => Promise<void>
+  readonly close: () => Promise<void>
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// effect-orchestrator
+
+const ourOptions: WorkerPool.Options = { entry: ourEntry, minWorkers: size, maxWorkers: size }
+
+const ours = async (): Promise<Contender> => {
+  const scope = Effect.runSync(Scope.make())
+  const pool = await Effect.runPromise(WorkerPool.make(ourOptions).pipe(Scope.provide(scope)))
+  return {
+    name: "ours",
+    tiny: () =>
+      Effect.runPromise(Effect.forEach(range(TINY), (x) => pool.run(Inc, x), { concurrency: 1024, discard: true })),
+    roundTrips: () =>
+      Effect.runPromise(Effect.gen(function*() {
+        const times: Array<number> = []
+        for (let i = 0; i < ROUND_TRIPS; i++) {
+          const start = performance.now()
+          yield* pool.run(Inc, i)
+          times.push(performance.now() - start)
+        }
+        return times
+      })),
+    fibs: () =>
+      Effect.runPromise(
+        Effect.forEach(range(FIB_COUNT), () => pool.run(Fib, FIB_N), { concurrency: "unbounded", discard: true })
+      ),
+    sums: (data) =>
+      Effect.runPromise(Effect.forEach(data, (xs) => pool.run(Sum, xs), { concurrency: "unbounded", discard: true })),
+    close: () => Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+}
+
+const ourStartup = async (): Promise<number> => {
+  const start = performance.now()
+  let elapsed = 0
+  await Effect.runPromise(Effect.scoped(
+    WorkerPool.make(ourOptions).pipe(
+      Effect.flatMap((pool) => pool.run(Inc, 1)),
+      Effect.tap(() => Effect.sync(() => elapsed = performance.now() - start))
+    )
+  ))
+  return elapsed
+}
+
+/** The same with the built-in entry and a plain function (`offload`), piscina's own model: no `effect` in the worker. */
+const ourOffloadStartup = async (): Promise<number> => {
+  const start = performance.now()
+  let elapsed = 0
+  await Effect.runPromise(Effect.scoped(
+    WorkerPool.make({ minWorkers: size, maxWorkers: size }).pipe(
+      Effect.flatMap((pool) => pool.offload((x: number) => x + 1, 1)),
+      Effect.tap(() => Effect.sync(() => elapsed = performance.now() - start))
+    )
+  ))
+  return elapsed
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// piscina
+
+const piscinaOptions = (perWorker: number) => ({
+  filename: piscinaEntry,
+  minThreads: size,
+  maxThreads: size,
+  concurrentTasksPerWorker: perWorker
+})
+
+const piscina = async (perWorker: number): Promise<Contender> => {
+  const pool = new Piscina(piscinaOptions(perWorker))
+  await pool.run(0, { name: "inc" })
+  return {
+    name: perWorker === 1 ? "piscina" : `piscina ${perWorker}/worker`,
+    tiny: async () => {
+      await Promise.all(range(TINY).map((x) => pool.run(x, { name: "inc" })))
+    },
+    roundTrips: async () => {
+      const times: Array<number> = []
+      for (let i = 0; i < ROUND_TRIPS; i++) {
+        const start = performance.now()
+        await pool.run(i, { name: "inc" })
+        times.push(performance.now() - start)
+      }
+      return times
+    },
+    fibs: async () => {
+      await Promise.all(range(FIB_COUNT).map(() => pool.run(FIB_N, { name: "fib" })))
+    },
+    sums: async (data) => {
+      await Promise.all(data.map((xs) => pool.run(xs, { name: "sum", transferList: [xs.buffer] })))
+    },
+    close: () => pool.destroy()
+  }
+}
+
+const piscinaStartup = async (): Promise<number> => {
+  const start = performance.now()
+  const pool = new Piscina(piscinaOptions(1))
+  await pool.run(1, { name: "inc" })
+  const elapsed = performance.now() - start
+  await pool.destroy()
+  return elapsed
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// raw worker_threads: a Map of pending calls keyed by id, one message per call
+
+interface RawPool {
+  readonly call: (worker: number, op: number, x: unknown, transfer?: Array<ArrayBuffer>) => Promise<unknown>
+  readonly close: () => Promise<void>
+}
+
+const rawPool = async (): Promise<RawPool> => {
+  const pending = new Map<number, (value: unknown) => void>()
+  let nextId = 1
+  const threads = range(size).map(() => new Worker(rawEntry))
+  await Promise.all(threads.map((thread) =>
+    new Promise<void>((resolve) => {
+      thread.once("message", () => {
+        thread.on("message", ([id, result]: [number, unknown]) => {
+          const resolveCall = pending.get(id)!
+          pending.delete(id)
+          resolveCall(result)
+        })
+        resolve()
+      })
+    })
+  ))
+  return {
+    call: (worker, op, x, transfer) =>
+      new Promise((resolve) => {
+        const id = nextId++
+        pending.set(id, resolve)
+        threads[worker]!.postMessage([id, op, x], transfer)
+      }),
+    close: async () => {
+      await Promise.all(threads.map((thread) => thread.terminate()))
+    }
+  }
+}
+
+/** Runs `count` calls, `lanes` in flight per worker, each lane sending its next call when the last returns. */
+const lanes = async (
+  count: number,
+  perWorker: number,
+  send: (worker: number, index: number) => Promise<unknown>
+): Promise<void> => {
+  let next = 0
+  const lane = async (worker: number): Promise<void> => {
+    while (next < count) await send(worker, next++)
+  }
+  await Promise.all(range(size * perWorker).map((i) => lane(i % size)))
+}
+
+const raw = async (perWorker: number): Promise<Contender> => {
+  const pool = await rawPool()
+  return {
+    name: perWorker === 1 ? "raw, 1 in flight" : `raw, ${perWorker} in flight`,
+    tiny: () => lanes(TINY, perWorker, (worker, x) => pool.call(worker, 0, x)),
+    roundTrips: async () => {
+      const times: Array<number> = []
+      for (let i = 0; i < ROUND_TRIPS; i++) {
+        const start = performance.now()
+        await pool.call(0, 0, i)
+        times.push(performance.now() - start)
+      }
+      return times
+    },
+    fibs: () => lanes(FIB_COUNT, 1, (worker) => pool.call(worker, 1, FIB_N)),
+    sums: (data) => lanes(data.length, perWorker, (worker, i) => pool.call(worker, 2, data[i], [data[i]!.buffer])),
+    close: pool.close
+  }
+}
+
+const rawStartup = async (): Promise<number> => {
+  const start = performance.now()
+  const threads = range(size).map(() => new Worker(rawEntry))
+  await new Promise<void>((resolve) => {
+    threads[0]!.on("message", (message: [number, unknown]) => {
+      if (message[1] === "ready") threads[0]!.postMessage([1, 0, 1])
+      else resolve()
+    })
+  })
+  const elapsed = performance.now() - start
+  await Promise.all(threads.map((thread) => thread.terminate()))
+  return elapsed
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Driver: the machine is shared and noisy, so contenders take turns in short rounds, each round timing every
+// contender once, and the median over the rounds is reported.
+
+const time = async (run: () => Promise<unknown>): Promise<number> => {
+  gc()
+  const start = performance.now()
+  await run()
+  return performance.now() - start
+}
+
+const mainThreadFibs = (): number => {
+  const start = performance.now()
+  for (let i = 0; i < FIB_COUNT; i++) fib(FIB_N)
+  return performance.now() - start
+}
+
+/** Every contender runs every workload once before timing (JIT, and our pool learns what each task costs). */
+const warmUp = async (c: Contender): Promise<void> => {
+  await c.tiny()
+  await c.roundTrips()
+  await c.fibs()
+  await c.sums(freshArrays().slice(0, 20))
+}
+
+/** Median over rounds of ours / theirs in the same round: both ran under the same conditions. */
+const pairedRatio = (ours: ReadonlyArray<number>, theirs: ReadonlyArray<number>): number =>
+  median(ours.map((value, round) => value / theirs[round]!))
+
+const main = async (): Promise<void> => {
+  const startups: Record<string, Array<number>> = { ours: [], oursOffload: [], piscina: [], raw: [] }
+  for (let i = 0; i < STARTUPS; i++) {
+    startups.ours!.push(await ourStartup())
+    startups.oursOffload!.push(await ourOffloadStartup())
+    startups.piscina!.push(await piscinaStartup())
+    startups.raw!.push(await rawStartup())
+  }
+
+  const contenders: Array<Contender> = [await ours(), await piscina(1), await piscina(8), await raw(64), await raw(1)]
+  for (const c of contenders) await warmUp(c)
+  // Per contender, one value per round.
+  const tiny: Record<string, Array<number>> = {}
+  const latency: Record<string, Array<number>> = {}
+  const speedup: Record<string, Array<number>> = {}
+  const sums: Record<string, Array<number>> = {}
+  const mainFibs: Array<number> = []
+  for (let round = 0; round < REPEATS; round++) {
+    // Each round starts with a different contender, so that none always runs first or last.
+    const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]!)
+    for (const c of order) (tiny[c.name] ??= []).push(TINY / ((await time(c.tiny)) / 1000))
+    const mainFib = mainThreadFibs()
+    mainFibs.push(mainFib)
+    for (const c of order) (speedup[c.name] ??= []).push(mainFib / (await time(c.fibs)))
+    for (const c of order) {
+      const data = freshArrays()
+      ;(sums[c.name] ??= []).push(ARRAYS / ((await time(() => c.sums(data))) / 1000))
+    }
+  }
+  for (let round = 0; round < LATENCY_ROUNDS; round++) {
+    const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]!)
+    for (const c of order) (latency[c.name] ??= []).push(median(await c.roundTrips()) * 1000)
+  }
+  for (const c of contenders) await c.close()
+
+  const results: Array<Measurement> = []
+  const value = (table: Record<string, Array<number>>, name: string) => median(table[name]!)
+  for (const c of contenders) {
+    results.push({ name: `tiny tasks: ${c.name}`, value: value(tiny, c.name), unit: "tasks/s" })
+  }
+  for (const c of contenders) {
+    results.push({ name: `round trip: ${c.name}`, value: value(latency, c.name), unit: "µs (median)" })
+  }
+  results.push({ name: "fib(30) x 32: main thread", value: median(mainFibs), unit: "ms" })
+  for (const c of contenders) {
+    results.push({ name: `fib(30) x 32 speedup: ${c.name}`, value: value(speedup, c.name), unit: "x main thread" })
+  }
+  for (const c of contenders) {
+    results.push({ name: `1 MiB transfer sums: ${c.name}`, value: value(sums, c.name), unit: "tasks/s" })
+  }
+  results.push({ name: "startup: ours (typed tasks)", value: median(startups.ours!), unit: "ms" })
+  results.push({ name: "startup: ours (offload)", value: median(startups.oursOffload!), unit: "ms" })
+  results.push({ name: "startup: piscina", value: median(startups.piscina!), unit: "ms" })
+  results.push({ name: "startup: raw", value: median(startups.raw!), unit: "ms" })
+
+  const rawPipelined = "raw, 64 in flight"
+  const rawOne = "raw, 1 in flight"
+  writeReport("pool", results, {
+    tinyVsPiscina: pairedRatio(tiny.ours!, tiny.piscina!),
+    tinyVsPiscina8: pairedRatio(tiny.ours!, tiny["piscina 8/worker"]!),
+    tinyVsRawPipelined: pairedRatio(tiny.ours!, tiny[rawPipelined]!),
+    tinyVsRawOneInFlight: pairedRatio(tiny.ours!, tiny[rawOne]!),
+    latencyVsPiscina: pairedRatio(latency.ours!, latency.piscina!),
+    latencyVsRaw: pairedRatio(latency.ours!, latency[rawOne]!),
+    speedupVsRaw: pairedRatio(speedup.ours!, speedup[rawOne]!),
+    transferVsRaw: pairedRatio(sums.ours!, sums[rawPipelined]!),
+    transferVsPiscina: pairedRatio(sums.ours!, sums.piscina!),
+    startupVsPiscina: pairedRatio(startups.ours!, startups.piscina!),
+    startupOffloadVsPiscina: pairedRatio(startups.oursOffload!, startups.piscina!)
+  })
+}
+
+await main()

@@ -1,0 +1,1059 @@
+/**
+ * The pool's engine, in plain JavaScript on purpose: the per-call path (validate, enqueue, pick a worker,
+ * batch, answer) must cost a few microseconds, so it uses a Map of pending calls keyed by integer id and a
+ * callback per call instead of fibers, queues and deferreds. `WorkerPool` wraps it in Effects.
+ *
+ * What it guarantees:
+ * - FIFO dispatch: an idle worker first, else the busy worker with the least estimated work in flight, within
+ *   `concurrentTasksPerWorker` calls and `pipelineBudgetMillis` of synchronous work (CPU-bound calls wait for
+ *   an idle worker); the calls to one worker in one macrotask leave as one message.
+ * - A caller interrupted while queued is removed at once. One interrupted while running gets its fiber in the
+ *   worker interrupted; a call that does not stop within `terminationGraceMillis` gets its worker terminated.
+ *   The other calls on that worker are re-dispatched to other workers (they are not failed), so a
+ *   re-dispatched call may run twice: handlers should be idempotent, or users keep one call per worker.
+ * - A worker that dies (exit, uncaught error, out of memory) fails only its own calls, with `WorkerCrashed`;
+ *   the queue is untouched and the worker is replaced with exponential backoff.
+ * - A worker that cannot boot is retried with backoff; after `maxBootFailures` failed boots in a row the pool
+ *   is broken: queued and new calls fail with `WorkerBootFailed` carrying the worker's own error.
+ *
+ * @since 0.1.0
+ */
+import * as Exit from "effect/Exit"
+import type { TransferListItem } from "node:worker_threads"
+import type { PoolConfig } from "../domain/Config.ts"
+import {
+  PayloadInvalid,
+  PoolShutDown,
+  TaskCancelled,
+  TaskTimeout,
+  WorkerBootFailed,
+  WorkerCrashed
+} from "../domain/OrchestratorError.ts"
+import { decodeDefect } from "./internal/WireCodec.ts"
+import {
+  isCloneError,
+  OP_DEFECT,
+  OP_FAILURE,
+  OP_FATAL,
+  OP_HEAP,
+  OP_INTERRUPT,
+  OP_INTERRUPTED,
+  OP_INVALID,
+  OP_READY,
+  OP_RUN,
+  OP_SUCCESS,
+  TO_MAIN_WIDTH
+} from "./WorkerProtocol.ts"
+import type { CodecError, ValueCodec } from "./WorkerProtocol.ts"
+import type { Spawner, Transport } from "./WorkerTransport.ts"
+
+// Call states
+const QUEUED = 0
+const SENT = 1
+/** The caller is gone (interrupted or timed out) but the worker has not confirmed the stop yet. */
+const ABANDONED = 2
+const DONE = 3
+
+// Worker states
+const BOOTING = 0
+const READY = 1
+/** Takes no new calls; stopped once its calls are done (recycling, idle shrink). */
+const RETIRING = 2
+/** Being stopped or terminated; its calls have been dealt with. */
+const STOPPING = 3
+const DEAD = 4
+
+/** Receives the outcome of a call. */
+export type Resume = (exit: Exit.Exit<any, any>) => void
+
+/**
+ * How much synchronous work (ms, as measured by the workers) may wait in a busy worker: calls are pipelined
+ * into a worker only while the estimated work of its calls in flight stays under this. Tiny calls pipeline up
+ * to `concurrentTasksPerWorker`, a 0.5 ms call about eight deep, and a call this long or longer (CPU-bound)
+ * only goes to an idle worker, so a burst of heavy calls is spread over the workers rather than queued
+ * behind one another. At the end of a burst, workers finish at most this far apart; in exchange, pipelined
+ * calls do not wait a round trip each.
+ */
+export const pipelineBudgetMillis = 4
+
+/** Plain counters of one task name, and how much synchronous worker time its calls take. */
+export class TaskStats {
+  completed = 0
+  failed = 0
+  /** Moving average of the synchronous time (ms) of its calls in the worker; undefined until one answered. */
+  cpuMillis: number | undefined = undefined
+  readonly name: string
+  constructor(name: string) {
+    this.name = name
+  }
+  record(cpuMillis: number): void {
+    // Quick to adapt: the first calls of a task are often slow (cold code) and should not mark it for long.
+    this.cpuMillis = this.cpuMillis === undefined ? cpuMillis : (this.cpuMillis + cpuMillis) / 2
+  }
+}
+
+/** A histogram with fixed boundaries, kept in plain numbers and read by the metric registry on snapshot. */
+export class Histogram {
+  readonly boundaries: ReadonlyArray<number>
+  readonly counts: Array<number>
+  count = 0
+  sum = 0
+  min = Number.POSITIVE_INFINITY
+  max = Number.NEGATIVE_INFINITY
+  constructor(boundaries: ReadonlyArray<number>) {
+    this.boundaries = boundaries
+    this.counts = new Array(boundaries.length + 1).fill(0)
+  }
+  record(value: number): void {
+    const bounds = this.boundaries
+    let i = 0
+    while (i < bounds.length && value > bounds[i]!) i++
+    this.counts[i]!++
+    this.count++
+    this.sum += value
+    if (value < this.min) this.min = value
+    if (value > this.max) this.max = value
+  }
+  /** In the shape of Effect's `Metric.HistogramState`: cumulative buckets, the last one at +Infinity. */
+  state(): {
+    buckets: Array<[number, number]>
+    count: number
+    min: number
+    max: number
+    sum: number
+  } {
+    const buckets: Array<[number, number]> = []
+    let cumulative = 0
+    for (let i = 0; i < this.boundaries.length; i++) {
+      cumulative += this.counts[i]!
+      buckets.push([this.boundaries[i]!, cumulative])
+    }
+    buckets.push([Number.POSITIVE_INFINITY, this.count])
+    return {
+      buckets,
+      count: this.count,
+      min: this.count === 0 ? 0 : this.min,
+      max: this.count === 0 ? 0 : this.max,
+      sum: this.sum
+    }
+  }
+}
+
+/** Histogram boundaries in milliseconds: 0.01 ms to about 84 s, doubling. */
+export const timeBoundaries: ReadonlyArray<number> = Array.from({ length: 24 }, (_, i) => 0.01 * 2 ** i)
+
+/** A call as the engine tracks it. */
+export interface Call {
+  readonly id: number
+  readonly taskId: string
+  readonly name: string
+  readonly index: number
+  readonly payload: unknown
+  readonly transfer: Array<TransferListItem> | undefined
+  readonly success: ValueCodec | undefined
+  readonly error: ValueCodec | undefined
+  readonly timeoutMillis: number
+  readonly stats: TaskStats
+  readonly enqueuedAt: number
+  /** Its estimated synchronous work (ms) when it was sent (see `pipelineBudgetMillis`). */
+  cpuEstimate: number
+  resume: Resume | undefined
+  state: number
+  slot: Slot | undefined
+  sentAt: number
+  timer: ReturnType<typeof setTimeout> | undefined
+}
+
+/** One worker as the engine tracks it. */
+export interface Slot {
+  readonly id: number
+  transport: Transport | undefined
+  state: number
+  readonly inFlight: Map<number, Call>
+  /** Estimated synchronous work (ms) of the calls in flight (see `pipelineBudgetMillis`). */
+  pendingCpu: number
+  outbox: Array<unknown>
+  transfer: Array<TransferListItem> | undefined
+  flushQueued: boolean
+  readonly flush: () => void
+  completed: number
+  idleSince: number
+  busySince: number
+  busyMillis: number
+  readonly startedAt: number
+  /** Why the pool stopped this worker; undefined while nobody asked it to stop. */
+  stopReason: string | undefined
+  lastError: unknown
+  bootTimer: ReturnType<typeof setTimeout> | undefined
+}
+
+/** Read-only view of the pool's state. */
+export interface PoolStats {
+  /** Workers started or starting. */
+  readonly workers: number
+  /** Workers still booting. */
+  readonly booting: number
+  /** Workers running at least one call. */
+  readonly busy: number
+  /** Ready workers running nothing. */
+  readonly idle: number
+  /** Calls waiting for a worker. */
+  readonly queued: number
+  /** Calls sent to a worker and not answered yet. */
+  readonly inFlight: number
+  /** Calls answered with a success. */
+  readonly completed: number
+  /** Calls that failed (typed errors, defects, crashes, timeouts). */
+  readonly failed: number
+  /** Workers that died unexpectedly. */
+  readonly crashed: number
+  /** Workers started over the pool's life, the first ones included. */
+  readonly spawned: number
+  /** Calls sent again to another worker after their worker was terminated. */
+  readonly redispatched: number
+  /** Share of worker time spent with at least one call in flight, over the pool's life (0..1). */
+  readonly utilisation: number
+}
+
+/** What the engine needs besides the configuration. */
+export interface EngineOptions {
+  readonly config: PoolConfig
+  readonly spawner: Spawner
+  /** Called when a task name is first seen, so the metrics can register its series. */
+  readonly onNewTask?: (stats: TaskStats) => void
+}
+
+const respawnInitialMillis = 50
+const respawnMaxMillis = 5_000
+
+/**
+ * An error reported by a worker, as an `Error` of this realm (a worker's `error` event may carry an object
+ * that is not, and `WorkerBootFailed` keeps it as its cause).
+ */
+const asError = (error: unknown): unknown => {
+  if (error instanceof Error || typeof error !== "object" || error === null) return error
+  const source = error as { name?: unknown; message?: unknown; stack?: unknown; code?: unknown }
+  const copy = new Error(typeof source.message === "string" ? source.message : "unknown error")
+  if (typeof source.name === "string") copy.name = source.name
+  if (typeof source.stack === "string") copy.stack = source.stack
+  if (source.code !== undefined) Object.assign(copy, { code: source.code })
+  return copy
+}
+
+const describe = (error: unknown): string =>
+  error instanceof Error ? `${error.name}: ${error.message}` : error === undefined ? "no error reported" : String(error)
+
+/** The engine. One per pool. */
+export class Engine {
+  readonly config: PoolConfig
+  private readonly spawner: Spawner
+  private readonly bootTimeoutMillis: number
+  private readonly onNewTask: ((stats: TaskStats) => void) | undefined
+
+  /** Task names by index, from the first worker that became ready. */
+  names: ReadonlyArray<string> | undefined
+  private indexByName = new Map<string, number>()
+
+  readonly slots: Array<Slot> = []
+  private queue: Array<Call | undefined> = []
+  private head = 0
+  private queuedCount = 0
+  private nextCallId = 1
+  private nextWorkerId = 1
+
+  private state: "running" | "closing" | "closed" = "running"
+  /** Set once boots failed `maxBootFailures` times in a row: every call fails with it. */
+  broken: WorkerBootFailed | undefined
+  private consecutiveBootFailures = 0
+  private consecutiveCrashes = 0
+  private respawnTimer: ReturnType<typeof setTimeout> | undefined
+  private sweepTimer: ReturnType<typeof setInterval> | undefined
+  private readyWaiters: Array<(error: WorkerBootFailed | PoolShutDown | undefined) => void> = []
+  /** Whether a worker has ever been ready; until then at most one boots at a time. */
+  private booted = false
+  private closeWaiters: Array<() => void> = []
+  private deadlineTimer: ReturnType<typeof setTimeout> | undefined
+  private retiredBusyMillis = 0
+  private retiredLifeMillis = 0
+
+  readonly taskStats = new Map<string, TaskStats>()
+  readonly waitTime = new Histogram(timeBoundaries)
+  readonly runTime = new Histogram(timeBoundaries)
+  completed = 0
+  failed = 0
+  crashed = 0
+  spawned = 0
+  redispatched = 0
+
+  constructor(options: EngineOptions) {
+    this.config = options.config
+    this.spawner = options.spawner
+    this.bootTimeoutMillis = options.config.bootTimeoutMillis
+    this.onNewTask = options.onNewTask
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Boot and shutdown
+
+  /**
+   * Starts a worker and calls back when it is ready (then starts the rest of `minWorkers`), or with the boot
+   * error once `maxBootFailures` boots in a row failed.
+   */
+  start(onReady: (error: WorkerBootFailed | PoolShutDown | undefined) => void): void {
+    // One worker first: it proves the entry boots, and boots faster without others competing for the CPU. The
+    // rest start once it is ready, while the first calls run.
+    this.readyWaiters.push(onReady)
+    this.spawn()
+    const every = Math.min(1_000, Math.max(10, this.config.idleTimeoutMillis / 2))
+    this.sweepTimer = setInterval(() => this.sweep(), every)
+    this.sweepTimer.unref()
+  }
+
+  /**
+   * Stops accepting calls, lets queued and running calls finish until `shutdownDeadlineMillis`, then fails
+   * what is left with `PoolShutDown`, terminates every worker and calls back once all have exited.
+   */
+  shutdown(onClosed: () => void): void {
+    this.closeWaiters.push(onClosed)
+    if (this.state !== "running") {
+      if (this.state === "closed" && this.slots.length === 0) this.notifyClosed()
+      return
+    }
+    this.state = "closing"
+    this.failReadyWaiters(new PoolShutDown({ service: "WorkerPool" }))
+    if (this.drained()) return this.finish()
+    this.deadlineTimer = setTimeout(() => this.finish(), this.config.shutdownDeadlineMillis)
+  }
+
+  private drained(): boolean {
+    if (this.queuedCount > 0) return false
+    for (const slot of this.slots) if (slot.inFlight.size > 0) return false
+    return true
+  }
+
+  private finish(): void {
+    if (this.state === "closed") return
+    this.state = "closed"
+    clearTimeout(this.deadlineTimer)
+    clearTimeout(this.respawnTimer)
+    clearInterval(this.sweepTimer)
+    const error = new PoolShutDown({ service: "WorkerPool" })
+    this.failQueued(Exit.fail(error))
+    for (const slot of this.slots) {
+      for (const call of slot.inFlight.values()) this.settle(call, Exit.fail(error))
+      slot.inFlight.clear()
+      slot.pendingCpu = 0
+      if (slot.state < STOPPING) this.stop(slot, "pool shut down", true)
+      else slot.transport?.terminate()
+    }
+    if (this.slots.length === 0) this.notifyClosed()
+  }
+
+  private notifyClosed(): void {
+    const waiters = this.closeWaiters
+    this.closeWaiters = []
+    for (const waiter of waiters) waiter()
+  }
+
+  private failReadyWaiters(error: WorkerBootFailed | PoolShutDown | undefined): void {
+    const waiters = this.readyWaiters
+    this.readyWaiters = []
+    for (const waiter of waiters) waiter(error)
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Calls
+
+  /** The index of a task name in the workers' table, or undefined. */
+  indexOf(name: string): number | undefined {
+    return this.indexByName.get(name)
+  }
+
+  /** Why a new call cannot be accepted now, or undefined when it can. */
+  rejection(): PoolShutDown | WorkerBootFailed | undefined {
+    if (this.state !== "running") return new PoolShutDown({ service: "WorkerPool" })
+    return this.broken
+  }
+
+  /** The per-name counters of a task, created on first use. */
+  statsOf(name: string): TaskStats {
+    let stats = this.taskStats.get(name)
+    if (stats === undefined) {
+      stats = new TaskStats(name)
+      this.taskStats.set(name, stats)
+      this.onNewTask?.(stats)
+    }
+    return stats
+  }
+
+  /** Counts a call rejected before it was sent (bad input, pool closed or broken). */
+  rejected(name: string): void {
+    this.failed++
+    this.statsOf(name).failed++
+  }
+
+  /** Creates and queues a call. The caller has validated and encoded the payload. */
+  submit(
+    taskId: string | undefined,
+    name: string,
+    index: number,
+    payload: unknown,
+    transfer: Array<TransferListItem> | undefined,
+    success: ValueCodec | undefined,
+    error: ValueCodec | undefined,
+    timeoutMillis: number,
+    resume: Resume
+  ): Call {
+    const stats = this.statsOf(name)
+    const id = this.nextCallId++
+    const call: Call = {
+      id,
+      taskId: taskId ?? `${name}#${id}`,
+      name,
+      index,
+      payload,
+      transfer,
+      success,
+      error,
+      timeoutMillis,
+      stats,
+      enqueuedAt: performance.now(),
+      cpuEstimate: 0,
+      resume,
+      state: QUEUED,
+      slot: undefined,
+      sentAt: 0,
+      timer: undefined
+    }
+    if (this.queuedCount === 0) {
+      const slot = this.pick(call)
+      if (slot !== undefined) {
+        this.send(slot, call)
+        this.scale()
+        return call
+      }
+    }
+    this.queue.push(call)
+    this.queuedCount++
+    this.scale()
+    return call
+  }
+
+  /** The caller of `call` was interrupted. */
+  cancel(call: Call): void {
+    if (call.state === QUEUED) {
+      call.state = DONE
+      call.resume = undefined
+      this.queuedCount--
+      if (this.state === "closing" && this.drained()) this.finish()
+    } else if (call.state === SENT) {
+      call.state = ABANDONED
+      call.resume = undefined
+      clearTimeout(call.timer)
+      this.interrupt(call)
+    }
+  }
+
+  private settle(call: Call, exit: Exit.Exit<any, any>): void {
+    clearTimeout(call.timer)
+    const resume = call.resume
+    call.resume = undefined
+    call.state = DONE
+    if (resume === undefined) return
+    if (exit._tag === "Success") {
+      this.completed++
+      call.stats.completed++
+    } else {
+      this.failed++
+      call.stats.failed++
+    }
+    resume(exit)
+  }
+
+  private failQueued(exit: Exit.Exit<never, any>): void {
+    const queue = this.queue
+    const head = this.head
+    this.queue = []
+    this.head = 0
+    this.queuedCount = 0
+    for (let i = head; i < queue.length; i++) {
+      const call = queue[i]
+      if (call !== undefined && call.state === QUEUED) this.settle(call, exit)
+    }
+  }
+
+  private requeueFront(calls: ReadonlyArray<Call>): void {
+    if (calls.length === 0) return
+    const rest = this.queue.slice(this.head)
+    this.queue = [...calls, ...rest]
+    this.head = 0
+    for (const call of calls) {
+      call.state = QUEUED
+      call.slot = undefined
+      this.queuedCount++
+      this.redispatched++
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Dispatch
+
+  /**
+   * The worker for a call: an idle one if there is one. Otherwise the busy worker with the least estimated work
+   * in flight, if it has room for the call within `concurrentTasksPerWorker` and `pipelineBudgetMillis`, and
+   * only when the pool cannot grow (no worker booting, `maxWorkers` reached): a new worker runs calls in
+   * parallel, while a call queued behind others in a worker waits for them.
+   */
+  private pick(call: Call): Slot | undefined {
+    const cap = this.config.concurrentTasksPerWorker
+    const estimate = call.stats.cpuMillis
+    let best: Slot | undefined
+    let live = 0
+    let booting = false
+    const slots = this.slots
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!
+      if (slot.state === BOOTING) {
+        booting = true
+        live++
+        continue
+      }
+      if (slot.state !== READY) continue
+      if (slot.inFlight.size === 0) return slot
+      live++
+      if (
+        slot.inFlight.size < cap && (best === undefined || slot.pendingCpu < best.pendingCpu ||
+          (slot.pendingCpu === best.pendingCpu && slot.inFlight.size < best.inFlight.size))
+      ) best = slot
+    }
+    if (best === undefined || estimate === undefined || best.pendingCpu + estimate > pipelineBudgetMillis) {
+      return undefined
+    }
+    if (booting || (live < this.config.maxWorkers && this.broken === undefined && this.state !== "closed")) {
+      return undefined
+    }
+    return best
+  }
+
+  private pump(): void {
+    const queue = this.queue
+    while (this.head < queue.length) {
+      const call = queue[this.head]
+      if (call === undefined || call.state !== QUEUED) {
+        queue[this.head++] = undefined
+        continue
+      }
+      const slot = this.pick(call)
+      if (slot === undefined) break
+      queue[this.head++] = undefined
+      this.queuedCount--
+      this.send(slot, call)
+    }
+    if (this.head === queue.length) {
+      this.queue = []
+      this.head = 0
+    } else if (this.head > 1024 && this.head * 2 > queue.length) {
+      this.queue = queue.slice(this.head)
+      this.head = 0
+    }
+  }
+
+  private send(slot: Slot, call: Call): void {
+    call.state = SENT
+    call.slot = slot
+    const now = performance.now()
+    call.sentAt = now
+    this.waitTime.record(now - call.enqueuedAt)
+    if (slot.inFlight.size === 0) slot.busySince = now
+    slot.inFlight.set(call.id, call)
+    // Unknown tasks count as CPU-bound until their first answer: a burst of heavy calls is spread over the
+    // workers from the start, at the price of one round trip for a burst of light ones.
+    call.cpuEstimate = call.stats.cpuMillis ?? pipelineBudgetMillis
+    slot.pendingCpu += call.cpuEstimate
+    slot.outbox.push(OP_RUN, call.id, call.index, call.payload)
+    if (call.transfer !== undefined) {
+      slot.transfer = slot.transfer === undefined ? call.transfer : slot.transfer.concat(call.transfer)
+    }
+    if (!slot.flushQueued) {
+      slot.flushQueued = true
+      queueMicrotask(slot.flush)
+    }
+    if (call.timeoutMillis > 0) call.timer = setTimeout(this.onTimeout, call.timeoutMillis, call)
+  }
+
+  private flush(slot: Slot): void {
+    slot.flushQueued = false
+    const batch = slot.outbox
+    if (batch.length === 0 || slot.transport === undefined || slot.state >= STOPPING) return
+    const transfer = slot.transfer
+    slot.outbox = []
+    slot.transfer = undefined
+    try {
+      slot.transport.send(batch, transfer)
+    } catch (error) {
+      if (!isCloneError(error)) {
+        slot.lastError = error
+        return this.stop(slot, `sending to the worker failed: ${describe(error)}`, true)
+      }
+      this.sendOneByOne(slot, batch)
+    }
+  }
+
+  /** A value in the batch cannot be cloned: nothing was sent. Send each call alone and reject the bad ones. */
+  private sendOneByOne(slot: Slot, batch: Array<unknown>): void {
+    for (let i = 0; i < batch.length; i += 4) {
+      const record = batch.slice(i, i + 4)
+      const call = slot.inFlight.get(record[1] as number)
+      try {
+        slot.transport!.send(record, record[0] === OP_RUN ? call?.transfer : undefined)
+      } catch (error) {
+        if (record[0] !== OP_RUN || call === undefined) continue
+        this.release(slot, call)
+        this.settle(
+          call,
+          Exit.fail(
+            new PayloadInvalid({
+              taskName: call.name,
+              reason: "not-cloneable",
+              detail: `the payload cannot be sent to a worker: ${(error as Error).message}`
+            })
+          )
+        )
+      }
+    }
+    this.pump()
+  }
+
+  /** Removes an answered (or rejected) call from its worker. */
+  private release(slot: Slot, call: Call): void {
+    slot.inFlight.delete(call.id)
+    slot.pendingCpu = slot.inFlight.size === 0 ? 0 : slot.pendingCpu - call.cpuEstimate
+    call.slot = undefined
+    if (slot.inFlight.size === 0) {
+      const now = performance.now()
+      slot.idleSince = now
+      slot.busyMillis += now - slot.busySince
+      if (slot.state === RETIRING) this.stop(slot, slot.stopReason ?? "retired", false)
+    }
+  }
+
+  private readonly onTimeout = (call: Call): void => {
+    call.timer = undefined
+    if (call.state !== SENT) return
+    const resume = call.resume
+    call.state = ABANDONED
+    call.resume = undefined
+    this.failed++
+    call.stats.failed++
+    // The interrupt goes out before the caller resumes, so it precedes whatever the caller sends next.
+    this.interrupt(call)
+    resume?.(
+      Exit.fail(new TaskTimeout({ taskId: call.taskId, taskName: call.name, timeoutMillis: call.timeoutMillis }))
+    )
+  }
+
+  /** Asks the worker to interrupt a call whose caller is gone, and arms the grace timer. */
+  private interrupt(call: Call): void {
+    const slot = call.slot
+    if (slot === undefined || slot.state >= STOPPING) return
+    const grace = this.config.terminationGraceMillis
+    if (grace <= 0) {
+      return this.terminate(slot, `task "${call.name}" (${call.taskId}) was cancelled and the grace period is 0`)
+    }
+    slot.outbox.push(OP_INTERRUPT, call.id, 0, 0)
+    if (!slot.flushQueued) {
+      slot.flushQueued = true
+      queueMicrotask(slot.flush)
+    }
+    call.timer = setTimeout(this.onGraceOver, grace, call)
+  }
+
+  private readonly onGraceOver = (call: Call): void => {
+    call.timer = undefined
+    const slot = call.slot
+    if (call.state !== ABANDONED || slot === undefined) return
+    this.terminate(
+      slot,
+      `task "${call.name}" (${call.taskId}) did not stop within ${this.config.terminationGraceMillis} ms of being cancelled`
+    )
+  }
+
+  /**
+   * Terminates a worker that will not let go of a cancelled call. Its other calls never finished: they are
+   * queued again, at the front, for another worker. A call whose payload buffers were moved to that worker
+   * cannot be sent again and fails with `WorkerCrashed` (reason "terminated").
+   */
+  private terminate(slot: Slot, reason: string): void {
+    if (slot.state >= STOPPING) return
+    const again: Array<Call> = []
+    for (const call of slot.inFlight.values()) {
+      clearTimeout(call.timer)
+      call.timer = undefined
+      if (call.state !== SENT) {
+        call.state = DONE
+        continue
+      }
+      if (call.transfer !== undefined && call.transfer.length > 0) {
+        this.settle(
+          call,
+          Exit.fail(
+            new WorkerCrashed({
+              workerId: slot.id,
+              exitCode: null,
+              signal: null,
+              reason: "terminated",
+              detail: `${reason}; this call's payload buffers were moved to that worker, so it cannot be sent again`
+            })
+          )
+        )
+        continue
+      }
+      again.push(call)
+    }
+    slot.inFlight.clear()
+    slot.pendingCpu = 0
+    this.requeueFront(again)
+    this.stop(slot, reason, true)
+    this.pump()
+    this.scale()
+  }
+
+  /** Stops a worker the pool no longer wants. Its calls must have been dealt with already. */
+  private stop(slot: Slot, reason: string, force: boolean): void {
+    if (slot.state >= STOPPING) return
+    if (slot.inFlight.size > 0) slot.busyMillis += performance.now() - slot.busySince
+    slot.state = STOPPING
+    slot.stopReason = reason
+    slot.outbox = []
+    slot.transfer = undefined
+    clearTimeout(slot.bootTimer)
+    if (force) slot.transport?.terminate()
+    else slot.transport?.close()
+  }
+
+  /** Takes a worker out of rotation; it stops once its calls are done. */
+  private retire(slot: Slot, reason: string): void {
+    if (slot.state !== READY) return
+    slot.state = RETIRING
+    slot.stopReason = reason
+    if (slot.inFlight.size === 0) this.stop(slot, reason, false)
+    this.scale()
+  }
+
+  private sweep(): void {
+    if (this.state !== "running") return
+    const idleTimeout = this.config.idleTimeoutMillis
+    const now = performance.now()
+    let live = this.liveCount()
+    for (const slot of this.slots) {
+      if (live <= this.config.minWorkers) break
+      if (slot.state === READY && slot.inFlight.size === 0 && now - slot.idleSince >= idleTimeout) {
+        this.retire(slot, "idle")
+        live--
+      }
+    }
+  }
+
+  private liveCount(): number {
+    let live = 0
+    for (const slot of this.slots) if (slot.state === BOOTING || slot.state === READY) live++
+    return live
+  }
+
+  /**
+   * Starts workers up to what the load asks for: one per queued or running call, between `minWorkers` and
+   * `maxWorkers`. After failures, new workers wait an exponential backoff.
+   */
+  private scale(): void {
+    if (this.state === "closed" || this.broken !== undefined || this.respawnTimer !== undefined) return
+    let inFlight = 0
+    for (const slot of this.slots) if (slot.state === READY || slot.state === BOOTING) inFlight += slot.inFlight.size
+    const demand = this.state === "closing" ? (this.queuedCount > 0 ? 1 : 0) : this.queuedCount + inFlight
+    const target = Math.min(
+      this.config.maxWorkers,
+      Math.max(this.state === "closing" ? 0 : this.config.minWorkers, demand)
+    )
+    const live = this.liveCount()
+    const missing = this.booted ? target - live : Math.min(1, target) - live
+    if (missing <= 0) return
+    const failures = this.consecutiveBootFailures + this.consecutiveCrashes
+    if (failures > 0) {
+      const delay = Math.min(respawnMaxMillis, respawnInitialMillis * 2 ** (failures - 1))
+      this.respawnTimer = setTimeout(() => {
+        this.respawnTimer = undefined
+        if (this.state !== "closed" && this.broken === undefined && this.liveCount() < target) this.spawn()
+        this.scale()
+      }, delay)
+      return
+    }
+    for (let i = 0; i < missing; i++) this.spawn()
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Workers
+
+  private spawn(): void {
+    const id = this.nextWorkerId++
+    this.spawned++
+    const slot: Slot = {
+      id,
+      transport: undefined,
+      state: BOOTING,
+      inFlight: new Map(),
+      pendingCpu: 0,
+      outbox: [],
+      transfer: undefined,
+      flushQueued: false,
+      flush: () => this.flush(slot),
+      completed: 0,
+      idleSince: performance.now(),
+      busySince: 0,
+      busyMillis: 0,
+      startedAt: performance.now(),
+      stopReason: undefined,
+      lastError: undefined,
+      bootTimer: undefined
+    }
+    this.slots.push(slot)
+    slot.bootTimer = setTimeout(() => {
+      slot.bootTimer = undefined
+      if (slot.state !== BOOTING) return
+      slot.lastError = new Error(
+        `the worker did not become ready within ${this.bootTimeoutMillis} ms (does its entry call serve()?)`
+      )
+      slot.transport?.terminate()
+    }, this.bootTimeoutMillis)
+    try {
+      slot.transport = this.spawner(id, {
+        onMessage: (batch) => this.onMessage(slot, batch),
+        onError: (error) => {
+          slot.lastError = asError(error)
+        },
+        onExit: (code, signal) => this.onExit(slot, code, signal)
+      })
+    } catch (error) {
+      slot.lastError = error
+      queueMicrotask(() => this.onExit(slot, null, null))
+    }
+  }
+
+  private onReady(slot: Slot, info: { readonly names: ReadonlyArray<string> }): void {
+    clearTimeout(slot.bootTimer)
+    slot.bootTimer = undefined
+    if (slot.state !== BOOTING) return
+    if (this.names === undefined) {
+      this.names = info.names
+      this.indexByName = new Map(info.names.map((name, index) => [name, index]))
+    }
+    slot.state = READY
+    slot.idleSince = performance.now()
+    this.consecutiveBootFailures = 0
+    this.booted = true
+    this.failReadyWaiters(undefined)
+    this.pump()
+    this.scale()
+  }
+
+  private onMessage(slot: Slot, batch: ReadonlyArray<unknown>): void {
+    if (slot.state >= STOPPING) return
+    let answered = 0
+    for (let i = 0; i < batch.length; i += TO_MAIN_WIDTH) {
+      const op = batch[i] as number
+      if (op === OP_READY) {
+        this.onReady(slot, batch[i + 2] as { names: ReadonlyArray<string> })
+        continue
+      }
+      if (op === OP_HEAP) {
+        const maxHeapMb = this.config.maxHeapMb
+        if (maxHeapMb !== undefined && (batch[i + 2] as number) > maxHeapMb * 1024 * 1024) {
+          this.retire(slot, `heap above ${maxHeapMb} MB`)
+        }
+        continue
+      }
+      if (op === OP_FATAL) {
+        slot.lastError = asError(batch[i + 2])
+        continue
+      }
+      const call = slot.inFlight.get(batch[i + 1] as number)
+      if (call === undefined) continue
+      call.stats.record(batch[i + 3] as number)
+      answered++
+      this.release(slot, call)
+      // Before the caller resumes (and maybe calls again at once), so its next call avoids a retiring worker.
+      if (++slot.completed === this.config.maxTasksPerWorker) this.retire(slot, `ran ${slot.completed} tasks`)
+      if (call.state === ABANDONED) {
+        clearTimeout(call.timer)
+        call.state = DONE
+        continue
+      }
+      this.runTime.record(performance.now() - call.sentAt)
+      this.settle(call, this.decode(call, op, batch[i + 2]))
+    }
+    if (answered > 0) {
+      this.consecutiveCrashes = 0
+      this.pump()
+      if (this.state === "closing" && this.drained()) this.finish()
+    }
+  }
+
+  private decode(call: Call, op: number, value: unknown): Exit.Exit<any, any> {
+    switch (op) {
+      case OP_SUCCESS: {
+        if (call.success === undefined) return Exit.succeed(value)
+        try {
+          return Exit.succeed(call.success.decode(value))
+        } catch (error) {
+          return Exit.die(
+            new TypeError(
+              `the worker answered "${call.name}" with a value that does not match its success schema: ${
+                (error as CodecError).detail
+              }`
+            )
+          )
+        }
+      }
+      case OP_FAILURE: {
+        if (call.error === undefined) return Exit.die(decodeDefect(value))
+        try {
+          return Exit.fail(call.error.decode(value))
+        } catch (error) {
+          return Exit.die(
+            new TypeError(
+              `the worker failed "${call.name}" with an error that does not match its error schema: ${
+                (error as CodecError).detail
+              }`
+            )
+          )
+        }
+      }
+      case OP_DEFECT:
+        return Exit.die(decodeDefect(value))
+      case OP_INTERRUPTED:
+        return Exit.fail(
+          new TaskCancelled({ taskId: call.taskId, taskName: call.name, reason: "interrupted inside the worker" })
+        )
+      case OP_INVALID: {
+        const { detail, reason } = value as { reason: "schema" | "not-self-contained"; detail: string }
+        return Exit.fail(new PayloadInvalid({ taskName: call.name, reason, detail }))
+      }
+      default:
+        return Exit.die(new Error(`unknown answer ${op} from the worker for "${call.name}"`))
+    }
+  }
+
+  private onExit(slot: Slot, code: number | null, signal: string | null): void {
+    if (slot.state === DEAD) return
+    const wasBooting = slot.state === BOOTING
+    const deliberate = slot.stopReason !== undefined
+    if (slot.inFlight.size > 0 && slot.state < STOPPING) slot.busyMillis += performance.now() - slot.busySince
+    slot.state = DEAD
+    clearTimeout(slot.bootTimer)
+    const index = this.slots.indexOf(slot)
+    if (index >= 0) this.slots.splice(index, 1)
+    const now = performance.now()
+    this.retiredBusyMillis += slot.busyMillis
+    this.retiredLifeMillis += now - slot.startedAt
+
+    if (wasBooting && !deliberate) {
+      this.onBootFailure(slot, code, signal)
+    } else if (!deliberate) {
+      this.crashed++
+      this.consecutiveCrashes++
+      const error = this.crashError(slot, code, signal)
+      for (const call of slot.inFlight.values()) {
+        if (call.state === SENT) this.settle(call, Exit.fail(error))
+        else call.state = DONE
+      }
+    } else if (slot.inFlight.size > 0) {
+      // Stopped on purpose with calls still on it (sending to it failed): they cannot finish.
+      const error = new WorkerCrashed({
+        workerId: slot.id,
+        exitCode: code,
+        signal,
+        reason: "terminated",
+        detail: slot.stopReason ?? "terminated"
+      })
+      for (const call of slot.inFlight.values()) {
+        if (call.state === SENT) this.settle(call, Exit.fail(error))
+        else call.state = DONE
+      }
+    }
+    slot.inFlight.clear()
+    slot.pendingCpu = 0
+
+    if (this.state === "closed") {
+      if (this.slots.length === 0) this.notifyClosed()
+      return
+    }
+    this.pump()
+    this.scale()
+    if (this.state === "closing" && this.drained()) this.finish()
+  }
+
+  private crashError(slot: Slot, code: number | null, signal: string | null): WorkerCrashed {
+    const error = slot.lastError as { code?: unknown } | undefined
+    const oom = error?.code === "ERR_WORKER_OUT_OF_MEMORY"
+    const reason = oom ? "out-of-memory" : slot.lastError !== undefined ? "uncaught" : "exit"
+    const detail = oom
+      ? `the worker ran out of memory${this.config.resourceLimits ? " (resourceLimits reached)" : ""}`
+      : slot.lastError !== undefined
+      ? `uncaught in the worker: ${describe(slot.lastError)}`
+      : `the worker exited${code !== null ? ` with code ${code}` : ""}${signal !== null ? ` on ${signal}` : ""}`
+    return new WorkerCrashed({ workerId: slot.id, exitCode: code, signal, reason, detail })
+  }
+
+  private onBootFailure(slot: Slot, code: number | null, signal: string | null): void {
+    this.consecutiveBootFailures++
+    const cause = slot.lastError ??
+      new Error(
+        `the worker exited${code !== null ? ` with code ${code}` : ""}${
+          signal !== null ? ` on ${signal}` : ""
+        } before it was ready (does its entry call serve()?)`
+      )
+    if (this.consecutiveBootFailures < this.config.maxBootFailures) return
+    const error = new WorkerBootFailed({ workerId: slot.id, attempts: this.consecutiveBootFailures, cause })
+    this.broken = error
+    clearTimeout(this.respawnTimer)
+    this.respawnTimer = undefined
+    this.failQueued(Exit.fail(error))
+    this.failReadyWaiters(error)
+    // Workers still booting would only fail the same way.
+    for (const other of this.slots) if (other.state === BOOTING) this.stop(other, "pool is broken", true)
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Stats
+
+  stats(): PoolStats {
+    let booting = 0
+    let busy = 0
+    let idle = 0
+    let inFlight = 0
+    let busyMillis = this.retiredBusyMillis
+    let lifeMillis = this.retiredLifeMillis
+    const now = performance.now()
+    for (const slot of this.slots) {
+      if (slot.state === DEAD) continue
+      if (slot.state === BOOTING) booting++
+      else if (slot.inFlight.size > 0) busy++
+      else if (slot.state === READY) idle++
+      inFlight += slot.inFlight.size
+      busyMillis += slot.busyMillis + (slot.inFlight.size > 0 && slot.state < STOPPING ? now - slot.busySince : 0)
+      lifeMillis += now - slot.startedAt
+    }
+    return {
+      workers: this.slots.length,
+      booting,
+      busy,
+      idle,
+      queued: this.queuedCount,
+      inFlight,
+      completed: this.completed,
+      failed: this.failed,
+      crashed: this.crashed,
+      spawned: this.spawned,
+      redispatched: this.redispatched,
+      utilisation: lifeMillis > 0 ? Math.min(1, busyMillis / lifeMillis) : 0
+    }
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * The wire protocol between a worker pool and its workers, shared by both sides.
+ *
+ * Messages travel in batches: one `postMessage` (or `process.send`) carries a flat array of fixed-width
+ * records, so a burst of tiny tasks costs one structured clone and one wake-up instead of one per task.
+ * - main to worker, 4 slots per record: `[op, id, taskIndex, payload]`
+ * - worker to main, 4 slots per record: `[op, id, value, cpu]`, where `cpu` is the synchronous time (ms) the
+ *   worker spent in the call's handler, from which the pool tells CPU-bound tasks from light ones
+ *
+ * Values are encoded with the task's schemas (`Schema.toCodecJson`, see `internal/WireCodec.ts`) before the
+ * structured clone; primitive schemas skip the codec (a `typeof` check is all they need), which keeps tiny
+ * tasks cheap.
+ *
+ * Imported inside every worker: no `effect` imports at all, so that a worker serving only `offload` boots
+ * without loading `effect` (as fast as a bare thread).
+ *
+ * @since 0.1.0
+ */
+import type { TransferListItem } from "node:worker_threads"
+
+// main -> worker
+/** Run task `taskIndex` with `payload` under call id `id`. */
+export const OP_RUN = 0
+/** Interrupt the fiber of call `id`. */
+export const OP_INTERRUPT = 1
+/** Width of a main-to-worker record. */
+export const TO_WORKER_WIDTH = 4
+
+// worker -> main
+/** The call succeeded; value is the encoded success. */
+export const OP_SUCCESS = 0
+/** The call failed with its typed error; value is the encoded error. */
+export const OP_FAILURE = 1
+/** The call died; value is the defect encoded with `Schema.Defect({ includeStack: true })`. */
+export const OP_DEFECT = 2
+/** The call was interrupted, as asked or from inside the handler. */
+export const OP_INTERRUPTED = 3
+/** The worker rejected the payload; value is `{ reason, detail }` (see `PayloadInvalid`). */
+export const OP_INVALID = 4
+/** The worker's used heap in bytes (id is 0); sent only when the pool recycles on heap size. */
+export const OP_HEAP = 5
+/** The worker is ready (id is 0); value is `{ names }`, the task names by index. Sent alone. */
+export const OP_READY = 6
+/** Width of a worker-to-main record. */
+export const TO_MAIN_WIDTH = 4
+
+export { OP_FATAL, processOptionsKey, workerDataKey, workerEnvKey } from "./internal/WorkerMarkers.ts"
+export type { WorkerBootOptions } from "./internal/WorkerMarkers.ts"
+
+/** Name of the built-in task behind `offload`, served by every worker. */
+export const offloadTaskName = "__orchestrator/offload"
+
+/** Payload of the built-in offload task. */
+export interface OffloadPayload {
+  readonly source: string
+  readonly args: ReadonlyArray<unknown>
+}
+
+/** Raised by a codec when a value does not match its schema; `detail` names the path and the value. */
+export class CodecError {
+  readonly detail: string
+  constructor(detail: string) {
+    this.detail = detail
+  }
+}
+
+/** Encodes values of one schema for the wire, and decodes them on the other side. Both throw `CodecError`. */
+export interface ValueCodec {
+  readonly encode: (value: unknown) => unknown
+  readonly decode: (value: unknown) => unknown
+}
+
+/**
+ * Encodes a defect (any thrown value) so that `Schema.Defect` decodes it on the other side as an `Error` with
+ * its name, message, stack and cause; other values travel as JSON. Written by hand, in the shape of
+ * `Schema.Defect({ includeStack: true })`, so that workers without typed tasks need not load `effect/Schema`.
+ */
+export const encodeDefect = (defect: unknown, depth = 0): unknown => {
+  if (defect instanceof globalThis.Error) {
+    const encoded: Record<string, unknown> = { name: defect.name, message: defect.message }
+    if (typeof defect.stack === "string") encoded.stack = defect.stack
+    if (defect.cause !== undefined && depth < 8) encoded.cause = encodeDefect(defect.cause, depth + 1)
+    return encoded
+  }
+  try {
+    const json = JSON.stringify(defect)
+    return json === undefined ? String(defect) : JSON.parse(json)
+  } catch {
+    return String(defect)
+  }
+}
+
+/**
+ * Collects the `ArrayBuffer`s in a value that can be moved: those of typed arrays and `DataView`s that cover
+ * their whole buffer, and bare `ArrayBuffer`s. Walks arrays and plain objects only, a few levels deep.
+ */
+export const collectTransferables = (value: unknown, out: Array<TransferListItem>, depth = 0): void => {
+  if (value === null || typeof value !== "object" || depth > 8) return
+  if (globalThis.ArrayBuffer.isView(value)) {
+    const buffer = value.buffer
+    if (
+      buffer instanceof globalThis.ArrayBuffer && value.byteOffset === 0 && value.byteLength === buffer.byteLength &&
+      !out.includes(buffer)
+    ) out.push(buffer)
+    return
+  }
+  if (value instanceof globalThis.ArrayBuffer) {
+    if (!out.includes(value)) out.push(value)
+    return
+  }
+  if (Array.isArray(value)) {
+    for (const item of value) collectTransferables(item, out, depth + 1)
+    return
+  }
+  const proto = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return
+  for (const key in value) collectTransferables((value as Record<string, unknown>)[key], out, depth + 1)
+}
+
+/** Whether an error thrown by `postMessage`/`send` means a value could not be cloned. */
+export const isCloneError = (error: unknown): boolean =>
+  typeof error === "object" && error !== null &&
+  ((error as { name?: unknown }).name === "DataCloneError" ||
+    (error as { code?: unknown }).code === 25 ||
+    /could not be cloned|cannot be cloned|DataCloneError|transfer/i.test(String((error as Error).message)))

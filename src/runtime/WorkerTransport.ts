@@ -1,0 +1,212 @@
+/**
+ * How the pool reaches one worker: worker threads, child processes, or (for `layerTest`) a server in this
+ * very thread. Each transport sends batches, reports incoming batches, errors and the exit, and can be
+ * closed gracefully or terminated; the dispatch code above it is the same for all three.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import { fork } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { Worker } from "node:worker_threads"
+import type { TransferListItem } from "node:worker_threads"
+import type { Any, Group, Handlers } from "../domain/WorkerTask.ts"
+import { codecFor } from "./internal/WireCodec.ts"
+import { workerDataKey, workerEnvKey } from "./WorkerProtocol.ts"
+import type { WorkerBootOptions } from "./WorkerProtocol.ts"
+import { makeServer } from "./WorkerRuntime.ts"
+
+/** What a transport reports. `onExit` is called exactly once, last. */
+export interface TransportEvents {
+  readonly onMessage: (batch: ReadonlyArray<unknown>) => void
+  readonly onError: (error: unknown) => void
+  readonly onExit: (exitCode: number | null, signal: string | null) => void
+}
+
+/** One worker as seen from the pool. */
+export interface Transport {
+  /** Sends a batch. Throws when a value cannot be cloned; then nothing was sent. */
+  readonly send: (batch: Array<unknown>, transfer: Array<TransferListItem> | undefined) => void
+  /** Stops the worker now, whatever it is doing. */
+  readonly terminate: () => void
+  /** Stops a worker that has nothing in flight. */
+  readonly close: () => void
+  /** Whether `transfer` lists move buffers (false: they are copied). */
+  readonly canTransfer: boolean
+}
+
+/** Starts worker number `id`. */
+export type Spawner = (id: number, events: TransportEvents) => Transport
+
+/** V8 limits of a worker, as in `node:worker_threads`. */
+export interface ResourceLimits {
+  readonly maxOldGenerationSizeMb?: number
+  readonly maxYoungGenerationSizeMb?: number
+  readonly codeRangeSizeMb?: number
+  readonly stackSizeMb?: number
+}
+
+/** What every spawner needs. */
+export interface SpawnOptions {
+  readonly entry: URL
+  readonly name: string
+  readonly boot: WorkerBootOptions
+  readonly resourceLimits?: ResourceLimits | undefined
+  readonly execArgv?: ReadonlyArray<string> | undefined
+  readonly env?: Readonly<Record<string, string>> | undefined
+}
+
+const sourceExt = import.meta.url.endsWith(".ts") ? "ts" : "js"
+const threadBootstrapUrl = new URL(`./internal/ThreadBootstrap.${sourceExt}`, import.meta.url)
+const processBootstrapUrl = new URL(`./internal/ProcessBootstrap.${sourceExt}`, import.meta.url)
+
+/**
+ * Workers as `node:worker_threads` threads. Each starts from a small bootstrap that turns on Node's compile
+ * cache, then imports the entry. Each send bumps a shared counter that a recently busy worker waits on
+ * (see `WorkerRuntime`), which makes round trips faster than through the worker's event loop.
+ */
+export const threadSpawner = (options: SpawnOptions): Spawner => (id, events) => {
+  // Bumped after each send: a worker that was just busy waits on it rather than on its event loop.
+  const signal = new Int32Array(new SharedArrayBuffer(4))
+  const worker = new Worker(threadBootstrapUrl, {
+    name: `${options.name}-${id}`,
+    workerData: { [workerDataKey]: { ...options.boot, entry: options.entry.href, signal } },
+    ...(options.resourceLimits !== undefined ? { resourceLimits: options.resourceLimits } : {}),
+    ...(options.execArgv !== undefined ? { execArgv: [...options.execArgv] } : {}),
+    ...(options.env !== undefined ? { env: { ...process.env, ...options.env } } : {})
+  })
+  worker.on("message", events.onMessage)
+  worker.on("error", events.onError)
+  worker.on("exit", (code) => events.onExit(code, null))
+  return {
+    send: (batch, transfer) => {
+      worker.postMessage(batch, transfer)
+      Atomics.add(signal, 0, 1)
+      Atomics.notify(signal, 0, 1)
+    },
+    terminate: () => void worker.terminate(),
+    close: () => void worker.terminate(),
+    canTransfer: true
+  }
+}
+
+const outOfMemory = /heap out of memory|Reached heap limit/
+
+/** Error reported for a child process that V8 aborted for lack of heap. */
+export const outOfMemoryError = (): Error =>
+  Object.assign(new RangeError("the worker process ran out of memory (V8 heap limit reached)"), {
+    code: "ERR_WORKER_OUT_OF_MEMORY"
+  })
+
+/**
+ * Workers as child processes (`child_process.fork`, structured-clone IPC). Stronger isolation than threads,
+ * at the price of a copy for every message (transfer lists are ignored) and a slower start.
+ */
+export const processSpawner = (options: SpawnOptions): Spawner => (_id, events) => {
+  const limits = options.resourceLimits
+  const execArgv = [
+    ...(options.execArgv ?? process.execArgv),
+    ...(limits?.maxOldGenerationSizeMb !== undefined ? [`--max-old-space-size=${limits.maxOldGenerationSizeMb}`] : []),
+    ...(limits?.maxYoungGenerationSizeMb !== undefined
+      ? [`--max-semi-space-size=${Math.max(1, Math.round(limits.maxYoungGenerationSizeMb / 3))}`]
+      : []),
+    ...(limits?.stackSizeMb !== undefined ? [`--stack-size=${Math.round(limits.stackSizeMb * 1024)}`] : [])
+  ]
+  let child: ChildProcess
+  let exited = false
+  let oom = false
+  const exit = (code: number | null, signal: string | null): void => {
+    if (exited) return
+    exited = true
+    if (oom) events.onError(outOfMemoryError())
+    events.onExit(code, signal)
+  }
+  try {
+    child = fork(fileURLToPath(processBootstrapUrl), [options.entry.href], {
+      serialization: "advanced",
+      execArgv,
+      env: { ...process.env, ...options.env, [workerEnvKey]: JSON.stringify(options.boot) },
+      stdio: ["inherit", "inherit", "pipe", "ipc"]
+    })
+  } catch (error) {
+    queueMicrotask(() => {
+      events.onError(error)
+      exit(null, null)
+    })
+    return { send: () => undefined, terminate: () => undefined, close: () => undefined, canTransfer: false }
+  }
+  child.stderr?.on("data", (chunk: Buffer) => {
+    process.stderr.write(chunk)
+    if (outOfMemory.test(chunk.toString())) oom = true
+  })
+  child.on("message", events.onMessage as (message: unknown) => void)
+  child.on("error", (error) => {
+    events.onError(error)
+    // A child that could not be spawned never emits `exit`.
+    if (child.pid === undefined) exit(null, null)
+  })
+  child.on("exit", exit)
+  let killTimer: ReturnType<typeof setTimeout> | undefined
+  return {
+    send: (batch) => {
+      if (child.connected) child.send(batch)
+    },
+    terminate: () => {
+      if (!exited) child.kill("SIGKILL")
+    },
+    close: () => {
+      if (exited || killTimer !== undefined) return
+      if (child.connected) child.disconnect()
+      killTimer = setTimeout(() => child.kill("SIGKILL"), 2_000)
+      killTimer.unref()
+      child.once("exit", () => clearTimeout(killTimer))
+    },
+    canTransfer: false
+  }
+}
+
+/**
+ * Workers that are servers in this thread, for `layerTest`: every message still goes through structured
+ * clone (so values that could not cross a real boundary fail the same way), but no thread is started.
+ */
+export const inProcessSpawner = <G extends Group<Any>>(
+  group: G,
+  handlers: Handlers<G>,
+  boot: WorkerBootOptions
+): Spawner =>
+(_id, events) => {
+  let alive = true
+  const server = makeServer(
+    group,
+    handlers,
+    {
+      post: (batch, transfer) => {
+        const copy = structuredClone(batch, transfer === undefined ? undefined : { transfer })
+        queueMicrotask(() => {
+          if (alive) events.onMessage(copy)
+        })
+      },
+      canTransfer: true
+    },
+    boot,
+    { runFork: Effect.runFork, codecFor }
+  )
+  const stop = (code: number): void => {
+    if (!alive) return
+    alive = false
+    server.interruptAll()
+    queueMicrotask(() => events.onExit(code, null))
+  }
+  return {
+    send: (batch, transfer) => {
+      const copy = structuredClone(batch, transfer === undefined ? undefined : { transfer })
+      queueMicrotask(() => {
+        if (alive) server.handle(copy)
+      })
+    },
+    terminate: () => stop(1),
+    close: () => stop(0),
+    canTransfer: true
+  }
+}

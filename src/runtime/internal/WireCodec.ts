@@ -1,0 +1,129 @@
+/**
+ * The wire codecs of task values: each schema's JSON codec (`Schema.toCodecJson`), with a fast path for
+ * primitive schemas, and errors that name the path and the offending value. Loaded by the pool, and by workers
+ * that serve typed tasks (whose definitions load `effect/Schema` anyway).
+ *
+ * @internal
+ */
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import type { AnySchema } from "../../domain/WorkerTask.ts"
+import { CodecError } from "../WorkerProtocol.ts"
+import type { ValueCodec } from "../WorkerProtocol.ts"
+
+const render = (value: unknown): string => {
+  if (typeof value === "string") return JSON.stringify(value.length > 80 ? value.slice(0, 80) + "…" : value)
+  if (typeof value === "bigint") return `${value}n`
+  if (typeof value === "function") return `a function (${value.name || "anonymous"})`
+  if (value === null || typeof value !== "object") return String(value)
+  if (Array.isArray(value)) return `an array of ${value.length}`
+  const name = Object.getPrototypeOf(value)?.constructor?.name
+  try {
+    const json = JSON.stringify(value)
+    if (json !== undefined) {
+      return (name && name !== "Object" ? `${name} ` : "") + (json.length > 120 ? json.slice(0, 120) + "…" : json)
+    }
+  } catch {
+    // not JSON: fall through to the constructor name
+  }
+  return `a ${name ?? "object"}`
+}
+
+const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
+  let current: unknown = input
+  for (const key of path) {
+    if (current === null || typeof current !== "object") return undefined
+    current = (current as Record<PropertyKey, unknown>)[key]
+  }
+  return current
+}
+
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/** Describes a schema failure: the first issue, its path, and the offending value. */
+export const describeSchemaError = (error: unknown, input: unknown): string => {
+  if (!Schema.isSchemaError(error)) return error instanceof globalThis.Error ? error.message : String(error)
+  const first = formatter(error.issue).issues[0]
+  if (first === undefined) return error.message
+  const path = (first.path ?? []).map((segment) =>
+    typeof segment === "object" && segment !== null ? (segment as { key: PropertyKey }).key : segment
+  )
+  const where = path.length > 0 ? ` at ${path.map((p) => `[${JSON.stringify(String(p))}]`).join("")}` : ""
+  return `${first.message}${where}, got ${render(valueAt(input, path))}`
+}
+
+/** Schemas whose values are their own wire form: structured clone carries them unchanged. */
+const plainCheck = (schema: AnySchema): ((value: unknown) => boolean) | undefined => {
+  const ast = schema.ast
+  if (ast.checks !== undefined || ast.encoding !== undefined || ast.context !== undefined) return undefined
+  switch (ast._tag) {
+    case "Number":
+      return (v) => typeof v === "number"
+    case "String":
+      return (v) => typeof v === "string"
+    case "Boolean":
+      return (v) => typeof v === "boolean"
+    case "BigInt":
+      return (v) => typeof v === "bigint"
+    case "Unknown":
+    case "Any":
+      return () => true
+    case "Void":
+    case "Undefined":
+      return (v) => v === undefined
+    case "Null":
+      return (v) => v === null
+    default:
+      return undefined
+  }
+}
+
+const codecs = new WeakMap<AnySchema, ValueCodec>()
+
+/** The wire codec of a schema (cached). The JSON codec is only built when a value needs it. */
+export const codecFor = (schema: AnySchema): ValueCodec => {
+  const cached = codecs.get(schema)
+  if (cached !== undefined) return cached
+  let sync: { readonly encode: (u: unknown) => unknown; readonly decode: (u: unknown) => unknown } | undefined
+  const json = () => {
+    if (sync === undefined) {
+      const codec = Schema.toCodecJson(schema)
+      sync = { encode: Schema.encodeUnknownSync(codec), decode: Schema.decodeUnknownSync(codec) }
+    }
+    return sync
+  }
+  const encode = (value: unknown): unknown => {
+    try {
+      return json().encode(value)
+    } catch (error) {
+      throw new CodecError(describeSchemaError(error, value))
+    }
+  }
+  const decode = (value: unknown): unknown => {
+    try {
+      return json().decode(value)
+    } catch (error) {
+      throw new CodecError(describeSchemaError(error, value))
+    }
+  }
+  const check = plainCheck(schema)
+  // For plain schemas the codec only runs to produce the schema's own error message.
+  const codec: ValueCodec = check === undefined ? { encode, decode } : {
+    encode: (value) => check(value) ? value : encode(value),
+    decode: (value) => check(value) ? value : decode(value)
+  }
+  codecs.set(schema, codec)
+  return codec
+}
+
+const defectCodec = Schema.toCodecJson(Schema.Defect({ includeStack: true }))
+const decodeDefectSync = Schema.decodeUnknownSync(defectCodec)
+
+/** Decodes a defect encoded by `encodeDefect`: an `Error` with its name, message, stack and cause. */
+export const decodeDefect = (encoded: unknown): unknown => {
+  try {
+    return decodeDefectSync(encoded)
+  } catch {
+    return encoded
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * The few constants the worker bootstraps need, in a module without imports: a bootstrap must turn on the
+ * compile cache before it loads anything heavy.
+ *
+ * @internal
+ */
+
+/** Key in `workerData` (threads) that marks a thread as a pool worker and carries its options. */
+export const workerDataKey = "__effectOrchestratorWorker"
+
+/** Environment variable that marks a child process as a pool worker; its value is the JSON of the options. */
+export const workerEnvKey = "EFFECT_ORCHESTRATOR_WORKER"
+
+/** Global slot set by the child-process bootstrap: the options of this process as a pool worker. */
+export const processOptionsKey: symbol = Symbol.for("effect-orchestrator/worker-process")
+
+/**
+ * Worker-to-main record: the worker is about to die (id is 0); value is the error. Sent alone, by the
+ * child-process bootstrap (threads report it through their `error` event).
+ */
+export const OP_FATAL = 7
+
+/** Options the pool gives each worker at spawn. */
+export interface WorkerBootOptions {
+  /** The entry module to import (a file: URL), when the worker starts from a bootstrap. */
+  readonly entry?: string
+  /** Report the used heap at most this often (ms); absent means never. */
+  readonly heapReportMillis?: number
+  /** Turn on Node's module compile cache before importing the entry (default true). */
+  readonly compileCache?: boolean
+  /** Threads: a shared counter the pool bumps after each send, for low-latency wake-ups. */
+  readonly signal?: Int32Array
+}

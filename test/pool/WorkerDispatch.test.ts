@@ -1,0 +1,219 @@
+// The dispatch engine against scripted workers: what goes over the wire, in which batches, and when workers are
+// started again. Real-worker specs cover the same behaviours end to end; these pin the protocol details.
+import { afterEach, assert, describe, it, vi } from "@effect/vitest"
+import { Exit, Schema } from "effect"
+import { PoolConfig } from "../../src/domain/Config.ts"
+import { WorkerBootFailed, WorkerCrashed } from "../../src/domain/OrchestratorError.ts"
+import { Engine } from "../../src/runtime/WorkerDispatch.ts"
+import { OP_INTERRUPT, OP_READY, OP_RUN, OP_SUCCESS } from "../../src/runtime/WorkerProtocol.ts"
+import type { Transport, TransportEvents } from "../../src/runtime/WorkerTransport.ts"
+
+class FakeWorker {
+  readonly sent: Array<ReadonlyArray<unknown>> = []
+  terminated = false
+  /** The synchronous time each answer reports. */
+  cpuMillis = 0
+  readonly id: number
+  readonly events: TransportEvents
+  constructor(id: number, events: TransportEvents) {
+    this.id = id
+    this.events = events
+  }
+  readonly transport: Transport = {
+    send: (batch) => {
+      structuredClone(batch) // throws like postMessage on values that cannot be cloned
+      this.sent.push(batch)
+    },
+    terminate: () => {
+      this.terminated = true
+    },
+    close: () => {
+      this.terminated = true
+    },
+    canTransfer: true
+  }
+  ready(): void {
+    this.events.onMessage([OP_READY, 0, { names: ["echo"] }, 0])
+  }
+  /** Answers every call sent so far with its payload. */
+  answerAll(): void {
+    const answers: Array<unknown> = []
+    for (const batch of this.sent.splice(0)) {
+      for (let i = 0; i < batch.length; i += 4) {
+        if (batch[i] === OP_RUN) answers.push(OP_SUCCESS, batch[i + 1], batch[i + 3], this.cpuMillis)
+      }
+    }
+    this.events.onMessage(answers)
+  }
+  runIds(): Array<number> {
+    const ids: Array<number> = []
+    for (const batch of this.sent) {
+      for (let i = 0; i < batch.length; i += 4) if (batch[i] === OP_RUN) ids.push(batch[i + 1] as number)
+    }
+    return ids
+  }
+}
+
+const setup = (config: Partial<PoolConfig> = {}) => {
+  const workers: Array<FakeWorker> = []
+  const engine = new Engine({
+    config: Schema.decodeUnknownSync(PoolConfig)({ minWorkers: 1, maxWorkers: 1, ...config }),
+    spawner: (id, events) => {
+      const worker = new FakeWorker(id, events)
+      workers.push(worker)
+      return worker.transport
+    }
+  })
+  // The pool learns how heavy a task is from its answers; these specs start with a light one.
+  engine.statsOf("echo").record(0)
+  let bootResult: unknown = "pending"
+  engine.start((error) => {
+    bootResult = error
+  })
+  const exits: Array<Exit.Exit<unknown, unknown>> = []
+  const submit = (payload: unknown, timeoutMillis = 0) =>
+    engine.submit(undefined, "echo", 0, payload, undefined, undefined, undefined, timeoutMillis, (exit) => {
+      exits.push(exit)
+    })
+  return { engine, workers, exits, submit, bootResult: () => bootResult }
+}
+
+const flushMicrotasks = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe("WorkerDispatch engine", () => {
+  it("calls made in one tick leave as one message, and one answer batch settles them all", async () => {
+    const { engine, exits, submit, workers } = setup({ concurrentTasksPerWorker: 64 })
+    workers[0]!.ready()
+    for (let i = 0; i < 50; i++) submit(i)
+    assert.strictEqual(workers[0]!.sent.length, 0, "nothing is sent synchronously")
+    await flushMicrotasks()
+    assert.strictEqual(workers[0]!.sent.length, 1)
+    assert.strictEqual(workers[0]!.sent[0]!.length, 50 * 4)
+    workers[0]!.answerAll()
+    assert.deepStrictEqual(
+      exits.map((e) => Exit.isSuccess(e) ? e.value : undefined),
+      Array.from({ length: 50 }, (_, i) => i)
+    )
+    assert.strictEqual(engine.stats().completed, 50)
+  })
+
+  it("keeps at most concurrentTasksPerWorker calls in flight per worker and sends the rest in FIFO order", async () => {
+    const { engine, submit, workers } = setup({ concurrentTasksPerWorker: 3 })
+    workers[0]!.ready()
+    for (let i = 0; i < 7; i++) submit(i)
+    await flushMicrotasks()
+    assert.deepStrictEqual(workers[0]!.runIds(), [1, 2, 3])
+    assert.strictEqual(engine.stats().queued, 4)
+    workers[0]!.answerAll()
+    await flushMicrotasks()
+    assert.deepStrictEqual(workers[0]!.runIds(), [4, 5, 6])
+  })
+
+  it("a queued call that is cancelled is never sent", async () => {
+    const { engine, submit, workers } = setup({ concurrentTasksPerWorker: 1 })
+    workers[0]!.ready()
+    submit("a")
+    const b = submit("b")
+    submit("c")
+    engine.cancel(b)
+    assert.strictEqual(engine.stats().queued, 1)
+    await flushMicrotasks()
+    workers[0]!.answerAll()
+    await flushMicrotasks()
+    assert.deepStrictEqual(workers[0]!.runIds(), [3])
+  })
+
+  it("a running call that is cancelled gets an interrupt message, then its worker is terminated after the grace period", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] })
+    const { engine, submit, workers } = setup({ concurrentTasksPerWorker: 2, terminationGraceMillis: 500 })
+    workers[0]!.ready()
+    const stuck = submit("stuck")
+    submit("innocent")
+    await flushMicrotasks()
+    engine.cancel(stuck)
+    await flushMicrotasks()
+    const last = workers[0]!.sent.at(-1)!
+    assert.deepStrictEqual([last[0], last[1]], [OP_INTERRUPT, 1])
+    vi.advanceTimersByTime(499)
+    assert.isFalse(workers[0]!.terminated)
+    vi.advanceTimersByTime(1)
+    assert.isTrue(workers[0]!.terminated)
+    // The innocent call is queued again, not failed.
+    assert.strictEqual(engine.stats().queued, 1)
+    assert.strictEqual(engine.stats().redispatched, 1)
+    workers[0]!.events.onExit(null, null)
+    workers[1]!.ready()
+    await flushMicrotasks()
+    assert.deepStrictEqual(workers[1]!.runIds(), [2])
+  })
+
+  it("replaces crashed workers with exponential backoff, and fails fast after maxBootFailures", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] })
+    const { bootResult, engine, exits, submit, workers } = setup({ maxBootFailures: 2 })
+    workers[0]!.ready()
+    assert.isUndefined(bootResult())
+    submit("lost")
+    await flushMicrotasks()
+    workers[0]!.events.onExit(7, null) // crash after boot
+    const crash = exits[0]!
+    assert.isTrue(Exit.isFailure(crash))
+    submit("waits") // queued until a worker is ready
+    vi.advanceTimersByTime(49)
+    assert.strictEqual(workers.length, 1, "no respawn before the first backoff (50 ms)")
+    vi.advanceTimersByTime(1)
+    assert.strictEqual(workers.length, 2)
+    workers[1]!.events.onError(new Error("cannot boot"))
+    workers[1]!.events.onExit(1, null) // failed boot: backoff doubles
+    vi.advanceTimersByTime(99)
+    assert.strictEqual(workers.length, 2)
+    vi.advanceTimersByTime(1)
+    assert.strictEqual(workers.length, 3)
+    workers[2]!.events.onError(new Error("cannot boot"))
+    workers[2]!.events.onExit(1, null) // second failed boot in a row: broken
+    const waited = exits[1]!
+    assert.isTrue(Exit.isFailure(waited))
+    const error = (waited as Exit.Failure<unknown, unknown>).cause.reasons[0]
+    assert.instanceOf(error?._tag === "Fail" ? error.error : undefined, WorkerBootFailed)
+    assert.instanceOf(engine.rejection(), WorkerBootFailed)
+    vi.advanceTimersByTime(60_000)
+    assert.strictEqual(workers.length, 3, "no more respawns")
+    const first = (crash as Exit.Failure<unknown, unknown>).cause.reasons[0]
+    assert.instanceOf(first?._tag === "Fail" ? first.error : undefined, WorkerCrashed)
+  })
+
+  it("CPU-bound calls only go to idle workers; light calls are pipelined, but not behind a CPU-bound one", async () => {
+    const { engine, submit, workers } = setup({ minWorkers: 2, maxWorkers: 2, concurrentTasksPerWorker: 8 })
+    workers[0]!.ready()
+    workers[1]!.ready()
+    engine.statsOf("echo").record(50) // 50 ms of CPU per call, as a worker would report
+    for (let i = 0; i < 4; i++) submit(i)
+    await flushMicrotasks()
+    assert.deepStrictEqual([workers[0]!.runIds(), workers[1]!.runIds()], [[1], [2]])
+    assert.strictEqual(engine.stats().queued, 2)
+    // The task turns out cheap: its average falls under the threshold, answer after answer.
+    for (let i = 0; i < 30; i++) engine.statsOf("echo").record(0.01)
+    workers[0]!.answerAll()
+    await flushMicrotasks()
+    // Worker 0 is idle and takes both queued calls (pipelined); worker 1 still runs a CPU-bound call.
+    assert.deepStrictEqual(workers[0]!.runIds(), [3, 4])
+    assert.deepStrictEqual(workers[1]!.runIds(), [2])
+  })
+
+  it("the first batch that cannot be cloned is split: only the bad call fails", async () => {
+    const { exits, submit, workers } = setup({ concurrentTasksPerWorker: 8 })
+    workers[0]!.ready()
+    submit(1)
+    submit(() => 2)
+    submit(3)
+    await flushMicrotasks()
+    assert.deepStrictEqual(workers[0]!.runIds(), [1, 3])
+    assert.strictEqual(exits.length, 1)
+    const failure = exits[0] as Exit.Failure<unknown, { _tag: string; reason: string }>
+    const reason = failure.cause.reasons[0]
+    assert.strictEqual(reason?._tag === "Fail" ? reason.error.reason : undefined, "not-cloneable")
+  })
+})
