@@ -26,6 +26,7 @@ export * as Task from "./domain/Task.ts"
 export * as TaskKind from "./domain/TaskKind.ts"
 export * as TaskPriority from "./domain/TaskPriority.ts"
 export * as TaskResult from "./domain/TaskResult.ts"
+export * as WorkerTask from "./domain/WorkerTask.ts"
 
 // Runtime mechanisms that are part of the public surface
 export * as BackgroundQueue from "./runtime/BackgroundQueue.ts"
@@ -39,4 +40,9 @@ export * as TaskMetrics from "./runtime/TaskMetrics.ts"
 
 // Services and their layers
 export * as CircuitBreakers from "./layers/CircuitBreakers.ts"
+export * as Orchestrator from "./layers/Orchestrator.ts"
 export * as Scheduler from "./layers/Scheduler.ts"
+export * as WorkerPool from "./layers/WorkerPool.ts"
+
+// Worker side (also available alone as `effect-orchestrator/worker`, which boots faster in workers)
+export { serve } from "./runtime/WorkerRuntime.ts"
