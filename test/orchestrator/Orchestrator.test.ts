@@ -217,6 +217,15 @@ describe("Orchestrator.layerTest (no threads)", () => {
       assert.strictEqual(result.attempts, 3)
     }).pipe(Effect.provide(Orchestrator.layerTest(undefined, { retry: { maximumAttempts: 3, jitter: 0 } }))))
 
+  it.effect("each task runs in a span named after it, with its kind and priority", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      const span = yield* orchestrator.run(Task.make(Effect.currentSpan, { name: "traced", priority: "high" }))
+      assert.strictEqual(span.name, "task traced")
+      assert.strictEqual(span.attributes.get("task.kind"), "io")
+      assert.strictEqual(span.attributes.get("task.priority"), "high")
+    }).pipe(Effect.provide(Test)))
+
   it.effect("timeouts fail with TaskTimeout", () =>
     Effect.gen(function*() {
       const orchestrator = yield* Orchestrator
