@@ -4,11 +4,15 @@
  * run, every pool with as many workers as the machine has cores (at least 2).
  *
  * - tiny: 100k `x => x + 1` calls submitted at once (ours: `Effect.forEach` over a typed task with a window of
- *   1,024 calls; piscina: `Promise.all`), calls/s.
+ *   1,024 calls and, like the pipelined raw baseline, 64 calls in flight per worker; piscina: `Promise.all`),
+ *   calls/s.
  * - latency: sequential round trips, 300 per round over 21 rounds (6,300 in all, at least the 5,000 asked
  *   for), median µs per call (ours measured inside one Effect program).
  * - fib: 32 × fib(30), speedup over running them one after another on the main thread.
- * - transfer: 200 × 1 MiB `Float64Array` sums, buffers moved with transfer lists, calls/s.
+ * - transfer: 200 × 1 MiB `Float64Array` sums, buffers moved with transfer lists, calls/s. Ours frees each array in
+ *   the worker once its call has answered (`releasePayload`); also measured without it (`transferNoReleaseVsRaw`),
+ *   where the worker's garbage collector frees them: V8 runs a full collection for about every 64 MB of buffers a
+ *   thread receives, and a worker with `effect` loaded has a heap about four times a bare thread's.
  * - startup: construction to first result, ms (median of 7 fresh pools each, taking turns): ours with a typed
  *   task (the worker loads `effect` and the task schemas) and with `offload` (the built-in entry loads no
  *   `effect`, like piscina's plain-function workers); `startupVsPiscina` uses the typed one.
@@ -25,7 +29,7 @@ import { Piscina } from "piscina"
 import * as WorkerPool from "../src/layers/WorkerPool.ts"
 import { median, writeReport } from "./report.ts"
 import type { Measurement } from "./report.ts"
-import { Fib, fib, Inc, Sum } from "./workers/pool-tasks.ts"
+import { Fib, fib, Inc, Sum, SumGc } from "./workers/pool-tasks.ts"
 
 const size = Math.max(2, os.availableParallelism())
 const ourEntry = new URL("./workers/pool-worker.ts", import.meta.url)
@@ -42,6 +46,8 @@ const FIB_COUNT = 32
 const ARRAYS = 200
 const ARRAY_LENGTH = (1024 * 1024) / 8
 const REPEATS = 7
+/** Calls in flight per worker of the pipelined raw baseline, and of ours. */
+const RAW_IN_FLIGHT = 64
 const STARTUPS = 7
 
 const range = (n: number): Array<number> => Array.from({ length: n }, (_, i) => i)
@@ -63,7 +69,14 @@ interface Contender {
 // ------------------------------------------------------------------------------------------------------------
 // effect-orchestrator
 
-const ourOptions: WorkerPool.Options = { entry: ourEntry, minWorkers: size, maxWorkers: size }
+// As many calls in flight per worker as the pipelined raw baseline (the default is 16); the pool still keeps
+// CPU-bound calls one per worker (fib) and pipelines the sums only within its few milliseconds of budget.
+const ourOptions: WorkerPool.Options = {
+  entry: ourEntry,
+  minWorkers: size,
+  maxWorkers: size,
+  concurrentTasksPerWorker: RAW_IN_FLIGHT
+}
 
 const ours = async (): Promise<Contender> => {
   const scope = Effect.runSync(Scope.make())
@@ -88,6 +101,17 @@ const ours = async (): Promise<Contender> => {
       ),
     sums: (data) =>
       Effect.runPromise(Effect.forEach(data, (xs) => pool.run(Sum, xs), { concurrency: "unbounded", discard: true })),
+    close: () => Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+}
+
+/** A pool of its own for the transfer sums without `releasePayload` (the worker's garbage collector frees them). */
+const oursWithoutRelease = async (): Promise<Pick<Contender, "sums" | "close">> => {
+  const scope = Effect.runSync(Scope.make())
+  const pool = await Effect.runPromise(WorkerPool.make(ourOptions).pipe(Scope.provide(scope)))
+  return {
+    sums: (data) =>
+      Effect.runPromise(Effect.forEach(data, (xs) => pool.run(SumGc, xs), { concurrency: "unbounded", discard: true })),
     close: () => Effect.runPromise(Scope.close(scope, Exit.void))
   }
 }
@@ -285,13 +309,22 @@ const main = async (): Promise<void> => {
     startups.raw!.push(await rawStartup())
   }
 
-  const contenders: Array<Contender> = [await ours(), await piscina(1), await piscina(8), await raw(64), await raw(1)]
+  const contenders: Array<Contender> = [
+    await ours(),
+    await piscina(1),
+    await piscina(8),
+    await raw(RAW_IN_FLIGHT),
+    await raw(1)
+  ]
   for (const c of contenders) await warmUp(c)
+  const withoutRelease = await oursWithoutRelease()
+  await withoutRelease.sums(freshArrays().slice(0, 20))
   // Per contender, one value per round.
   const tiny: Record<string, Array<number>> = {}
   const latency: Record<string, Array<number>> = {}
   const speedup: Record<string, Array<number>> = {}
   const sums: Record<string, Array<number>> = {}
+  const sumsGc: Array<number> = []
   const mainFibs: Array<number> = []
   for (let round = 0; round < REPEATS; round++) {
     // Each round starts with a different contender, so that none always runs first or last.
@@ -304,12 +337,16 @@ const main = async (): Promise<void> => {
       const data = freshArrays()
       ;(sums[c.name] ??= []).push(ARRAYS / ((await time(() => c.sums(data))) / 1000))
     }
+    // Last, on workers of their own: the arrays these leave to the garbage collector must not load the others.
+    const data = freshArrays()
+    sumsGc.push(ARRAYS / ((await time(() => withoutRelease.sums(data))) / 1000))
   }
   for (let round = 0; round < LATENCY_ROUNDS; round++) {
     const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]!)
     for (const c of order) (latency[c.name] ??= []).push(median(await c.roundTrips()) * 1000)
   }
   for (const c of contenders) await c.close()
+  await withoutRelease.close()
 
   const results: Array<Measurement> = []
   const value = (table: Record<string, Array<number>>, name: string) => median(table[name]!)
@@ -326,6 +363,7 @@ const main = async (): Promise<void> => {
   for (const c of contenders) {
     results.push({ name: `1 MiB transfer sums: ${c.name}`, value: value(sums, c.name), unit: "tasks/s" })
   }
+  results.push({ name: "1 MiB transfer sums: ours, no releasePayload", value: median(sumsGc), unit: "tasks/s" })
   results.push({ name: "startup: ours (typed tasks)", value: median(startups.ours!), unit: "ms" })
   results.push({ name: "startup: ours (offload)", value: median(startups.oursOffload!), unit: "ms" })
   results.push({ name: "startup: piscina", value: median(startups.piscina!), unit: "ms" })
@@ -343,6 +381,7 @@ const main = async (): Promise<void> => {
     speedupVsRaw: pairedRatio(speedup.ours!, speedup[rawOne]!),
     transferVsRaw: pairedRatio(sums.ours!, sums[rawPipelined]!),
     transferVsPiscina: pairedRatio(sums.ours!, sums.piscina!),
+    transferNoReleaseVsRaw: pairedRatio(sumsGc, sums[rawPipelined]!),
     startupVsPiscina: pairedRatio(startups.ours!, startups.piscina!),
     startupOffloadVsPiscina: pairedRatio(startups.oursOffload!, startups.piscina!)
   })

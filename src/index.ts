@@ -37,6 +37,7 @@ export * as PriorityQueue from "./runtime/PriorityQueue.ts"
 export * as Resilience from "./runtime/Resilience.ts"
 export * as Retry from "./runtime/Retry.ts"
 export * as TaskMetrics from "./runtime/TaskMetrics.ts"
+export * as WorkerAssignment from "./runtime/WorkerAssignment.ts"
 
 // Services and their layers
 export * as CircuitBreakers from "./layers/CircuitBreakers.ts"

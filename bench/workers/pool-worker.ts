@@ -6,5 +6,6 @@ import { BenchTasks, fib, sum } from "./pool-tasks.ts"
 export default serve(BenchTasks, {
   inc: (x) => Effect.succeed(x + 1),
   fib: (n) => Effect.sync(() => fib(n)),
-  sum: (xs) => Effect.sync(() => sum(xs))
+  sum: (xs) => Effect.sync(() => sum(xs)),
+  sumGc: (xs) => Effect.sync(() => sum(xs))
 })

@@ -21,7 +21,8 @@
  * export const Sum = WorkerTask.make("sum", {
  *   payload: WorkerTask.Float64Array,
  *   success: Schema.Number,
- *   transfer: true // the array's buffer is moved to the worker, not copied
+ *   transfer: true, // the array's buffer is moved to the worker, not copied
+ *   releasePayload: true // and freed there once the call has answered
  * })
  * export const MathTasks = WorkerTask.group(Fib, Sum)
  * ```
@@ -54,6 +55,21 @@ export interface WorkerTask<
    * `SharedArrayBuffer`s are copied. Child-process pools always copy.
    */
   readonly transfer: boolean
+  /**
+   * When true, the worker frees the `ArrayBuffer`s of each call's payload (those that views cover entirely, or
+   * bare buffers, in arrays and plain objects) as soon as the call has answered, instead of leaving them to its
+   * garbage collector. Worth it for large binary payloads: V8 runs a full collection of the worker's heap for
+   * about every 64 MB of buffers a thread receives, and with `effect` loaded that heap is about four times a
+   * bare thread's (measured: 200 × 1 MiB arrays, about 1.4× the throughput for 60% of the CPU time).
+   *
+   * - The handler must not keep a payload buffer after its Effect ends (in a cache, or in a fiber it forks): a
+   *   kept array reads as empty (detached) afterwards; copy what you need to keep. A buffer that another call
+   *   sent in the same message also uses is kept. Buffers in the success value are sent (or moved) first.
+   * - Freeing detaches the buffer. In a thread that has detached one (as moving any buffer out of it does too),
+   *   V8's optimised code for a loop that tests `i < array.length` on every iteration runs several times
+   *   slower: read the length once before such loops (`const n = xs.length`).
+   */
+  readonly releasePayload: boolean
 }
 
 /** Any task definition. */
@@ -94,6 +110,7 @@ export const make = <
   readonly success?: Success
   readonly error?: Error
   readonly transfer?: boolean
+  readonly releasePayload?: boolean
 } = {}): WorkerTask<Name, Payload, Success, Error> => {
   if (name.length === 0) throw new TypeError("WorkerTask.make: the task name must not be empty")
   if (name.startsWith(reservedPrefix)) {
@@ -105,7 +122,8 @@ export const make = <
     payload: (options.payload ?? Schema.Void) as Payload,
     success: (options.success ?? Schema.Void) as Success,
     error: (options.error ?? Schema.Never) as Error,
-    transfer: options.transfer ?? false
+    transfer: options.transfer ?? false,
+    releasePayload: options.releasePayload ?? false
   }
 }
 

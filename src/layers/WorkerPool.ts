@@ -12,7 +12,8 @@
  *   bound by round trips. Calls go to idle workers first; a busy worker gets more only while the estimated
  *   synchronous work queued in it stays under a few milliseconds (workers report each call's handler time),
  *   so CPU-bound calls are spread over the workers instead of queued behind one another, and a task never
- *   seen before is treated as CPU-bound until its first answer. A worker that was busy in the last 50 ms
+ *   seen before is treated as CPU-bound until its first answer. Likewise a busy worker holds at most 16 MiB of
+ *   moved buffers, which keeps binary calls clear of V8's external-memory collections. A worker that was busy in the last 50 ms
  *   waits for new calls on a shared counter (`Atomics.wait`, 2 ms slices) rather than its event loop, which
  *   makes round trips faster; once cold it costs nothing.
  * - **Cancellation and timeouts**: interrupting a caller removes a queued call at once and interrupts a running
@@ -27,14 +28,19 @@
  *   start then, and boot while the first calls run); it fails with `WorkerBootFailed`, carrying the worker's
  *   own error, when workers cannot start (`maxBootFailures` attempts with backoff, or `bootTimeoutMillis`
  *   without a ready signal). Later, after `maxBootFailures` failed boots in a row, the pool stops respawning
- *   and fails queued and new calls at once. Workers turn on Node's module compile cache before loading their
- *   entry (`compileCache`), and a pool without an entry (offload only) loads no `effect` in its workers.
+ *   and fails queued and new calls at once. Workers run with Node's module compile cache on from their first
+ *   line (`compileCache`; a TypeScript entry then loads without Node's TypeScript stripper) and resolve
+ *   `effect`'s own modules without the file system; a pool without an entry (offload only) loads no `effect` in
+ *   its workers.
  * - **Hygiene**: `minWorkers`..`maxWorkers` workers (default `os.availableParallelism()`), idle workers above
  *   `minWorkers` stopped after `idleTimeoutMillis`, `resourceLimits`, recycling after `maxTasksPerWorker` calls
  *   or above `maxHeapMb` of heap.
  * - **Shutdown**: when the scope closes, new calls fail with `PoolShutDown`, accepted calls may finish until
  *   `shutdownDeadlineMillis`, then the rest fail with `PoolShutDown` and every worker is terminated; the
  *   finalizer returns once all have exited.
+ * - **Which worker**: each call writes the id of the worker it is sent to (again when it is re-dispatched) into
+ *   the caller's `WorkerAssignment` cell, if its context has one; the orchestrator reports it as
+ *   `TaskResult.workerId`, and `stats.workerIds` lists the live workers' ids.
  * - **Metrics** (`orchestrator_pool_*`, attribute `pool`): tasks completed and failed per task, workers, busy
  *   workers, queue depth, calls in flight, crashes, utilisation, wait and run time histograms (ms). They are
  *   registered in the context's `Metric.MetricRegistry` and read from the pool's counters on snapshot, so the
@@ -78,6 +84,7 @@ import type * as WorkerTask from "../domain/WorkerTask.ts"
 import { decodeConfig } from "../runtime/ConfigValidation.ts"
 import * as FunctionSource from "../runtime/internal/FunctionSource.ts"
 import { codecFor } from "../runtime/internal/WireCodec.ts"
+import * as WorkerAssignment from "../runtime/WorkerAssignment.ts"
 import { Engine, timeBoundaries } from "../runtime/WorkerDispatch.ts"
 import type { Call, Histogram, PoolStats, Resume, TaskStats } from "../runtime/WorkerDispatch.ts"
 import { CodecError, collectTransferables, offloadTaskName } from "../runtime/WorkerProtocol.ts"
@@ -131,9 +138,11 @@ export interface Options extends PoolConfigInput {
   /** Extra environment variables of the workers. */
   readonly env?: Readonly<Record<string, string>> | undefined
   /**
-   * Whether workers turn on Node's module compile cache (`module.enableCompileCache()`, stored where
-   * `NODE_COMPILE_CACHE` says or in the system's temporary folder) before loading the entry. It roughly halves
-   * the boot time of every worker after the first. Default true; `NODE_DISABLE_COMPILE_CACHE=1` also turns it off.
+   * Whether workers turn on Node's module compile cache (stored where `NODE_COMPILE_CACHE` says or in the system's
+   * temporary folder's `node-compile-cache`) before loading the entry. It roughly halves the boot time of every
+   * worker after the first. The pool turns it on by setting `NODE_COMPILE_CACHE` in the workers' environment (so
+   * that a TypeScript entry loads from the cache without Node's TypeScript stripper; child processes the workers
+   * start inherit it). Default true; `NODE_DISABLE_COMPILE_CACHE=1` also turns it off.
    */
   readonly compileCache?: boolean | undefined
 }
@@ -256,6 +265,8 @@ export const make = (
       name,
       boot: {
         compileCache: options.compileCache ?? true,
+        // A user's entry serves typed tasks, so it loads `effect`; the built-in one loads none.
+        effectResolution: options.entry !== undefined,
         ...(config.maxHeapMb !== undefined ? { heapReportMillis: 100 } : {})
       },
       resourceLimits: config.resourceLimits,
@@ -449,7 +460,8 @@ const build = (
         codecs.success,
         codecs.error,
         timeout,
-        resume
+        resume,
+        WorkerAssignment.current()
       )
     }
 
@@ -487,7 +499,8 @@ const build = (
           undefined,
           undefined,
           defaultTimeout,
-          resume as Resume
+          resume as Resume,
+          WorkerAssignment.current()
         )
         return Effect.sync(() => engine.cancel(call))
       })

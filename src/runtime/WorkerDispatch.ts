@@ -5,8 +5,9 @@
  *
  * What it guarantees:
  * - FIFO dispatch: an idle worker first, else the busy worker with the least estimated work in flight, within
- *   `concurrentTasksPerWorker` calls and `pipelineBudgetMillis` of synchronous work (CPU-bound calls wait for
- *   an idle worker); the calls to one worker in one macrotask leave as one message.
+ *   `concurrentTasksPerWorker` calls, `pipelineBudgetMillis` of synchronous work (CPU-bound calls wait for
+ *   an idle worker) and `pipelineBytes` of moved buffers; the calls to one worker in one macrotask leave as one
+ *   message.
  * - A caller interrupted while queued is removed at once. One interrupted while running gets its fiber in the
  *   worker interrupted; a call that does not stop within `terminationGraceMillis` gets its worker terminated.
  *   The other calls on that worker are re-dispatched to other workers (they are not failed), so a
@@ -30,6 +31,7 @@ import {
   WorkerCrashed
 } from "../domain/OrchestratorError.ts"
 import { decodeDefect } from "./internal/WireCodec.ts"
+import type { WorkerAssignment } from "./WorkerAssignment.ts"
 import {
   isCloneError,
   OP_DEFECT,
@@ -75,6 +77,15 @@ export type Resume = (exit: Exit.Exit<any, any>) => void
  * calls do not wait a round trip each.
  */
 export const pipelineBudgetMillis = 4
+
+/**
+ * How many bytes of moved buffers (transfer lists) may wait in a busy worker: a call whose buffers would take
+ * its worker above this waits for an idle worker instead. Buffers moved into a thread count as V8 external
+ * memory, and past about 64 MB of it since the last collection V8 collects the whole heap; a quarter of that
+ * keeps pipelined binary calls clear of it (measured, 200 × 1 MiB arrays with `releasePayload`: 16 in flight
+ * per worker took 24 ms of CPU a run, about 57 in flight 40 ms).
+ */
+export const pipelineBytes = 16 * 1024 * 1024
 
 /** Plain counters of one task name, and how much synchronous worker time its calls take. */
 export class TaskStats {
@@ -155,8 +166,12 @@ export interface Call {
   readonly timeoutMillis: number
   readonly stats: TaskStats
   readonly enqueuedAt: number
+  /** The caller's cell, told the id of each worker the call is sent to (see `WorkerAssignment`). */
+  readonly assignment: WorkerAssignment | undefined
   /** Its estimated synchronous work (ms) when it was sent (see `pipelineBudgetMillis`). */
   cpuEstimate: number
+  /** Bytes of the buffers its transfer list moves (see `pipelineBytes`). */
+  readonly bytes: number
   resume: Resume | undefined
   state: number
   slot: Slot | undefined
@@ -172,6 +187,8 @@ export interface Slot {
   readonly inFlight: Map<number, Call>
   /** Estimated synchronous work (ms) of the calls in flight (see `pipelineBudgetMillis`). */
   pendingCpu: number
+  /** Bytes moved to it by the calls in flight (see `pipelineBytes`). */
+  pendingBytes: number
   outbox: Array<unknown>
   transfer: Array<TransferListItem> | undefined
   flushQueued: boolean
@@ -213,6 +230,8 @@ export interface PoolStats {
   readonly redispatched: number
   /** Share of worker time spent with at least one call in flight, over the pool's life (0..1). */
   readonly utilisation: number
+  /** Ids of the workers started or starting: the ids in `TaskResult.workerId` and `WorkerCrashed.workerId`. */
+  readonly workerIds: ReadonlyArray<number>
 }
 
 /** What the engine needs besides the configuration. */
@@ -221,6 +240,16 @@ export interface EngineOptions {
   readonly spawner: Spawner
   /** Called when a task name is first seen, so the metrics can register its series. */
   readonly onNewTask?: (stats: TaskStats) => void
+}
+
+/** Bytes of the buffers in a transfer list (0 for message ports and other transferables). */
+const movedBytes = (transfer: ReadonlyArray<TransferListItem>): number => {
+  let bytes = 0
+  for (const item of transfer) {
+    const length = (item as { readonly byteLength?: unknown }).byteLength
+    if (typeof length === "number") bytes += length
+  }
+  return bytes
 }
 
 const respawnInitialMillis = 50
@@ -343,6 +372,7 @@ export class Engine {
       for (const call of slot.inFlight.values()) this.settle(call, Exit.fail(error))
       slot.inFlight.clear()
       slot.pendingCpu = 0
+      slot.pendingBytes = 0
       if (slot.state < STOPPING) this.stop(slot, "pool shut down", true)
       else slot.transport?.terminate()
     }
@@ -402,7 +432,8 @@ export class Engine {
     success: ValueCodec | undefined,
     error: ValueCodec | undefined,
     timeoutMillis: number,
-    resume: Resume
+    resume: Resume,
+    assignment?: WorkerAssignment
   ): Call {
     const stats = this.statsOf(name)
     const id = this.nextCallId++
@@ -418,7 +449,9 @@ export class Engine {
       timeoutMillis,
       stats,
       enqueuedAt: performance.now(),
+      assignment,
       cpuEstimate: 0,
+      bytes: transfer === undefined ? 0 : movedBytes(transfer),
       resume,
       state: QUEUED,
       slot: undefined,
@@ -522,7 +555,8 @@ export class Engine {
       if (slot.inFlight.size === 0) return slot
       live++
       if (
-        slot.inFlight.size < cap && (best === undefined || slot.pendingCpu < best.pendingCpu ||
+        slot.inFlight.size < cap && slot.pendingBytes + call.bytes <= pipelineBytes &&
+        (best === undefined || slot.pendingCpu < best.pendingCpu ||
           (slot.pendingCpu === best.pendingCpu && slot.inFlight.size < best.inFlight.size))
       ) best = slot
     }
@@ -561,6 +595,7 @@ export class Engine {
   private send(slot: Slot, call: Call): void {
     call.state = SENT
     call.slot = slot
+    if (call.assignment !== undefined) call.assignment.workerId = slot.id
     const now = performance.now()
     call.sentAt = now
     this.waitTime.record(now - call.enqueuedAt)
@@ -570,6 +605,7 @@ export class Engine {
     // workers from the start, at the price of one round trip for a burst of light ones.
     call.cpuEstimate = call.stats.cpuMillis ?? pipelineBudgetMillis
     slot.pendingCpu += call.cpuEstimate
+    slot.pendingBytes += call.bytes
     slot.outbox.push(OP_RUN, call.id, call.index, call.payload)
     if (call.transfer !== undefined) {
       slot.transfer = slot.transfer === undefined ? call.transfer : slot.transfer.concat(call.transfer)
@@ -628,6 +664,7 @@ export class Engine {
   private release(slot: Slot, call: Call): void {
     slot.inFlight.delete(call.id)
     slot.pendingCpu = slot.inFlight.size === 0 ? 0 : slot.pendingCpu - call.cpuEstimate
+    slot.pendingBytes = slot.inFlight.size === 0 ? 0 : slot.pendingBytes - call.bytes
     call.slot = undefined
     if (slot.inFlight.size === 0) {
       const now = performance.now()
@@ -712,6 +749,7 @@ export class Engine {
     }
     slot.inFlight.clear()
     slot.pendingCpu = 0
+    slot.pendingBytes = 0
     this.requeueFront(again)
     this.stop(slot, reason, true)
     this.pump()
@@ -801,6 +839,7 @@ export class Engine {
       state: BOOTING,
       inFlight: new Map(),
       pendingCpu: 0,
+      pendingBytes: 0,
       outbox: [],
       transfer: undefined,
       flushQueued: false,
@@ -980,6 +1019,7 @@ export class Engine {
     }
     slot.inFlight.clear()
     slot.pendingCpu = 0
+    slot.pendingBytes = 0
 
     if (this.state === "closed") {
       if (this.slots.length === 0) this.notifyClosed()
@@ -1032,8 +1072,10 @@ export class Engine {
     let busyMillis = this.retiredBusyMillis
     let lifeMillis = this.retiredLifeMillis
     const now = performance.now()
+    const workerIds: Array<number> = []
     for (const slot of this.slots) {
       if (slot.state === DEAD) continue
+      workerIds.push(slot.id)
       if (slot.state === BOOTING) booting++
       else if (slot.inFlight.size > 0) busy++
       else if (slot.state === READY) idle++
@@ -1053,7 +1095,8 @@ export class Engine {
       crashed: this.crashed,
       spawned: this.spawned,
       redispatched: this.redispatched,
-      utilisation: lifeMillis > 0 ? Math.min(1, busyMillis / lifeMillis) : 0
+      utilisation: lifeMillis > 0 ? Math.min(1, busyMillis / lifeMillis) : 0,
+      workerIds
     }
   }
 }

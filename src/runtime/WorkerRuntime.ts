@@ -1,8 +1,10 @@
 /**
  * The worker side of a pool: `serve(group, handlers)` in a worker entry file answers the pool's calls with
  * Effect handlers. Each call runs in its own fiber (`Effect.runFork`), so a worker runs several calls at
- * once, and an interrupt from the pool interrupts that fiber. Answers are batched per macrotask, and each
- * carries the synchronous time its handler took, from which the pool tells CPU-bound tasks from light ones.
+ * once, and an interrupt from the pool interrupts that fiber; a handler that returns an Effect that is already
+ * its outcome (`Effect.succeed`, `Effect.fail`: these are `Exit`s) is answered without a fiber. Answers are
+ * batched per macrotask, and each carries the synchronous time its handler took, from which the pool tells
+ * CPU-bound tasks from light ones.
  *
  * Keep worker entry files light: import `serve` from this module and schemas with deep imports
  * (`effect/Schema`, `effect/Effect`), not the `effect` barrel; boot time roughly halves. This module itself
@@ -85,9 +87,14 @@ export interface Server {
   readonly flush: () => void
 }
 
-/** What typed tasks need at run time: `effect`'s `runFork` and the schema codecs. */
+/** What typed tasks need at run time: `effect`'s `runFork` and `Exit.isExit`, and the schema codecs. */
 export interface TypedRuntime {
   readonly runFork: <A, E>(effect: Effect.Effect<A, E>) => Fiber.Fiber<A, E>
+  /**
+   * Whether a handler's Effect is already its outcome (`Effect.succeed`, `Effect.fail` and the like are `Exit`s):
+   * then it is answered without a fiber, which halves the worker's cost of a tiny call. Absent: always a fiber.
+   */
+  readonly isExit?: (u: unknown) => u is Exit.Exit<unknown, unknown>
   readonly codecFor: (schema: AnySchema) => ValueCodec
 }
 
@@ -98,6 +105,8 @@ interface Entry {
   readonly success: ValueCodec
   readonly error: ValueCodec
   readonly transfer: boolean
+  /** Free the payload's buffers once the call has answered (`WorkerTask.releasePayload`). */
+  readonly release: boolean
 }
 
 /** Fails at once (at import, in a worker: a boot error the pool reports) when a task has no handler. */
@@ -116,8 +125,46 @@ const toEntries = (group: Group<Any>, handlers: unknown, runtime: TypedRuntime):
     payload: runtime.codecFor(task.payload),
     success: runtime.codecFor(task.success),
     error: runtime.codecFor(task.error),
-    transfer: task.transfer
+    transfer: task.transfer,
+    release: task.releasePayload === true
   }))
+
+/**
+ * Counts the `ArrayBuffer`s the payloads of a batch reference (any view, or bare), walking arrays and plain
+ * objects as `collectTransferables` does: a buffer that two calls share must outlive both, so neither frees it.
+ */
+const countBuffers = (value: unknown, counts: Map<unknown, number>, depth = 0): void => {
+  if (value === null || typeof value !== "object" || depth > 8) return
+  if (globalThis.ArrayBuffer.isView(value)) {
+    counts.set(value.buffer, (counts.get(value.buffer) ?? 0) + 1)
+    return
+  }
+  if (value instanceof globalThis.ArrayBuffer) {
+    counts.set(value, (counts.get(value) ?? 0) + 1)
+    return
+  }
+  if (Array.isArray(value)) {
+    for (const item of value) countBuffers(item, counts, depth + 1)
+    return
+  }
+  const proto = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return
+  for (const key in value) countBuffers((value as Record<string, unknown>)[key], counts, depth + 1)
+}
+
+/**
+ * Frees a buffer now: `transfer(0)` detaches it and drops its memory at once, where the garbage collector would
+ * only free it at its next full collection (which external memory brings on, for the whole heap).
+ */
+const free = (buffer: TransferListItem): void => {
+  const b = buffer as { readonly detached?: boolean; readonly transfer?: (length: number) => unknown }
+  if (b.detached === true || typeof b.transfer !== "function") return
+  try {
+    b.transfer(0)
+  } catch {
+    // a buffer that cannot be detached (a WebAssembly memory's, say) is left to the garbage collector
+  }
+}
 
 /** Task names by index, as announced in the ready message: the group's, then the built-in offload task. */
 export const taskNames = (group: Group<Any>): ReadonlyArray<string> => [
@@ -139,6 +186,7 @@ export const makeServer = <G extends Group<Any>>(
   checkHandlers(group, handlers)
   if (group.tasks.length > 0 && runtime === undefined) throw new Error("makeServer: typed tasks need a runtime")
   const entries = runtime === undefined ? [] : toEntries(group, handlers, runtime)
+  const isExit = runtime?.isExit
   const offloadIndex = entries.length
   const running = new Map<number, Fiber.Fiber<unknown, unknown>>()
   /** Offloaded calls whose promise has not settled; deleted when interrupted, so a late result is dropped. */
@@ -148,6 +196,12 @@ export const makeServer = <G extends Group<Any>>(
   const cpuOf = new Map<number, number>()
   const heapEvery = options.heapReportMillis
   let lastHeapReport = 0
+  /** Whether any task frees its payload: only then are batches checked for buffers shared between calls. */
+  const anyRelease = entries.some((entry) => entry.release)
+  /** Buffers shared by several calls of the batch being handled: not freed by any of them. */
+  let shared: Map<unknown, number> | undefined
+  /** Payload buffers of answered calls, freed once the answers in `out` have been posted. */
+  let release: Array<TransferListItem> | undefined
 
   let out: Array<unknown> = []
   let outTransfer: Array<TransferListItem> | undefined
@@ -168,28 +222,50 @@ export const makeServer = <G extends Group<Any>>(
     const batch = out
     const transfer = outTransfer
     const perRecord = recordTransfers
+    const toFree = release
     out = []
     outTransfer = undefined
     recordTransfers = undefined
+    release = undefined
     try {
       channel.post(batch, transfer)
     } catch (error) {
       if (!isCloneError(error)) throw error
-      // One value in the batch cannot be cloned: send the records one by one and turn that one into a defect.
-      for (let i = 0; i < batch.length; i += TO_MAIN_WIDTH) {
-        const record = batch.slice(i, i + TO_MAIN_WIDTH)
-        try {
-          channel.post(record, perRecord?.get(batch[i + 1] as number))
-        } catch (cause) {
-          channel.post([
-            OP_DEFECT,
-            batch[i + 1],
-            encodeDefect(new TypeError(`the worker's answer could not be cloned: ${(cause as Error).message}`)),
-            batch[i + 3]
-          ], undefined)
-        }
+      postOneByOne(batch, perRecord)
+    }
+    // After the post: an answer that uses a payload buffer has been cloned (or moved) by now.
+    if (toFree !== undefined) { for (const buffer of toFree) free(buffer) }
+  }
+
+  /** One value in the batch cannot be cloned: sends the records one by one and turns that one into a defect. */
+  const postOneByOne = (batch: Array<unknown>, perRecord: Map<number, Array<TransferListItem>> | undefined): void => {
+    for (let i = 0; i < batch.length; i += TO_MAIN_WIDTH) {
+      const record = batch.slice(i, i + TO_MAIN_WIDTH)
+      try {
+        channel.post(record, perRecord?.get(batch[i + 1] as number))
+      } catch (cause) {
+        channel.post([
+          OP_DEFECT,
+          batch[i + 1],
+          encodeDefect(new TypeError(`the worker's answer could not be cloned: ${(cause as Error).message}`)),
+          batch[i + 3]
+        ], undefined)
       }
     }
+  }
+
+  /** Frees `buffers` once the answers queued so far have been posted. */
+  const freeAfterPost = (buffers: Array<TransferListItem> | undefined): void => {
+    if (buffers !== undefined) release = release === undefined ? buffers : release.concat(buffers)
+  }
+
+  /** The buffers of a call's payload that it alone owns, to free once it has answered; undefined when none. */
+  const owned = (payload: unknown): Array<TransferListItem> | undefined => {
+    const buffers: Array<TransferListItem> = []
+    collectTransferables(payload, buffers)
+    if (shared === undefined) return buffers.length > 0 ? buffers : undefined
+    const own = buffers.filter((buffer) => shared!.get(buffer) === 1)
+    return own.length > 0 ? own : undefined
   }
 
   const reply = (op: number, id: number, value: unknown, transfer?: Array<TransferListItem>): void => {
@@ -204,7 +280,17 @@ export const makeServer = <G extends Group<Any>>(
     }
   }
 
-  const complete = (id: number, entry: Entry, exit: Exit.Exit<unknown, unknown>): void => {
+  const complete = (
+    id: number,
+    entry: Entry,
+    exit: Exit.Exit<unknown, unknown>,
+    buffers: Array<TransferListItem> | undefined
+  ): void => {
+    answer(id, entry, exit)
+    freeAfterPost(buffers)
+  }
+
+  const answer = (id: number, entry: Entry, exit: Exit.Exit<unknown, unknown>): void => {
     if (exit._tag === "Success") {
       let encoded: unknown
       try {
@@ -307,20 +393,26 @@ export const makeServer = <G extends Group<Any>>(
       if (!(error instanceof CodecError)) throw error
       return reply(OP_INVALID, id, { reason: "schema", detail: error.detail })
     }
+    const buffers = entry.release ? owned(payload) : undefined
     const start = performance.now()
     let effect: Effect.Effect<unknown, unknown>
     try {
       effect = entry.run(decoded)
     } catch (error) {
       cpu = performance.now() - start
-      return reply(OP_DEFECT, id, encodeDefect(error))
+      reply(OP_DEFECT, id, encodeDefect(error))
+      return freeAfterPost(buffers)
+    }
+    if (isExit?.(effect)) {
+      cpu = performance.now() - start
+      return complete(id, entry, effect, buffers)
     }
     const fiber = runtime!.runFork(effect)
     const exit = fiber.pollUnsafe()
     const spent = performance.now() - start
     if (exit !== undefined) {
       cpu = spent
-      return complete(id, entry, exit)
+      return complete(id, entry, exit, buffers)
     }
     running.set(id, fiber)
     cpuOf.set(id, spent)
@@ -328,7 +420,7 @@ export const makeServer = <G extends Group<Any>>(
       running.delete(id)
       cpu = cpuOf.get(id) ?? 0
       cpuOf.delete(id)
-      complete(id, entry, exit)
+      complete(id, entry, exit, buffers)
     })
   }
 
@@ -343,6 +435,7 @@ export const makeServer = <G extends Group<Any>>(
 
   const handle = (batch: ReadonlyArray<unknown>): void => {
     const start = performance.now()
+    shared = anyRelease && batch.length > TO_WORKER_WIDTH ? sharedBuffers(batch) : undefined
     for (let i = 0; i < batch.length; i += TO_WORKER_WIDTH) {
       const op = batch[i]
       const id = batch[i + 1] as number
@@ -354,6 +447,23 @@ export const makeServer = <G extends Group<Any>>(
         interrupt(id)
       }
     }
+  }
+
+  /** Counts of the buffers that the payloads of a batch reference, when one of its calls frees its payload. */
+  const sharedBuffers = (batch: ReadonlyArray<unknown>): Map<unknown, number> | undefined => {
+    let releasing = false
+    for (let i = 0; i < batch.length; i += TO_WORKER_WIDTH) {
+      if (batch[i] === OP_RUN && entries[batch[i + 2] as number]?.release === true) {
+        releasing = true
+        break
+      }
+    }
+    if (!releasing) return undefined
+    const counts = new Map<unknown, number>()
+    for (let i = 0; i < batch.length; i += TO_WORKER_WIDTH) {
+      if (batch[i] === OP_RUN) countBuffers(batch[i + 3], counts)
+    }
+    return counts
   }
 
   const interruptAll = (): void => {
@@ -431,8 +541,12 @@ const makeHotWait = (port: MessagePort, signal: Int32Array) => {
 
 /** Loads what typed tasks need; only workers with typed tasks pay for it (their definitions load it anyway). */
 const loadTypedRuntime = async (): Promise<TypedRuntime> => {
-  const [Effect, WireCodec] = await Promise.all([import("effect/Effect"), import("./internal/WireCodec.ts")])
-  return { runFork: Effect.runFork, codecFor: WireCodec.codecFor }
+  const [Effect, Exit, WireCodec] = await Promise.all([
+    import("effect/Effect"),
+    import("effect/Exit"),
+    import("./internal/WireCodec.ts")
+  ])
+  return { runFork: Effect.runFork, isExit: Exit.isExit, codecFor: WireCodec.codecFor }
 }
 
 /** The pool channel of this thread or process, if it is a pool worker. */

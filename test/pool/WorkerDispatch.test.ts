@@ -4,7 +4,7 @@ import { afterEach, assert, describe, it, vi } from "@effect/vitest"
 import { Exit, Schema } from "effect"
 import { PoolConfig } from "../../src/domain/Config.ts"
 import { WorkerBootFailed, WorkerCrashed } from "../../src/domain/OrchestratorError.ts"
-import { Engine } from "../../src/runtime/WorkerDispatch.ts"
+import { Engine, pipelineBytes } from "../../src/runtime/WorkerDispatch.ts"
 import { OP_INTERRUPT, OP_READY, OP_RUN, OP_SUCCESS } from "../../src/runtime/WorkerProtocol.ts"
 import type { Transport, TransportEvents } from "../../src/runtime/WorkerTransport.ts"
 
@@ -111,6 +111,31 @@ describe("WorkerDispatch engine", () => {
     workers[0]!.answerAll()
     await flushMicrotasks()
     assert.deepStrictEqual(workers[0]!.runIds(), [4, 5, 6])
+  })
+
+  it("a busy worker gets at most pipelineBytes of moved buffers; a bigger call waits for it to be idle", async () => {
+    const { engine, exits, workers } = setup({ concurrentTasksPerWorker: 64 })
+    workers[0]!.ready()
+    const quarter = pipelineBytes / 4
+    const submitMoving = (bytes: number) => {
+      const buffer = new ArrayBuffer(bytes)
+      return engine.submit(undefined, "echo", 0, buffer, [buffer], undefined, undefined, 0, (exit) => {
+        exits.push(exit)
+      })
+    }
+    for (let i = 0; i < 6; i++) submitMoving(quarter) // four fit, two wait
+    await flushMicrotasks()
+    assert.deepStrictEqual(workers[0]!.runIds(), [1, 2, 3, 4])
+    assert.strictEqual(engine.stats().queued, 2)
+    workers[0]!.answerAll()
+    await flushMicrotasks()
+    assert.deepStrictEqual(workers[0]!.runIds(), [5, 6])
+    workers[0]!.answerAll()
+    // Alone, a call larger than the budget still goes to an idle worker.
+    submitMoving(pipelineBytes * 2)
+    await flushMicrotasks()
+    assert.deepStrictEqual(workers[0]!.runIds(), [7])
+    assert.strictEqual(engine.stats().queued, 0)
   })
 
   it("a queued call that is cancelled is never sent", async () => {

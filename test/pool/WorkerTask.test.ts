@@ -20,6 +20,10 @@ describe("WorkerTask", () => {
     assert.strictEqual(Ping.success, Schema.Void)
     assert.strictEqual(Ping.error, Schema.Never)
     assert.isFalse(Ping.transfer)
+    assert.isFalse(Ping.releasePayload)
+    const Bytes = WorkerTask.make("bytes", { payload: WorkerTask.Uint8Array, transfer: true, releasePayload: true })
+    assert.isTrue(Bytes.transfer)
+    assert.isTrue(Bytes.releasePayload)
   })
 
   it("rejects empty and reserved names, and duplicate names in a group", () => {

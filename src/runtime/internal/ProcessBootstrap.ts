@@ -7,6 +7,7 @@
  * @internal
  */
 import * as module from "node:module"
+import * as EffectResolution from "./EffectResolution.ts"
 import { OP_FATAL, processOptionsKey, workerEnvKey } from "./WorkerMarkers.ts"
 import type { WorkerBootOptions } from "./WorkerMarkers.ts"
 
@@ -18,6 +19,7 @@ if (options.compileCache !== false) {
     // an unwritable cache directory only costs speed
   }
 }
+if (options.effectResolution === true) EffectResolution.install()
 // Children of this worker must not think they are pool workers too.
 delete process.env[workerEnvKey]
 ;(globalThis as Record<symbol, unknown>)[processOptionsKey] = options

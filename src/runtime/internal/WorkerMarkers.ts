@@ -28,6 +28,8 @@ export interface WorkerBootOptions {
   readonly heapReportMillis?: number
   /** Turn on Node's module compile cache before importing the entry (default true). */
   readonly compileCache?: boolean
+  /** Resolve `effect`'s own imports with the bootstrap's faster hook (`EffectResolution`); entries with typed tasks. */
+  readonly effectResolution?: boolean
   /** Threads: a shared counter the pool bumps after each send, for low-latency wake-ups. */
   readonly signal?: Int32Array
 }
