@@ -65,8 +65,8 @@
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Exit, Layer, Metric } from "effect"
-import type { Scope } from "effect"
+import { Context, Effect, Exit, Layer, Metric } from "effect"
+import type { Duration, Scope } from "effect"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import type { TransferListItem } from "node:worker_threads"
@@ -81,7 +81,7 @@ import type {
   WorkerCrashed
 } from "../domain/OrchestratorError.ts"
 import type * as WorkerTask from "../domain/WorkerTask.ts"
-import { decodeConfig } from "../runtime/ConfigValidation.ts"
+import { decodeConfig, timeoutMillis as decodeTimeoutMillis } from "../runtime/ConfigValidation.ts"
 import * as FunctionSource from "../runtime/internal/FunctionSource.ts"
 import { codecFor } from "../runtime/internal/WireCodec.ts"
 import * as WorkerAssignment from "../runtime/WorkerAssignment.ts"
@@ -341,21 +341,10 @@ const codecsOf = (task: WorkerTask.Any): TaskCodecs => {
   return codecs
 }
 
+// An infinite timeout means none, which the engine spells 0.
 const timeoutMillisOf = (timeout: Duration.Input): number | InvalidConfig => {
-  let millis: number
-  try {
-    millis = Duration.toMillis(Duration.fromInputUnsafe(timeout))
-  } catch (error) {
-    return new InvalidConfig({ field: "timeout", value: String(timeout), detail: (error as Error).message })
-  }
-  if (!(millis > 0) || !Number.isFinite(millis)) {
-    return new InvalidConfig({
-      field: "timeout",
-      value: String(timeout),
-      detail: "expected a positive, finite duration"
-    })
-  }
-  return millis
+  const millis = decodeTimeoutMillis(timeout, "timeout")
+  return millis === Number.POSITIVE_INFINITY ? 0 : millis
 }
 
 const build = (

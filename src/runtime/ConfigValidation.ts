@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Exit, Schema, SchemaIssue } from "effect"
+import { Duration, Effect, Exit, Schema, SchemaIssue } from "effect"
 import { InvalidConfig } from "../domain/OrchestratorError.ts"
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
@@ -62,4 +62,16 @@ export const decodeConfigExit = <S extends Schema.Codec<any, any, never, never>>
 export const decodeConfig = <S extends Schema.Codec<any, any, never, never>>(schema: S, section?: string) => {
   const decode = decodeConfigExit(schema, section)
   return (input: unknown): Effect.Effect<S["Type"], InvalidConfig> => Effect.suspend(() => decode(input))
+}
+
+/**
+ * The milliseconds of a timeout given as a `Duration.Input`: a positive duration, or `Infinity` for "no
+ * timeout". Anything else (negative, zero, NaN, unparsable) is an `InvalidConfig` naming `field`.
+ */
+export const timeoutMillis = (input: Duration.Input, field: string): number | InvalidConfig => {
+  const decoded = Duration.fromInput(input)
+  const millis = decoded._tag === "Some" ? Duration.toMillis(decoded.value) : Number.NaN
+  return millis > 0
+    ? millis
+    : new InvalidConfig({ field, value: String(input), detail: "expected a positive duration" })
 }

@@ -19,13 +19,13 @@
 import { Clock, Duration, Effect, Exit } from "effect"
 import type { Types } from "effect"
 import type { InvalidConfig, QueueFull } from "../domain/OrchestratorError.ts"
-import { InvalidConfig as InvalidConfigError, TaskTimeout } from "../domain/OrchestratorError.ts"
+import { TaskTimeout } from "../domain/OrchestratorError.ts"
 import { RetryPolicy as RetryPolicySchema } from "../domain/RetryPolicy.ts"
 import type { RetryPolicy, RetryPolicyInput } from "../domain/RetryPolicy.ts"
 import type { Task } from "../domain/Task.ts"
 import type { TaskPriority } from "../domain/TaskPriority.ts"
 import type { TaskResult } from "../domain/TaskResult.ts"
-import { decodeConfigExit } from "./ConfigValidation.ts"
+import { decodeConfigExit, timeoutMillis as decodeTimeoutMillis } from "./ConfigValidation.ts"
 import { retryCountedDecoded } from "./Retry.ts"
 import * as WorkerAssignment from "./WorkerAssignment.ts"
 
@@ -50,18 +50,15 @@ export interface ExecuteOptions {
 
 const noAdmission: Admit = (effect) => effect
 
-/** Decodes a task's timeout: a positive duration, or `InvalidConfig` naming `task.timeout`. */
+/** Decodes a task's timeout: a positive duration (infinite means none), or `InvalidConfig` naming `task.timeout`. */
 export const timeoutMillis = (
   timeout: Duration.Input | undefined
 ): Exit.Exit<number | undefined, InvalidConfig> => {
   if (timeout === undefined) return Exit.succeed(undefined)
-  const decoded = Duration.fromInput(timeout)
-  const millis = decoded._tag === "Some" ? Duration.toMillis(decoded.value) : Number.NaN
-  return Number.isFinite(millis) && millis > 0 || millis === Number.POSITIVE_INFINITY
-    ? Exit.succeed(millis === Number.POSITIVE_INFINITY ? undefined : millis)
-    : Exit.fail(
-      new InvalidConfigError({ field: "task.timeout", value: String(timeout), detail: "must be a positive duration" })
-    )
+  const millis = decodeTimeoutMillis(timeout, "task.timeout")
+  return typeof millis !== "number"
+    ? Exit.fail(millis)
+    : Exit.succeed(millis === Number.POSITIVE_INFINITY ? undefined : millis)
 }
 
 // Policies are usually module constants shared by many tasks: decode each one once.

@@ -143,3 +143,19 @@ describe("RetryPolicy", () => {
     assert.strictEqual(invalid(decode({ attemptTimeoutMillis: 0 })).field, "retry.attemptTimeoutMillis")
   })
 })
+
+describe("ConfigValidation.timeoutMillis", () => {
+  it("accepts positive durations, and infinity as no timeout", () => {
+    assert.strictEqual(ConfigValidation.timeoutMillis("2 seconds", "t"), 2_000)
+    assert.strictEqual(ConfigValidation.timeoutMillis(15, "t"), 15)
+    assert.strictEqual(ConfigValidation.timeoutMillis("Infinity", "t"), Number.POSITIVE_INFINITY)
+  })
+
+  it("rejects zero, negative and unparsable durations, naming the field", () => {
+    for (const bad of [0, -5, "-1 second", "soon", Number.NaN] as const) {
+      const error = ConfigValidation.timeoutMillis(bad as never, "task.timeout")
+      assert.instanceOf(error, InvalidConfig)
+      assert.strictEqual((error as InvalidConfig).field, "task.timeout")
+    }
+  })
+})
