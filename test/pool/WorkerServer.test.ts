@@ -1,0 +1,78 @@
+// The worker side of the protocol (`makeServer`) on an in-memory channel: when answers leave the worker.
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Schema } from "effect"
+import * as WorkerTask from "../../src/domain/WorkerTask.ts"
+import { codecFor } from "../../src/runtime/internal/WireCodec.ts"
+import { OP_READY, OP_RUN, OP_SUCCESS, TO_MAIN_WIDTH } from "../../src/runtime/WorkerProtocol.ts"
+import { makeServer } from "../../src/runtime/WorkerRuntime.ts"
+
+const Busy = WorkerTask.make("busy", { payload: Schema.Number, success: Schema.Number })
+const Group = WorkerTask.group(Busy)
+
+/** Blocks the thread for `millis`, like a CPU-bound handler. */
+const busyFor = (millis: number): number => {
+  const until = performance.now() + millis
+  let spins = 0
+  while (performance.now() < until) spins++
+  return spins
+}
+
+const serverWithPosts = () => {
+  const posts: Array<ReadonlyArray<unknown>> = []
+  const server = makeServer(
+    Group,
+    { busy: (millis: number) => Effect.sync(() => (busyFor(millis), millis)) },
+    { post: (batch) => posts.push(batch), canTransfer: false },
+    {},
+    { runFork: Effect.runFork, isExit: Exit.isExit, codecFor }
+  )
+  posts.splice(0) // the ready message
+  return { server, posts }
+}
+
+/** The ids answered with a success, message by message. */
+const answeredIds = (posts: ReadonlyArray<ReadonlyArray<unknown>>): Array<Array<number>> =>
+  posts.map((batch) => {
+    const ids: Array<number> = []
+    for (let i = 0; i < batch.length; i += TO_MAIN_WIDTH) {
+      if (batch[i] === OP_SUCCESS) ids.push(batch[i + 1] as number)
+    }
+    return ids
+  })
+
+describe("WorkerRuntime server", () => {
+  it("announces its task names when it starts", () => {
+    const posts: Array<ReadonlyArray<unknown>> = []
+    makeServer(
+      Group,
+      { busy: (n: number) => Effect.succeed(n) },
+      { post: (batch) => posts.push(batch), canTransfer: false },
+      {},
+      {
+        runFork: Effect.runFork,
+        isExit: Exit.isExit,
+        codecFor
+      }
+    )
+    assert.strictEqual(posts[0]![0], OP_READY)
+  })
+
+  it("answers of a long batch leave while the rest of it runs, not all at its end", () => {
+    const { posts, server } = serverWithPosts()
+    // Four calls of 0.4 ms in one message: each one past answerFlushMillis (0.25 ms) sends what is ready.
+    server.handle([OP_RUN, 1, 0, 0.4, OP_RUN, 2, 0, 0.4, OP_RUN, 3, 0, 0.4, OP_RUN, 4, 0, 0.4])
+    server.flush()
+    assert.deepStrictEqual(answeredIds(posts), [[1], [2], [3], [4]])
+  })
+
+  it("answers of tiny calls in one message leave together", () => {
+    const { posts, server } = serverWithPosts()
+    const batch: Array<unknown> = []
+    for (let id = 1; id <= 100; id++) batch.push(OP_RUN, id, 0, 0)
+    server.handle(batch)
+    server.flush()
+    // One message when nothing preempts this thread; a few at worst on a loaded machine, never one per call.
+    assert.isAtMost(posts.length, 10)
+    assert.deepStrictEqual(answeredIds(posts).flat(), Array.from({ length: 100 }, (_, i) => i + 1))
+  })
+})
