@@ -39,6 +39,7 @@ import { parentPort, receiveMessageOnPort, workerData } from "node:worker_thread
 import type { MessagePort, TransferListItem } from "node:worker_threads"
 import type { Any, AnySchema, Group, Handlers } from "../domain/WorkerTask.ts"
 import * as FunctionSource from "./internal/FunctionSource.ts"
+import { spinMillis, WaitStrategy } from "./internal/WaitStrategy.ts"
 import {
   CodecError,
   collectTransferables,
@@ -501,35 +502,49 @@ const waitSliceMillis = 2
  * instead waits on a shared counter that the pool bumps after each send (`Atomics.wait`, in slices of
  * `waitSliceMillis`, returning to the event loop after a slice with nothing to do), and reads its messages
  * synchronously. Once cold, it waits on its event loop alone, at no cost. Never while a call is running:
- * asynchronous handlers need the event loop.
- *
- * It sleeps at once rather than spinning first: a thread that spins after posting an answer keeps its core
- * busy just when the pool's thread has to be woken, which then lands on another, sleeping core; measured on
- * a 2-core VM, a 30 µs spin made the answer's trip back to the pool 2-3 times slower (10-15 µs against 4-5)
- * and the round trip slower than with no spin.
+ * asynchronous handlers need the event loop. Whether it spins for a moment before each wait is measured, not
+ * fixed (see `WaitStrategy`).
  */
 const makeHotWait = (port: MessagePort, signal: Int32Array) => {
   let server: Server | undefined
   let seen = Atomics.load(signal, 0)
   let hotUntil = 0
   let scheduled = false
+  const strategy = new WaitStrategy()
   const loop = (): void => {
     scheduled = false
     if (server === undefined) return
+    // Whether the last round answered a call: then this wait measures the turnaround to the next one.
+    let answered = false
     // Like a worker blocked on its next message: answer, then wait, and go round while calls keep coming.
     // A slice that ends with nothing to do hands the thread back to the event loop (timers, callbacks).
     while (!server.busy() && performance.now() <= hotUntil) {
       server.flush()
-      const result = Atomics.wait(signal, 0, seen, waitSliceMillis)
+      const start = performance.now()
+      const spun = strategy.spinning
+      let hit = false
+      if (spun) {
+        const spinUntil = start + spinMillis
+        while (!(hit = Atomics.load(signal, 0) !== seen) && performance.now() < spinUntil) {
+          // spinning on purpose (see WaitStrategy)
+        }
+      }
+      const result = hit ? "not-equal" : Atomics.wait(signal, 0, seen, waitSliceMillis)
       seen = Atomics.load(signal, 0)
+      const arrived = performance.now()
       let handled = false
       let entry: { message: unknown } | undefined
       while ((entry = receiveMessageOnPort(port)) !== undefined) {
         server.handle(entry.message as ReadonlyArray<unknown>)
         handled = true
       }
-      if (handled) hotUntil = performance.now() + hotMillis
-      else if (result === "timed-out") break
+      if (handled) {
+        if (answered) strategy.record(arrived - start, spun, hit)
+        answered = true
+        hotUntil = performance.now() + hotMillis
+      } else if (result === "timed-out") {
+        break
+      }
     }
     server.flush()
     if (!server.busy() && performance.now() <= hotUntil) schedule()
