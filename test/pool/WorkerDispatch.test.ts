@@ -132,6 +132,22 @@ describe("WorkerDispatch engine", () => {
     assert.strictEqual(engine.stats().inFlight, 2)
   })
 
+  it("an answer refills the worker before its caller resumes", async () => {
+    const { engine, submit, workers } = setup({ concurrentTasksPerWorker: 1 })
+    workers[0]!.ready()
+    let queuedWhenResumed: number | undefined
+    engine.submit(undefined, "echo", 0, "first", undefined, undefined, undefined, 0, () => {
+      queuedWhenResumed = engine.stats().queued
+    })
+    submit("second")
+    await flushMicrotasks()
+    assert.deepStrictEqual(workers[0]!.runIds(), [1])
+    workers[0]!.answerAll()
+    assert.strictEqual(queuedWhenResumed, 0, "the second call was dispatched before the first caller resumed")
+    await flushMicrotasks()
+    assert.deepStrictEqual(workers[0]!.runIds(), [2])
+  })
+
   it("keeps at most concurrentTasksPerWorker calls in flight per worker and sends the rest in FIFO order", async () => {
     const { engine, submit, workers } = setup({ concurrentTasksPerWorker: 3 })
     workers[0]!.ready()
