@@ -18,9 +18,11 @@
  *   `effect`, like piscina's plain-function workers); `startupVsPiscina` uses the typed one.
  *
  * Every contender first runs each workload once (warm-up: JIT, and our pool learns what each task costs).
- * Then 7 rounds, each timing every contender once per workload (starting with a different contender each
- * round), so that bursts of noise from other processes hit them alike. Values are the medians over rounds; ratios are the medians of the per-round ratios (ours and
- * theirs measured in the same round), which cancels most of the noise of a shared machine.
+ * Then 15 rounds, each timing every contender once per workload (starting with a different contender each
+ * round), so that bursts of noise from other processes hit them alike. Values are the medians over rounds;
+ * ratios are the medians of the per-round ratios (ours and theirs measured in the same round), which cancels
+ * most of the noise of a shared machine. A transfer round lasts under 25 ms, so one stalled thread moves its
+ * ratio by a third: with 7 rounds the transfer and fib ratios swung by ±0.1 from one run to the next.
  */
 import { Effect, Exit, Scope } from "effect"
 import * as os from "node:os"
@@ -45,7 +47,7 @@ const FIB_N = 30
 const FIB_COUNT = 32
 const ARRAYS = 200
 const ARRAY_LENGTH = (1024 * 1024) / 8
-const REPEATS = 7
+const REPEATS = 15
 /** Calls in flight per worker of the pipelined raw baseline, and of ours. */
 const RAW_IN_FLIGHT = 64
 const STARTUPS = 7
