@@ -87,15 +87,6 @@ export const pipelineBudgetMillis = 4
  */
 export const pipelineBytes = 16 * 1024 * 1024
 
-/**
- * Calls to a worker leave together at the end of the macrotask (one message), unless those waiting already
- * carry this much estimated synchronous work (ms): then they leave at once, so that a worker is not kept idle
- * while its caller goes on submitting (forking hundreds of fibers takes milliseconds). Tiny calls still leave
- * hundreds to a message; a call estimated at this much or more (an unknown task counts as CPU-bound) leaves on
- * its own. The worker answers at the same cadence (`answerFlushMillis` in `WorkerRuntime`).
- */
-const sendFlushMillis = 0.25
-
 /** Plain counters of one task name, and how much synchronous worker time its calls take. */
 export class TaskStats {
   completed = 0
@@ -199,8 +190,6 @@ export interface Slot {
   /** Bytes moved to it by the calls in flight (see `pipelineBytes`). */
   pendingBytes: number
   outbox: Array<unknown>
-  /** Estimated synchronous work (ms) of the calls in `outbox`. */
-  outboxCpu: number
   transfer: Array<TransferListItem> | undefined
   flushQueued: boolean
   readonly flush: () => void
@@ -621,32 +610,11 @@ export class Engine {
     if (call.transfer !== undefined) {
       slot.transfer = slot.transfer === undefined ? call.transfer : slot.transfer.concat(call.transfer)
     }
-    slot.outboxCpu += call.cpuEstimate
-    if (call.timeoutMillis > 0) call.timer = setTimeout(this.onTimeout, call.timeoutMillis, call)
     if (!slot.flushQueued) {
       slot.flushQueued = true
       queueMicrotask(slot.flush)
     }
-    if (slot.outboxCpu >= sendFlushMillis) this.sendNow(slot)
-  }
-
-  /**
-   * Sends a slot's outbox now, from inside `send` (and so maybe inside `pump` or a caller's `submit`). A batch
-   * that cannot be sent is left in the outbox for the queued `flush`, which deals with it outside this stack:
-   * rejecting a call resumes its caller, who may submit again, and `pump` must not be re-entered.
-   */
-  private sendNow(slot: Slot): void {
-    if (slot.transport === undefined || slot.state >= STOPPING) return
-    try {
-      slot.transport.send(slot.outbox, slot.transfer)
-    } catch {
-      // No more early sends until the queued flush has dealt with the batch.
-      slot.outboxCpu = Number.NEGATIVE_INFINITY
-      return
-    }
-    slot.outbox = []
-    slot.transfer = undefined
-    slot.outboxCpu = 0
+    if (call.timeoutMillis > 0) call.timer = setTimeout(this.onTimeout, call.timeoutMillis, call)
   }
 
   private flush(slot: Slot): void {
@@ -656,7 +624,6 @@ export class Engine {
     const transfer = slot.transfer
     slot.outbox = []
     slot.transfer = undefined
-    slot.outboxCpu = 0
     try {
       slot.transport.send(batch, transfer)
     } catch (error) {
@@ -874,7 +841,6 @@ export class Engine {
       pendingCpu: 0,
       pendingBytes: 0,
       outbox: [],
-      outboxCpu: 0,
       transfer: undefined,
       flushQueued: false,
       flush: () => this.flush(slot),

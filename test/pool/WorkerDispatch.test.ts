@@ -101,37 +101,6 @@ describe("WorkerDispatch engine", () => {
     assert.strictEqual(engine.stats().completed, 50)
   })
 
-  it("calls that carry enough estimated work leave at once, a few at a time, instead of at the end of the tick", async () => {
-    const { engine, submit, workers } = setup({ concurrentTasksPerWorker: 64 })
-    workers[0]!.ready()
-    engine.statsOf("echo").cpuMillis = 0.1 // as reported by the worker: 0.1 ms per call
-    for (let i = 0; i < 7; i++) submit(i)
-    // 0.1 + 0.1 + 0.1 ms reaches sendFlushMillis (0.25): the first six leave as two messages of three at once.
-    assert.deepStrictEqual(workers[0]!.sent.map((batch) => batch.length / 4), [3, 3])
-    await flushMicrotasks()
-    assert.deepStrictEqual(workers[0]!.sent.map((batch) => batch.length / 4), [3, 3, 1])
-    assert.deepStrictEqual(workers[0]!.runIds(), [1, 2, 3, 4, 5, 6, 7])
-  })
-
-  it("a batch that cannot be cloned when it would leave at once is left to the end of the tick: only the bad call fails", async () => {
-    const { engine, exits, submit, workers } = setup({ concurrentTasksPerWorker: 8 })
-    workers[0]!.ready()
-    engine.statsOf("echo").cpuMillis = 1 // each call leaves on its own
-    submit(1)
-    assert.deepStrictEqual(workers[0]!.runIds(), [1])
-    submit(() => 2) // cannot be cloned: stays in the outbox, no caller is resumed from inside submit
-    submit(3)
-    assert.deepStrictEqual(workers[0]!.runIds(), [1])
-    assert.strictEqual(exits.length, 0)
-    await flushMicrotasks()
-    assert.deepStrictEqual(workers[0]!.runIds(), [1, 3])
-    assert.strictEqual(exits.length, 1)
-    const failure = exits[0] as Exit.Failure<unknown, { _tag: string; reason: string }>
-    const reason = failure.cause.reasons[0]
-    assert.strictEqual(reason?._tag === "Fail" ? reason.error.reason : undefined, "not-cloneable")
-    assert.strictEqual(engine.stats().inFlight, 2)
-  })
-
   it("an answer refills the worker before its caller resumes", async () => {
     const { engine, submit, workers } = setup({ concurrentTasksPerWorker: 1 })
     workers[0]!.ready()
