@@ -9,15 +9,16 @@
  *   for what "self-contained" means and how violations are reported).
  * - **Throughput**: up to `concurrentTasksPerWorker` calls in flight per worker, and the calls for one worker
  *   in one macrotask leave as one message (answers come back batched the same way), so tiny tasks are not
- *   bound by round trips; calls and answers that carry 0.25 ms of work or more leave at once instead, and an
- *   answer refills its worker before its caller resumes, so a worker is not left idle in between. Calls go to idle workers first; a busy worker gets more only while the estimated
- *   synchronous work queued in it stays under a few milliseconds (workers report each call's handler time),
- *   so CPU-bound calls are spread over the workers instead of queued behind one another, and a task never
- *   seen before is treated as CPU-bound until its first answer. Likewise a busy worker holds at most 16 MiB of
- *   moved buffers, which keeps binary calls clear of V8's external-memory collections. A worker that was busy in the last 50 ms
- *   waits for new calls on a shared counter (`Atomics.wait`, 2 ms slices) rather than its event loop, which
- *   makes round trips faster; it spins for 30 µs before each wait only while it measures that this pays (the
- *   pool's thread and the worker on different cores of a virtual machine); once cold it costs nothing.
+ *   bound by round trips; the answers of a long batch leave every 0.25 ms rather than at its end, and an
+ *   answer refills its worker before its caller resumes, so a worker is not left idle in between. Calls go to
+ *   idle workers first; a busy worker gets more only while the estimated synchronous work queued in it stays
+ *   under a few milliseconds (workers report each call's handler time), so CPU-bound calls are spread over the
+ *   workers instead of queued behind one another, and a task never seen before is treated as CPU-bound until
+ *   its first answer. Likewise a busy worker holds at most 16 MiB of moved buffers, which keeps binary calls
+ *   clear of V8's external-memory collections. A worker that was busy in the last 50 ms waits for new calls on
+ *   a shared counter (`Atomics.wait`, 2 ms slices) rather than its event loop, which makes round trips faster;
+ *   it spins for 30 µs before each wait only while it measures that this pays (the pool's thread and the
+ *   worker on different cores of a virtual machine); once cold it costs nothing.
  * - **Cancellation and timeouts**: interrupting a caller removes a queued call at once and interrupts a running
  *   one in its worker; `timeout` (or the pool's `taskTimeoutMillis`) fails the call with `TaskTimeout`. A call
  *   that does not stop within `terminationGraceMillis` gets its worker terminated and replaced; the other calls

@@ -4,10 +4,11 @@
  *
  * Measured on a 2-core VM (sequential round trips of a tiny call, threads pinned with `taskset`):
  *
- * | pool thread and worker | sleep at once | spin 30 µs first | piscina |
- * |---|---|---|---|
- * | on the same core | 10.2 µs | 15.4 µs | 10.7 µs |
- * | on different cores | 46.6 µs | 19.6 µs | 49.6 µs |
+ * | pool thread and worker | sleep at once | spin 30 µs first | this strategy | piscina |
+ * |---|---|---|---|---|
+ * | on the same core | 10.2 µs | 15.4 µs | 8.2-10.7 µs | 10.1-10.9 µs |
+ * | on different cores | 46.6 µs | 19.6 µs | 7.6-9.1 µs | 44-50 µs |
+ * | unpinned | 44 or 10 µs | 16 µs | 13-19 µs | 10-46 µs |
  *
  * On one core a wake-up is a context switch, and a spinning worker only delays the pool's thread. On two, each
  * wake-up of a sleeping core costs about 20 µs on a virtual machine, and a spin saves the worker's half of
