@@ -898,8 +898,8 @@ export class Engine {
     let answered = 0
     // Callers resume after the workers have been refilled: a caller's continuation (its fiber, and whatever
     // it does next) can take tens of microseconds, which an idle worker would otherwise wait for.
-    const settled: Array<Call> = []
-    const exits: Array<Exit.Exit<any, any>> = []
+    let settled: Array<Call> | undefined
+    let exits: Array<Exit.Exit<any, any>> | undefined
     for (let i = 0; i < batch.length; i += TO_MAIN_WIDTH) {
       const op = batch[i] as number
       if (op === OP_READY) {
@@ -930,13 +930,13 @@ export class Engine {
         continue
       }
       this.runTime.record(performance.now() - call.sentAt)
-      settled.push(call)
-      exits.push(this.decode(call, op, batch[i + 2]))
+      ;(settled ??= []).push(call)
+      ;(exits ??= []).push(this.decode(call, op, batch[i + 2]))
     }
     if (answered > 0) {
       this.consecutiveCrashes = 0
       this.pump()
-      for (let i = 0; i < settled.length; i++) this.settle(settled[i]!, exits[i]!)
+      if (settled !== undefined) { for (let i = 0; i < settled.length; i++) this.settle(settled[i]!, exits![i]!) }
       if (this.state === "closing" && this.drained()) this.finish()
     }
   }

@@ -43,7 +43,6 @@ export class WaitStrategy {
   private turnaround = 0
   private hitRate = 1
   private samples = 0
-  private waits = 0
   /** Samples of sleeping at once before the next try of spinning. */
   private retryAfter = minSamples
 
@@ -63,7 +62,7 @@ export class WaitStrategy {
     if (this.samples >= minSamples && this.hitRate < minHitRate) {
       this.retryAfter = Math.min(this.retryAfter * 2, maxRetryAfter)
       this.switchTo(false)
-    } else if (++this.waits >= probeEvery) {
+    } else if (this.samples >= probeEvery) {
       this.retryAfter = minSamples
       this.switchTo(false)
     }
@@ -72,7 +71,6 @@ export class WaitStrategy {
   private switchTo(spinning: boolean): void {
     this.spinning = spinning
     this.samples = 0
-    this.waits = 0
     this.hitRate = 1
   }
 }
