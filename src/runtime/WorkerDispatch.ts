@@ -936,6 +936,10 @@ export class Engine {
     if (answered > 0) {
       this.consecutiveCrashes = 0
       this.pump()
+      // Posted now rather than at the end of the microtask queue, which the resumed callers' continuations
+      // would run first.
+      const slots = this.slots
+      for (let i = 0; i < slots.length; i++) if (slots[i]!.outbox.length > 0) this.flush(slots[i]!)
       if (settled !== undefined) { for (let i = 0; i < settled.length; i++) this.settle(settled[i]!, exits![i]!) }
       if (this.state === "closing" && this.drained()) this.finish()
     }
