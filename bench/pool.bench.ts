@@ -23,8 +23,8 @@
  * ratios are the medians of the per-round ratios (ours and theirs measured in the same round), which cancels
  * most of the noise of a shared machine. A transfer round lasts under 25 ms, so one stalled thread moves its
  * ratio by a third: with 7 rounds the transfer and fib ratios swung by ±0.1 from one run to the next. No
- * window starts with a forced garbage collection (see `time`); the report gives the main thread's GC time
- * inside each contender's windows instead.
+ * window starts with a forced garbage collection; each starts after a short idle pause instead (see
+ * `time`), and the report gives the main thread's GC time inside each contender's windows.
  */
 import { Effect, Exit, Scope } from "effect"
 import * as os from "node:os"
@@ -288,15 +288,21 @@ gcObserver.observe({ entryTypes: ["gc"] })
 /** Timed windows by workload and contender, one per round: start and end (ms). */
 const windows: Record<string, Record<string, Array<readonly [number, number]>>> = {}
 
+/** How long the main thread idles before each window (ms): see `time`. */
+const SETTLE_MILLIS = 30
+
 /**
- * Times one window. No forced `gc()` before it: a forced collection clears the maps that the main thread's
- * optimised code embeds weakly, so the contender that runs the most JavaScript there (ours: the `effect`
- * fiber runtime) recompiled its hot functions in every window (measured: 13-42 ms of background compiling
- * in a 20 ms transfer window on 2 cores; none after warm-up without forced collections). Applications do not
- * force collections; each contender's garbage is collected when V8 decides, and the report gives the
- * main thread's GC time inside each contender's windows.
+ * Times one window, after `SETTLE_MILLIS` of idle time in which V8 finishes the collection that the previous
+ * window or the fresh arrays started (200 MiB of new buffers start an incremental collection, which otherwise
+ * finished inside the window: 4-7 ms of a 20-30 ms transfer window, whoever's it was). No forced `gc()`: a
+ * forced collection clears the maps that the main thread's optimised code embeds weakly, so the contender that
+ * runs the most JavaScript there (ours: the `effect` fiber runtime) recompiled its hot functions in every
+ * window (measured: 13-42 ms of background compiling in a 20 ms transfer window on 2 cores; none after
+ * warm-up without forced collections). The report gives the main thread's GC time inside each contender's
+ * windows.
  */
 const time = async (workload: string, contender: string, run: () => Promise<unknown>): Promise<number> => {
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MILLIS))
   const start = performance.now()
   await run()
   const end = performance.now()
