@@ -617,6 +617,12 @@ export class Engine {
     if (call.timeoutMillis > 0) call.timer = setTimeout(this.onTimeout, call.timeoutMillis, call)
   }
 
+  /** Posts every worker's pending calls now. */
+  private flushAll(): void {
+    const slots = this.slots
+    for (let i = 0; i < slots.length; i++) if (slots[i]!.outbox.length > 0) this.flush(slots[i]!)
+  }
+
   private flush(slot: Slot): void {
     slot.flushQueued = false
     const batch = slot.outbox
@@ -890,6 +896,8 @@ export class Engine {
     this.booted = true
     this.failReadyWaiters(undefined)
     this.pump()
+    // Before `scale` starts the other workers: creating a thread takes the main thread about a millisecond.
+    this.flushAll()
     this.scale()
   }
 
@@ -938,8 +946,7 @@ export class Engine {
       this.pump()
       // Posted now rather than at the end of the microtask queue, which the resumed callers' continuations
       // would run first.
-      const slots = this.slots
-      for (let i = 0; i < slots.length; i++) if (slots[i]!.outbox.length > 0) this.flush(slots[i]!)
+      this.flushAll()
       if (settled !== undefined) { for (let i = 0; i < settled.length; i++) this.settle(settled[i]!, exits![i]!) }
       if (this.state === "closing" && this.drained()) this.finish()
     }

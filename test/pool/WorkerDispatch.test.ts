@@ -54,11 +54,12 @@ class FakeWorker {
   }
 }
 
-const setup = (config: Partial<PoolConfig> = {}) => {
+const setup = (config: Partial<PoolConfig> = {}, onSpawn?: (workers: ReadonlyArray<FakeWorker>) => void) => {
   const workers: Array<FakeWorker> = []
   const engine = new Engine({
     config: Schema.decodeUnknownSync(PoolConfig)({ minWorkers: 1, maxWorkers: 1, ...config }),
     spawner: (id, events) => {
+      onSpawn?.(workers)
       const worker = new FakeWorker(id, events)
       workers.push(worker)
       return worker.transport
@@ -117,6 +118,19 @@ describe("WorkerDispatch engine", () => {
     assert.strictEqual(queuedWhenResumed, 0, "the second call was dispatched before the first caller resumed")
     // Posted too, not left for the end of the microtask queue (which the caller's continuation would run first).
     assert.deepStrictEqual(postedWhenResumed, [2])
+  })
+
+  it("a call waiting for the first worker is posted to it before the pool starts the other workers", async () => {
+    let postedWhenSecondSpawned: ReadonlyArray<number> | undefined
+    const { submit, workers } = setup({ minWorkers: 2, maxWorkers: 2 }, (spawned) => {
+      if (spawned.length === 1) postedWhenSecondSpawned = spawned[0]!.runIds()
+    })
+    submit("first")
+    await flushMicrotasks()
+    assert.strictEqual(workers.length, 1, "one worker boots first")
+    workers[0]!.ready()
+    // Starting a thread takes the main thread about a millisecond, which the first call should not wait for.
+    assert.deepStrictEqual(postedWhenSecondSpawned, [1])
   })
 
   it("keeps at most concurrentTasksPerWorker calls in flight per worker and sends the rest in FIFO order", async () => {
