@@ -9,12 +9,15 @@
  *   for what "self-contained" means and how violations are reported).
  * - **Throughput**: up to `concurrentTasksPerWorker` calls in flight per worker, and the calls for one worker
  *   in one macrotask leave as one message (answers come back batched the same way), so tiny tasks are not
- *   bound by round trips; the answers of a long batch leave every 0.25 ms rather than at its end, and an
- *   answer refills its worker before its caller resumes, so a worker is not left idle in between. Calls go to
+ *   bound by round trips; the answers of a long batch leave every 0.25 ms rather than at its end, and the
+ *   calls that refill a worker are posted before the callers of its answers resume, so a worker is not left
+ *   idle in between. Calls go to
  *   idle workers first; a busy worker gets more only while the estimated synchronous work queued in it stays
  *   under a few milliseconds (workers report each call's handler time), so CPU-bound calls are spread over the
  *   workers instead of queued behind one another, and a task never seen before is treated as CPU-bound until
- *   its first answer. Likewise a busy worker holds at most 16 MiB of moved buffers, which keeps binary calls
+ *   its first answer. During a burst of CPU-bound calls, a thread worker also holds the next one, waiting
+ *   behind the call it runs, so it goes on at once even while your event loop is busy (a waiting call's
+ *   timeout starts when it starts; cancelled before that, the worker skips it). Likewise a busy worker holds at most 16 MiB of moved buffers, which keeps binary calls
  *   clear of V8's external-memory collections. A worker that was busy in the last 50 ms waits for new calls on
  *   a shared counter (`Atomics.wait`, 2 ms slices) rather than its event loop, which makes round trips faster;
  *   it spins for 30 µs before each wait only while it measures that this pays (the pool's thread and the
@@ -28,7 +31,7 @@
  *   calls, with `WorkerCrashed` (exit code, reason); it is replaced with exponential backoff, the pool returns
  *   to its size, and queued calls wait for the replacement.
  * - **Boot check**: building the layer starts one worker and waits for it to be ready (the other `minWorkers`
- *   start then, and boot while the first calls run); it fails with `WorkerBootFailed`, carrying the worker's
+ *   start then, once the calls waiting for it have been posted, and boot while the first calls run); it fails with `WorkerBootFailed`, carrying the worker's
  *   own error, when workers cannot start (`maxBootFailures` attempts with backoff, or `bootTimeoutMillis`
  *   without a ready signal). Later, after `maxBootFailures` failed boots in a row, the pool stops respawning
  *   and fails queued and new calls at once. Workers run with Node's module compile cache on from their first

@@ -44,7 +44,16 @@ export const OP_READY = 6
 /** Width of a worker-to-main record. */
 export const TO_MAIN_WIDTH = 4
 
-export { OP_FATAL, processOptionsKey, workerDataKey, workerEnvKey } from "./internal/WorkerMarkers.ts"
+export {
+  OP_FATAL,
+  processOptionsKey,
+  SIGNAL_CELLS,
+  SIGNAL_SENT,
+  SIGNAL_SKIP,
+  skipKey,
+  workerDataKey,
+  workerEnvKey
+} from "./internal/WorkerMarkers.ts"
 export type { WorkerBootOptions } from "./internal/WorkerMarkers.ts"
 
 /** Name of the built-in task behind `offload`, served by every worker. */

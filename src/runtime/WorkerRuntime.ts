@@ -56,6 +56,9 @@ import {
   OP_RUN,
   OP_SUCCESS,
   processOptionsKey,
+  SIGNAL_SENT,
+  SIGNAL_SKIP,
+  skipKey,
   TO_MAIN_WIDTH,
   TO_WORKER_WIDTH,
   workerDataKey
@@ -206,6 +209,7 @@ export const makeServer = <G extends Group<Any>>(
   let cpu = 0
   const cpuOf = new Map<number, number>()
   const heapEvery = options.heapReportMillis
+  const signal = options.signal
   let lastHeapReport = 0
   /** Whether any task frees its payload: only then are batches checked for buffers shared between calls. */
   const anyRelease = entries.some((entry) => entry.release)
@@ -451,6 +455,12 @@ export const makeServer = <G extends Group<Any>>(
       const op = batch[i]
       const id = batch[i + 1] as number
       if (op === OP_RUN) {
+        // Cancelled while it waited here behind a running call (the pool's `Transport.skip`): never started.
+        if (signal !== undefined && Atomics.load(signal, SIGNAL_SKIP) === skipKey(id)) {
+          cpu = 0
+          reply(OP_INTERRUPTED, id, undefined)
+          continue
+        }
         runCall(id, batch[i + 2] as number, batch[i + 3])
         if (out.length > 0) {
           const now = performance.now()
@@ -507,7 +517,7 @@ const waitSliceMillis = 2
  */
 const makeHotWait = (port: MessagePort, signal: Int32Array) => {
   let server: Server | undefined
-  let seen = Atomics.load(signal, 0)
+  let seen = Atomics.load(signal, SIGNAL_SENT)
   let hotUntil = 0
   let scheduled = false
   const strategy = new WaitStrategy()
@@ -525,12 +535,12 @@ const makeHotWait = (port: MessagePort, signal: Int32Array) => {
       let hit = false
       if (spun) {
         const spinUntil = start + spinMillis
-        while (!(hit = Atomics.load(signal, 0) !== seen) && performance.now() < spinUntil) {
+        while (!(hit = Atomics.load(signal, SIGNAL_SENT) !== seen) && performance.now() < spinUntil) {
           // spinning on purpose (see WaitStrategy)
         }
       }
-      const result = hit ? "not-equal" : Atomics.wait(signal, 0, seen, waitSliceMillis)
-      seen = Atomics.load(signal, 0)
+      const result = hit ? "not-equal" : Atomics.wait(signal, SIGNAL_SENT, seen, waitSliceMillis)
+      seen = Atomics.load(signal, SIGNAL_SENT)
       const arrived = performance.now()
       let handled = false
       let entry: { message: unknown } | undefined

@@ -16,7 +16,7 @@ import { Worker } from "node:worker_threads"
 import type { TransferListItem } from "node:worker_threads"
 import type { Any, Group, Handlers } from "../domain/WorkerTask.ts"
 import { codecFor } from "./internal/WireCodec.ts"
-import { workerDataKey, workerEnvKey } from "./WorkerProtocol.ts"
+import { SIGNAL_CELLS, SIGNAL_SENT, SIGNAL_SKIP, skipKey, workerDataKey, workerEnvKey } from "./WorkerProtocol.ts"
 import type { WorkerBootOptions } from "./WorkerProtocol.ts"
 import { makeServer } from "./WorkerRuntime.ts"
 
@@ -37,6 +37,12 @@ export interface Transport {
   readonly close: () => void
   /** Whether `transfer` lists move buffers (false: they are copied). */
   readonly canTransfer: boolean
+  /**
+   * Asks the worker not to start call `id` if it has not started it yet: it answers that it was interrupted
+   * instead. Only workers that offer this (threads, through shared memory, which they check before each
+   * call) get a CPU-bound call to wait behind the one they run (see `WorkerDispatch`).
+   */
+  readonly skip?: ((id: number) => void) | undefined
 }
 
 /** Starts worker number `id`. */
@@ -87,7 +93,7 @@ export const threadSpawner = (options: SpawnOptions): Spawner => (id, events) =>
     ? { ...process.env, ...cacheEnv, ...options.env }
     : undefined
   // Bumped after each send: a worker that was just busy waits on it rather than on its event loop.
-  const signal = new Int32Array(new SharedArrayBuffer(4))
+  const signal = new Int32Array(new SharedArrayBuffer(SIGNAL_CELLS * Int32Array.BYTES_PER_ELEMENT))
   const worker = new Worker(threadBootstrapUrl, {
     name: `${options.name}-${id}`,
     workerData: { [workerDataKey]: { ...options.boot, entry: options.entry.href, signal } },
@@ -101,8 +107,11 @@ export const threadSpawner = (options: SpawnOptions): Spawner => (id, events) =>
   return {
     send: (batch, transfer) => {
       worker.postMessage(batch, transfer)
-      Atomics.add(signal, 0, 1)
-      Atomics.notify(signal, 0, 1)
+      Atomics.add(signal, SIGNAL_SENT, 1)
+      Atomics.notify(signal, SIGNAL_SENT, 1)
+    },
+    skip: (id) => {
+      Atomics.store(signal, SIGNAL_SKIP, skipKey(id))
     },
     terminate: () => void worker.terminate(),
     close: () => void worker.terminate(),

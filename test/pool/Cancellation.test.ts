@@ -3,7 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Option } from "effect"
 import { TaskTimeout } from "../../src/domain/OrchestratorError.ts"
 import * as WorkerPool from "../../src/layers/WorkerPool.ts"
-import { Inc, Sleep, Spin, WhoAmI } from "./fixtures/tasks.ts"
+import { Burn, Inc, Sleep, Spin, WhoAmI } from "./fixtures/tasks.ts"
 import { eventually, teach, workerEntry } from "./helpers.ts"
 
 const errorOf = <A, E>(exit: Exit.Exit<A, E>): E => {
@@ -110,4 +110,47 @@ describe("timeouts", () => {
       assert.notStrictEqual(second.threadId, first.threadId)
       assert.strictEqual((yield* pool.stats).crashed, 0)
     }))
+
+  describe("a CPU-bound call sent to wait behind the one its worker runs", () => {
+    /** Blocks this thread, as a busy event loop would. */
+    const blockFor = (millis: number): number => {
+      const until = Date.now() + millis
+      while (Date.now() < until) {
+        // busy on purpose
+      }
+      return Date.now()
+    }
+
+    it.live("starts as soon as the one ahead ends, even while the pool's thread is busy", () =>
+      Effect.gen(function*() {
+        const pool = yield* onePool()
+        yield* pool.run(Burn, 30) // the pool learns that the task is CPU-bound
+        const first = yield* Effect.forkChild(pool.run(Burn, 60))
+        const second = yield* Effect.forkChild(pool.run(Burn, 60))
+        // Both are in the worker: the second waits there rather than in the pool's queue.
+        yield* eventually(pool.stats.pipe(Effect.map((s) => s.inFlight === 2 && s.queued === 0)))
+        const unblocked = blockFor(400)
+        const a = yield* Fiber.join(first)
+        const b = yield* Fiber.join(second)
+        assert.isAtLeast(b.startedAt, a.endedAt)
+        assert.isBelow(b.startedAt, unblocked, "the second call did not wait for this thread")
+      }))
+
+    it.live("cancelled before it starts, it never runs, and its worker is kept", () =>
+      Effect.gen(function*() {
+        const pool = yield* onePool({ terminationGraceMillis: 50 })
+        const before = yield* pool.run(Burn, 30)
+        const running = yield* Effect.forkChild(pool.run(Burn, 200))
+        const waiting = yield* Effect.forkChild(pool.run(Burn, 30))
+        yield* eventually(pool.stats.pipe(Effect.map((s) => s.inFlight === 2)))
+        yield* Fiber.interrupt(waiting)
+        const ran = yield* Fiber.join(running)
+        assert.strictEqual(ran.runs, before.runs + 1)
+        const after = yield* pool.run(Burn, 1)
+        assert.strictEqual(after.runs, before.runs + 2, "the cancelled call was skipped")
+        const stats = yield* pool.stats
+        assert.strictEqual(stats.spawned, 1, "no worker was terminated")
+        assert.strictEqual(stats.crashed, 0)
+      }))
+  })
 })

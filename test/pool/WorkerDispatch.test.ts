@@ -3,14 +3,18 @@
 import { afterEach, assert, describe, it, vi } from "@effect/vitest"
 import { Exit, Schema } from "effect"
 import { PoolConfig } from "../../src/domain/Config.ts"
-import { WorkerBootFailed, WorkerCrashed } from "../../src/domain/OrchestratorError.ts"
+import { TaskTimeout, WorkerBootFailed, WorkerCrashed } from "../../src/domain/OrchestratorError.ts"
 import { Engine, pipelineBytes } from "../../src/runtime/WorkerDispatch.ts"
-import { OP_INTERRUPT, OP_READY, OP_RUN, OP_SUCCESS } from "../../src/runtime/WorkerProtocol.ts"
+import { OP_INTERRUPT, OP_INTERRUPTED, OP_READY, OP_RUN, OP_SUCCESS } from "../../src/runtime/WorkerProtocol.ts"
 import type { Transport, TransportEvents } from "../../src/runtime/WorkerTransport.ts"
 
 class FakeWorker {
   readonly sent: Array<ReadonlyArray<unknown>> = []
   terminated = false
+  /** Whether it can be told to skip a call before it starts (as thread workers can). */
+  static canSkip = true
+  /** The calls it was told to skip. */
+  readonly skipped: Array<number> = []
   /** The synchronous time each answer reports. */
   cpuMillis = 0
   readonly id: number
@@ -30,7 +34,8 @@ class FakeWorker {
     close: () => {
       this.terminated = true
     },
-    canTransfer: true
+    canTransfer: true,
+    skip: FakeWorker.canSkip ? (id: number) => void this.skipped.push(id) : undefined
   }
   ready(): void {
     this.events.onMessage([OP_READY, 0, { names: ["echo"] }, 0])
@@ -42,6 +47,21 @@ class FakeWorker {
       for (let i = 0; i < batch.length; i += 4) {
         if (batch[i] === OP_RUN) answers.push(OP_SUCCESS, batch[i + 1], batch[i + 3], this.cpuMillis)
       }
+    }
+    this.events.onMessage(answers)
+  }
+  /** Answers the calls `ids` (sent so far), with `op`, and forgets them. */
+  answer(ids: ReadonlyArray<number>, op = OP_SUCCESS): void {
+    const answers: Array<unknown> = []
+    for (let b = 0; b < this.sent.length; b++) {
+      const batch = this.sent[b]!
+      const rest: Array<unknown> = []
+      for (let i = 0; i < batch.length; i += 4) {
+        if (batch[i] === OP_RUN && ids.includes(batch[i + 1] as number)) {
+          answers.push(op, batch[i + 1], op === OP_SUCCESS ? batch[i + 3] : undefined, this.cpuMillis)
+        } else rest.push(...batch.slice(i, i + 4))
+      }
+      this.sent[b] = rest
     }
     this.events.onMessage(answers)
   }
@@ -83,6 +103,7 @@ const flushMicrotasks = () => new Promise<void>((resolve) => setImmediate(resolv
 
 afterEach(() => {
   vi.useRealTimers()
+  FakeWorker.canSkip = true
 })
 
 describe("WorkerDispatch engine", () => {
@@ -258,6 +279,134 @@ describe("WorkerDispatch engine", () => {
     // Worker 0 is idle and takes both queued calls (pipelined); worker 1 still runs a CPU-bound call.
     assert.deepStrictEqual(workers[0]!.runIds(), [3, 4])
     assert.deepStrictEqual(workers[1]!.runIds(), [2])
+  })
+
+  describe("a CPU-bound call waiting in a busy worker", () => {
+    /** Two ready workers, a task of 50 ms, and `n` calls of it. */
+    const busyPool = async (n: number, config: Partial<PoolConfig> = {}) => {
+      const pool = setup({ minWorkers: 2, maxWorkers: 2, concurrentTasksPerWorker: 8, ...config })
+      for (const worker of pool.workers) {
+        worker.ready()
+        worker.cpuMillis = 50
+      }
+      pool.engine.statsOf("echo").record(50)
+      for (let i = 0; i < n; i++) pool.submit(i)
+      await flushMicrotasks()
+      return pool
+    }
+
+    it("a worker running one gets the next to wait behind it, while as many stay queued as other workers", async () => {
+      const { engine, workers } = await busyPool(6)
+      assert.deepStrictEqual([workers[0]!.runIds(), workers[1]!.runIds()], [[1], [2]])
+      workers[0]!.answer([1])
+      await flushMicrotasks()
+      // Worker 0 takes call 3 (idle); calls 4 and 5 wait, one behind each running call; call 6 stays queued
+      // for whichever worker is free first.
+      assert.deepStrictEqual(workers[0]!.runIds()[0], 3)
+      assert.deepStrictEqual([...workers[0]!.runIds(), ...workers[1]!.runIds()].sort(), [2, 3, 4, 5])
+      assert.deepStrictEqual([workers[0]!.runIds().length, workers[1]!.runIds().length], [2, 2])
+      assert.strictEqual(engine.stats().queued, 1)
+    })
+
+    it("not at the end of a burst, when the other workers would run out of calls first", async () => {
+      const { engine, workers } = await busyPool(4)
+      workers[0]!.answer([1])
+      await flushMicrotasks()
+      assert.deepStrictEqual([workers[0]!.runIds(), workers[1]!.runIds()], [[3], [2]])
+      assert.strictEqual(engine.stats().queued, 1)
+    })
+
+    it("not behind a much longer call", async () => {
+      const { engine, submit, workers } = setup({ concurrentTasksPerWorker: 8 })
+      workers[0]!.ready()
+      engine.statsOf("echo").record(50)
+      submit("long")
+      for (let i = 0; i < 10; i++) engine.statsOf("echo").record(5) // the task turns out about 5 ms
+      submit("short")
+      await flushMicrotasks()
+      assert.deepStrictEqual(workers[0]!.runIds(), [1])
+      assert.strictEqual(engine.stats().queued, 1)
+    })
+
+    it("not where the worker cannot be told to skip a call (child processes)", async () => {
+      FakeWorker.canSkip = false
+      const { engine, workers } = await busyPool(6)
+      workers[0]!.answer([1])
+      await flushMicrotasks()
+      assert.deepStrictEqual([workers[0]!.runIds(), workers[1]!.runIds()], [[3], [2]])
+      assert.strictEqual(engine.stats().queued, 3)
+    })
+
+    it("its timeout starts when it starts", async () => {
+      vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] })
+      const { engine, exits, submit, workers } = setup()
+      workers[0]!.ready()
+      engine.statsOf("echo").record(50)
+      submit("first")
+      submit("second", 100)
+      await flushMicrotasks()
+      assert.deepStrictEqual(workers[0]!.runIds(), [1, 2])
+      vi.advanceTimersByTime(1_000)
+      assert.strictEqual(exits.length, 0, "waiting does not count against its timeout")
+      workers[0]!.answer([1])
+      vi.advanceTimersByTime(99)
+      assert.strictEqual(exits.length, 1)
+      vi.advanceTimersByTime(1)
+      const timedOut = exits[1] as Exit.Failure<unknown, unknown>
+      const reason = timedOut.cause.reasons[0]
+      assert.instanceOf(reason?._tag === "Fail" ? reason.error : undefined, TaskTimeout)
+    })
+
+    it("cancelled, its worker is told to skip it; the worker is terminated only if it starts anyway and does not stop", async () => {
+      vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] })
+      const { engine, submit, workers } = setup({ terminationGraceMillis: 500 })
+      const worker = workers[0]!
+      worker.ready()
+      worker.cpuMillis = 50
+      engine.statsOf("echo").record(50)
+      submit("first")
+      const skipped = submit("skipped")
+      await flushMicrotasks()
+      engine.cancel(skipped)
+      await flushMicrotasks()
+      assert.deepStrictEqual(worker.skipped, [2], "told to skip it")
+      const last = worker.sent.at(-1)!
+      assert.deepStrictEqual([last[0], last[1]], [OP_INTERRUPT, 2], "and to interrupt it, should it have started")
+      vi.advanceTimersByTime(10_000)
+      assert.isFalse(worker.terminated, "no grace period while the call ahead of it runs")
+      // The worker had not started it: it answers that it skipped it.
+      worker.answer([1])
+      const estimate = engine.statsOf("echo").cpuMillis
+      worker.answer([2], OP_INTERRUPTED)
+      vi.advanceTimersByTime(10_000)
+      assert.isFalse(worker.terminated)
+      assert.strictEqual(engine.statsOf("echo").cpuMillis, estimate, "a skipped call does not lower the estimate")
+
+      submit("third")
+      const started = submit("started anyway")
+      await flushMicrotasks()
+      engine.cancel(started)
+      worker.answer([3])
+      vi.advanceTimersByTime(499)
+      assert.isFalse(worker.terminated)
+      vi.advanceTimersByTime(1)
+      assert.isTrue(worker.terminated, "it started and did not stop within the grace period")
+    })
+
+    it("a crash fails the call that was running and sends the waiting one again", async () => {
+      const { engine, exits, workers } = await busyPool(6)
+      workers[0]!.answer([1])
+      await flushMicrotasks()
+      assert.strictEqual(workers[0]!.runIds().length, 2)
+      const before = exits.length
+      workers[0]!.events.onExit(7, null)
+      assert.strictEqual(exits.length, before + 1, "only the running call fails")
+      const crash = exits.at(-1) as Exit.Failure<unknown, unknown>
+      const reason = crash.cause.reasons[0]
+      assert.instanceOf(reason?._tag === "Fail" ? reason.error : undefined, WorkerCrashed)
+      assert.strictEqual(engine.stats().redispatched, 1)
+      assert.strictEqual(engine.stats().queued, 2)
+    })
   })
 
   it("the first batch that cannot be cloned is split: only the bad call fails", async () => {

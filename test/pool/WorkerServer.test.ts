@@ -3,7 +3,16 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Schema } from "effect"
 import * as WorkerTask from "../../src/domain/WorkerTask.ts"
 import { codecFor } from "../../src/runtime/internal/WireCodec.ts"
-import { OP_READY, OP_RUN, OP_SUCCESS, TO_MAIN_WIDTH } from "../../src/runtime/WorkerProtocol.ts"
+import {
+  OP_INTERRUPTED,
+  OP_READY,
+  OP_RUN,
+  OP_SUCCESS,
+  SIGNAL_CELLS,
+  SIGNAL_SKIP,
+  skipKey,
+  TO_MAIN_WIDTH
+} from "../../src/runtime/WorkerProtocol.ts"
 import { makeServer } from "../../src/runtime/WorkerRuntime.ts"
 
 const Busy = WorkerTask.make("busy", { payload: Schema.Number, success: Schema.Number })
@@ -17,13 +26,13 @@ const busyFor = (millis: number): number => {
   return spins
 }
 
-const serverWithPosts = () => {
+const serverWithPosts = (signal?: Int32Array) => {
   const posts: Array<ReadonlyArray<unknown>> = []
   const server = makeServer(
     Group,
     { busy: (millis: number) => Effect.sync(() => (busyFor(millis), millis)) },
     { post: (batch) => posts.push(batch), canTransfer: false },
-    {},
+    signal === undefined ? {} : { signal },
     { runFork: Effect.runFork, isExit: Exit.isExit, codecFor }
   )
   posts.splice(0) // the ready message
@@ -74,5 +83,17 @@ describe("WorkerRuntime server", () => {
     // One message when nothing preempts this thread; a few at worst on a loaded machine, never one per call.
     assert.isAtMost(posts.length, 10)
     assert.deepStrictEqual(answeredIds(posts).flat(), Array.from({ length: 100 }, (_, i) => i + 1))
+  })
+
+  it("does not start a call the pool told it to skip (one that waited behind a running call), and says so", async () => {
+    const signal = new Int32Array(new SharedArrayBuffer(SIGNAL_CELLS * 4))
+    const { posts, server } = serverWithPosts(signal)
+    Atomics.store(signal, SIGNAL_SKIP, skipKey(2))
+    server.handle([OP_RUN, 1, 0, 1, OP_RUN, 2, 0, 1, OP_RUN, 3, 0, 1])
+    await new Promise((resolve) => setImmediate(resolve))
+    const answers = posts.flat()
+    const byId = new Map<number, unknown>()
+    for (let i = 0; i < answers.length; i += TO_MAIN_WIDTH) byId.set(answers[i + 1] as number, answers[i])
+    assert.deepStrictEqual([byId.get(1), byId.get(2), byId.get(3)], [OP_SUCCESS, OP_INTERRUPTED, OP_SUCCESS])
   })
 })

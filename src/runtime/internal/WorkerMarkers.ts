@@ -30,6 +30,20 @@ export interface WorkerBootOptions {
   readonly compileCache?: boolean
   /** Resolve `effect`'s own imports with the bootstrap's faster hook (`EffectResolution`); entries with typed tasks. */
   readonly effectResolution?: boolean
-  /** Threads: a shared counter the pool bumps after each send, for low-latency wake-ups. */
+  /**
+   * Threads: cell `SIGNAL_SENT` is a counter the pool bumps after each send, for low-latency wake-ups; cell
+   * `SIGNAL_SKIP` names a call the worker must not start (see `skipKey`).
+   */
   readonly signal?: Int32Array
 }
+
+/** The cells of `WorkerBootOptions.signal`. */
+export const SIGNAL_SENT = 0
+export const SIGNAL_SKIP = 1
+export const SIGNAL_CELLS = 2
+
+/**
+ * What the pool stores in cell `SIGNAL_SKIP` to cancel call `id` before it starts: the id modulo 2^31 - 1
+ * (ids that collide are billions of calls apart, and only the call about to start is compared).
+ */
+export const skipKey = (id: number): number => id % 0x7fff_ffff
