@@ -9,6 +9,8 @@
  * - latency: sequential round trips, 300 per round over 21 rounds (6,300 in all, at least the 5,000 asked
  *   for), median µs per call (ours measured inside one Effect program).
  * - fib: 32 × fib(30), speedup over running them one after another on the main thread.
+ * - fib, busy event loop: the same while the main thread also runs work of its own in 2 ms slices between
+ *   event-loop turns, as a busy server would: a worker that has to wait for this thread between calls idles.
  * - transfer: 200 × 1 MiB `Float64Array` sums, buffers moved with transfer lists, calls/s. Ours frees each array in
  *   the worker once its call has answered (`releasePayload`); also measured without it (`transferNoReleaseVsRaw`),
  *   where the worker's garbage collector frees them: V8 runs a full collection for about every 64 MB of buffers a
@@ -318,6 +320,28 @@ const gcInWindows = (workload: string, contender: string): number =>
     return total
   }))
 
+/** Length of each slice of the main thread's own work in the busy-loop fib phase (ms). */
+const BUSY_SLICE_MILLIS = 2
+
+/** Runs `run` while the main thread spends its time in `BUSY_SLICE_MILLIS` slices of work between turns. */
+const whileBusy = async (run: () => Promise<void>): Promise<void> => {
+  let busy = true
+  const slice = (): void => {
+    if (!busy) return
+    const until = performance.now() + BUSY_SLICE_MILLIS
+    while (performance.now() < until) {
+      // the application's own synchronous work
+    }
+    setImmediate(slice)
+  }
+  setImmediate(slice)
+  try {
+    await run()
+  } finally {
+    busy = false
+  }
+}
+
 const mainThreadFibs = (): number => {
   const start = performance.now()
   for (let i = 0; i < FIB_COUNT; i++) fib(FIB_N)
@@ -359,6 +383,7 @@ const main = async (): Promise<void> => {
   const tiny: Record<string, Array<number>> = {}
   const latency: Record<string, Array<number>> = {}
   const speedup: Record<string, Array<number>> = {}
+  const busySpeedup: Record<string, Array<number>> = {}
   const sums: Record<string, Array<number>> = {}
   const sumsGc: Array<number> = []
   const mainFibs: Array<number> = []
@@ -369,6 +394,9 @@ const main = async (): Promise<void> => {
     const mainFib = mainThreadFibs()
     mainFibs.push(mainFib)
     for (const c of order) (speedup[c.name] ??= []).push(mainFib / (await time("fib", c.name, c.fibs)))
+    for (const c of order) {
+      ;(busySpeedup[c.name] ??= []).push(mainFib / (await time("busy fib", c.name, () => whileBusy(c.fibs))))
+    }
     for (const c of order) {
       const data = freshArrays()
       ;(sums[c.name] ??= []).push(ARRAYS / ((await time("transfer", c.name, () => c.sums(data))) / 1000))
@@ -398,10 +426,17 @@ const main = async (): Promise<void> => {
     results.push({ name: `fib(30) x 32 speedup: ${c.name}`, value: value(speedup, c.name), unit: "x main thread" })
   }
   for (const c of contenders) {
+    results.push({
+      name: `fib(30) x 32 speedup, busy event loop: ${c.name}`,
+      value: value(busySpeedup, c.name),
+      unit: "x main thread"
+    })
+  }
+  for (const c of contenders) {
     results.push({ name: `1 MiB transfer sums: ${c.name}`, value: value(sums, c.name), unit: "tasks/s" })
   }
   results.push({ name: "1 MiB transfer sums: ours, no releasePayload", value: median(sumsGc), unit: "tasks/s" })
-  for (const workload of ["tiny", "fib", "transfer"]) {
+  for (const workload of ["tiny", "fib", "busy fib", "transfer"]) {
     for (const contender of Object.keys(windows[workload]!)) {
       results.push({
         name: `main-thread GC in ${workload} windows: ${contender}`,
@@ -425,6 +460,8 @@ const main = async (): Promise<void> => {
     latencyVsPiscina: pairedRatio(latency.ours!, latency.piscina!),
     latencyVsRaw: pairedRatio(latency.ours!, latency[rawOne]!),
     speedupVsRaw: pairedRatio(speedup.ours!, speedup[rawOne]!),
+    busySpeedupVsPiscina: pairedRatio(busySpeedup.ours!, busySpeedup.piscina!),
+    busySpeedupVsRaw: pairedRatio(busySpeedup.ours!, busySpeedup[rawOne]!),
     transferVsRaw: pairedRatio(sums.ours!, sums[rawPipelined]!),
     transferVsPiscina: pairedRatio(sums.ours!, sums.piscina!),
     transferNoReleaseVsRaw: pairedRatio(sumsGc, sums[rawPipelined]!),
