@@ -129,7 +129,8 @@ describe("timeouts", () => {
         const second = yield* Effect.forkChild(pool.run(Burn, 60))
         // Both are in the worker: the second waits there rather than in the pool's queue.
         yield* eventually(pool.stats.pipe(Effect.map((s) => s.inFlight === 2 && s.queued === 0)))
-        const unblocked = blockFor(400)
+        // Long enough that the second call starts well within it, even on a loaded machine.
+        const unblocked = blockFor(800)
         const a = yield* Fiber.join(first)
         const b = yield* Fiber.join(second)
         assert.isAtLeast(b.startedAt, a.endedAt)
@@ -140,7 +141,8 @@ describe("timeouts", () => {
       Effect.gen(function*() {
         const pool = yield* onePool({ terminationGraceMillis: 50 })
         const before = yield* pool.run(Burn, 30)
-        const running = yield* Effect.forkChild(pool.run(Burn, 200))
+        // Long enough that the cancel surely comes before it ends, even on a loaded machine.
+        const running = yield* Effect.forkChild(pool.run(Burn, 800))
         const waiting = yield* Effect.forkChild(pool.run(Burn, 30))
         yield* eventually(pool.stats.pipe(Effect.map((s) => s.inFlight === 2)))
         yield* Fiber.interrupt(waiting)
