@@ -640,10 +640,7 @@ export class Engine {
     if (call.transfer !== undefined) {
       slot.transfer = slot.transfer === undefined ? call.transfer : slot.transfer.concat(call.transfer)
     }
-    if (!slot.flushQueued) {
-      slot.flushQueued = true
-      queueMicrotask(slot.flush)
-    }
+    this.flushSoon(slot)
     if (waits) slot.waiting = call
     else this.started(call, now)
   }
@@ -653,6 +650,13 @@ export class Engine {
     call.sentAt = now
     this.waitTime.record(now - call.enqueuedAt)
     if (call.timeoutMillis > 0) call.timer = setTimeout(this.onTimeout, call.timeoutMillis, call)
+  }
+
+  /** Posts the worker's outbox at the end of this tick, with whatever else is added to it until then. */
+  private flushSoon(slot: Slot): void {
+    if (slot.flushQueued) return
+    slot.flushQueued = true
+    queueMicrotask(slot.flush)
   }
 
   /** Posts every worker's pending calls now. */
@@ -751,10 +755,7 @@ export class Engine {
     // its grace period starts when the call ahead of it answers.
     if (waiting) slot.transport!.skip!(call.id)
     slot.outbox.push(OP_INTERRUPT, call.id, 0, 0)
-    if (!slot.flushQueued) {
-      slot.flushQueued = true
-      queueMicrotask(slot.flush)
-    }
+    this.flushSoon(slot)
     if (!waiting) call.timer = setTimeout(this.onGraceOver, grace, call)
   }
 
