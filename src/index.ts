@@ -29,15 +29,15 @@ export * as TaskResult from "./domain/TaskResult.ts"
 export * as WorkerTask from "./domain/WorkerTask.ts"
 
 // Runtime mechanisms that are part of the public surface
-export * as BackgroundQueue from "./runtime/BackgroundQueue.ts"
-export * as Batch from "./runtime/Batch.ts"
-export * as ConfigValidation from "./runtime/ConfigValidation.ts"
-export * as Fallback from "./runtime/Fallback.ts"
-export * as PriorityQueue from "./runtime/PriorityQueue.ts"
-export * as Resilience from "./runtime/Resilience.ts"
-export * as Retry from "./runtime/Retry.ts"
-export * as TaskMetrics from "./runtime/TaskMetrics.ts"
-export * as WorkerAssignment from "./runtime/WorkerAssignment.ts"
+export * as Resilience from "./layers/Resilience.ts"
+export * as ConfigValidation from "./runtime/config/ConfigValidation.ts"
+export * as BackgroundQueue from "./runtime/orchestrator/BackgroundQueue.ts"
+export * as Batch from "./runtime/orchestrator/Batch.ts"
+export * as TaskMetrics from "./runtime/orchestrator/TaskMetrics.ts"
+export * as WorkerAssignment from "./runtime/pool/WorkerAssignment.ts"
+export * as Fallback from "./runtime/resilience/Fallback.ts"
+export * as Retry from "./runtime/resilience/Retry.ts"
+export * as PriorityQueue from "./runtime/scheduler/PriorityQueue.ts"
 
 // Services and their layers
 export * as CircuitBreakers from "./layers/CircuitBreakers.ts"
@@ -46,4 +46,4 @@ export * as Scheduler from "./layers/Scheduler.ts"
 export * as WorkerPool from "./layers/WorkerPool.ts"
 
 // Worker side (also available alone as `effect-orchestrator/worker`, which boots faster in workers)
-export { serve } from "./runtime/WorkerRuntime.ts"
+export { serve } from "./runtime/worker/Server.ts"

@@ -18,5 +18,5 @@
  * @since 0.1.0
  */
 export * as WorkerTask from "./domain/WorkerTask.ts"
-export { serve } from "./runtime/WorkerRuntime.ts"
-export type { Served } from "./runtime/WorkerRuntime.ts"
+export { serve } from "./runtime/worker/Server.ts"
+export type { Served } from "./runtime/worker/Server.ts"

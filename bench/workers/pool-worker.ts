@@ -1,6 +1,6 @@
 // Worker entry of the pool benchmark (effect-orchestrator).
 import * as Effect from "effect/Effect"
-import { serve } from "../../src/runtime/WorkerRuntime.ts"
+import { serve } from "../../src/runtime/worker/Server.ts"
 import { BenchTasks, fib, sum } from "./pool-tasks.ts"
 
 export default serve(BenchTasks, {

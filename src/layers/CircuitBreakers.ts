@@ -44,7 +44,7 @@ import { CircuitPolicy, maximumOpenDurationOf } from "../domain/CircuitPolicy.ts
 import type { CircuitPolicyInput } from "../domain/CircuitPolicy.ts"
 import { CircuitOpen } from "../domain/OrchestratorError.ts"
 import type { InvalidConfig } from "../domain/OrchestratorError.ts"
-import { decodeConfig } from "../runtime/ConfigValidation.ts"
+import { decodeConfig } from "../runtime/config/ConfigValidation.ts"
 
 /** The state of one circuit. `Open.retryAfterMillis` is the open time left (0 once over: the next call probes). */
 export type CircuitState =

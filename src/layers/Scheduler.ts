@@ -53,9 +53,9 @@ import type { Effect, Scope } from "effect"
 import type { SchedulerConfigInput } from "../domain/Config.ts"
 import type { InvalidConfig, QueueFull } from "../domain/OrchestratorError.ts"
 import type { TaskPriority } from "../domain/TaskPriority.ts"
-import * as internal from "../runtime/internal/scheduler.ts"
+import * as internal from "../runtime/scheduler/SchedulerCore.ts"
 
-export type { SchedulerStats, SubmitOptions } from "../runtime/internal/scheduler.ts"
+export type { SchedulerStats, SubmitOptions } from "../runtime/scheduler/SchedulerCore.ts"
 
 /** The scheduler's metrics (gauges, counters and the wait-time histogram), named `orchestrator_scheduler_*`. */
 export const metrics = internal.metrics

@@ -87,19 +87,19 @@ import type {
   WorkerCrashed
 } from "../domain/OrchestratorError.ts"
 import type * as WorkerTask from "../domain/WorkerTask.ts"
-import { decodeConfig, timeoutMillis as decodeTimeoutMillis } from "../runtime/ConfigValidation.ts"
-import * as FunctionSource from "../runtime/internal/FunctionSource.ts"
-import { codecFor } from "../runtime/internal/WireCodec.ts"
-import * as WorkerAssignment from "../runtime/WorkerAssignment.ts"
-import { Engine, timeBoundaries } from "../runtime/WorkerDispatch.ts"
-import type { Call, Histogram, PoolStats, Resume, TaskStats } from "../runtime/WorkerDispatch.ts"
-import { CodecError, collectTransferables, offloadTaskName } from "../runtime/WorkerProtocol.ts"
-import type { ValueCodec } from "../runtime/WorkerProtocol.ts"
-import type { Served } from "../runtime/WorkerRuntime.ts"
-import { inProcessSpawner, processSpawner, threadSpawner } from "../runtime/WorkerTransport.ts"
-import type { Spawner } from "../runtime/WorkerTransport.ts"
+import { decodeConfig, timeoutMillis as decodeTimeoutMillis } from "../runtime/config/ConfigValidation.ts"
+import { Engine, timeBoundaries } from "../runtime/pool/Dispatch.ts"
+import type { Call, Histogram, PoolStats, Resume, TaskStats } from "../runtime/pool/Dispatch.ts"
+import { inProcessSpawner, processSpawner, threadSpawner } from "../runtime/pool/Transport.ts"
+import type { Spawner } from "../runtime/pool/Transport.ts"
+import * as WorkerAssignment from "../runtime/pool/WorkerAssignment.ts"
+import * as FunctionSource from "../runtime/wire/FunctionSource.ts"
+import { CodecError, collectTransferables, offloadTaskName } from "../runtime/wire/Protocol.ts"
+import type { ValueCodec } from "../runtime/wire/Protocol.ts"
+import { codecFor } from "../runtime/wire/WireCodec.ts"
+import type { Served } from "../runtime/worker/Server.ts"
 
-export type { PoolStats } from "../runtime/WorkerDispatch.ts"
+export type { PoolStats } from "../runtime/pool/Dispatch.ts"
 
 /** Every error the pool itself can fail a call with (besides the task's own typed error). */
 export type PoolError =
@@ -228,7 +228,7 @@ const configOf = (options: Options): PoolConfigInput => {
 }
 
 const sourceIsTs = import.meta.url.endsWith(".ts")
-const functionWorkerUrl = new URL(`../runtime/FunctionWorker.${sourceIsTs ? "ts" : "js"}`, import.meta.url)
+const functionWorkerUrl = new URL(`../runtime/worker/FunctionWorker.${sourceIsTs ? "ts" : "js"}`, import.meta.url)
 
 const resolveEntry = (entry: URL | string | undefined): Effect.Effect<URL, InvalidConfig> => {
   if (entry === undefined) return Effect.succeed(functionWorkerUrl)

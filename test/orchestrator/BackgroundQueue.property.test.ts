@@ -14,9 +14,9 @@ import { Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import { Task, TaskPriority } from "../../src/index.ts"
-import * as BackgroundQueue from "../../src/runtime/BackgroundQueue.ts"
-import { execute } from "../../src/runtime/TaskExecution.ts"
-import type { ExecutionError } from "../../src/runtime/TaskExecution.ts"
+import * as BackgroundQueue from "../../src/runtime/orchestrator/BackgroundQueue.ts"
+import { execute } from "../../src/runtime/orchestrator/TaskExecution.ts"
+import type { ExecutionError } from "../../src/runtime/orchestrator/TaskExecution.ts"
 
 type Op =
   | { readonly _tag: "submit"; readonly priority: number; readonly duration: number }

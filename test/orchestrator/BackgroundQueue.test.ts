@@ -3,9 +3,9 @@ import { Effect, Exit, Fiber, Option, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import type { TaskPriority } from "../../src/index.ts"
 import { Task } from "../../src/index.ts"
-import * as BackgroundQueue from "../../src/runtime/BackgroundQueue.ts"
-import { execute } from "../../src/runtime/TaskExecution.ts"
-import type { ExecutionError } from "../../src/runtime/TaskExecution.ts"
+import * as BackgroundQueue from "../../src/runtime/orchestrator/BackgroundQueue.ts"
+import { execute } from "../../src/runtime/orchestrator/TaskExecution.ts"
+import type { ExecutionError } from "../../src/runtime/orchestrator/TaskExecution.ts"
 
 const start = (consumers: number) =>
   BackgroundQueue.make<ExecutionError>({ consumers, execute: (task) => execute(task) })

@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import * as Batch from "../../src/runtime/Batch.ts"
-import type { BatchProgress } from "../../src/runtime/Batch.ts"
+import * as Batch from "../../src/runtime/orchestrator/Batch.ts"
+import type { BatchProgress } from "../../src/runtime/orchestrator/Batch.ts"
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 

@@ -3,7 +3,7 @@ import { Effect, Exit, Fiber, Layer, Metric } from "effect"
 import { TestClock } from "effect/testing"
 import { Task } from "../../src/index.ts"
 import { Orchestrator } from "../../src/layers/Orchestrator.ts"
-import { serve } from "../../src/runtime/WorkerRuntime.ts"
+import { serve } from "../../src/runtime/worker/Server.ts"
 import { handlers } from "../pool/fixtures/handlers.ts"
 import { Fib, FibTooBig, Tasks } from "../pool/fixtures/tasks.ts"
 

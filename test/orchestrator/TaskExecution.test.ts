@@ -2,8 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { QueueFull, Task } from "../../src/index.ts"
-import type { Admit } from "../../src/runtime/TaskExecution.ts"
-import { execute } from "../../src/runtime/TaskExecution.ts"
+import type { Admit } from "../../src/runtime/orchestrator/TaskExecution.ts"
+import { execute } from "../../src/runtime/orchestrator/TaskExecution.ts"
 
 class Flaky extends Schema.TaggedError<Flaky>()("Flaky", { n: Schema.Number }) {}
 

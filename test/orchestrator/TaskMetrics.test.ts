@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Metric } from "effect"
 import { TaskCancelled, TaskTimeout } from "../../src/index.ts"
 import type { TaskResult } from "../../src/index.ts"
-import * as TaskMetrics from "../../src/runtime/TaskMetrics.ts"
+import * as TaskMetrics from "../../src/runtime/orchestrator/TaskMetrics.ts"
 
 const labels = { task: "resize", kind: "cpu", priority: "high" } as const
 

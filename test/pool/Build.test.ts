@@ -1,6 +1,6 @@
-// Worker files from a build: the pool must find its built-in entries (`FunctionWorker.js`, the child-process
-// bootstrap) next to the compiled modules, and run a compiled `.js` user entry. The sources are compiled to
-// a temporary folder with the project's compiler settings (no type check: `tsc --noEmit` does that).
+// Worker files from a build or from the sources: the pool must find its built-in entries (the function worker,
+// the thread and child-process bootstraps) next to its own modules, and run a user entry. The sources are
+// compiled to a temporary folder with the project's compiler settings (no type check: `tsc --noEmit` does that).
 import { assert, describe, it } from "@effect/vitest"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -32,41 +32,60 @@ const compileTree = (from: string, to: string): void => {
   }
 }
 
-const entry = `
+// Every built-in entry is found through a URL built from a string (`../worker/ThreadBootstrap.${ext}`), which a
+// move breaks at run time, not at compile time: boot each of them, from the sources and from compiled output.
+const entry = (base: string, ext: string) => `
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import * as WorkerTask from "./domain/WorkerTask.js"
-import { serve } from "./runtime/WorkerRuntime.js"
+import * as WorkerTask from "${base}/domain/WorkerTask.${ext}"
+import { serve } from "${base}/runtime/worker/Server.${ext}"
 export const Double = WorkerTask.make("double", { payload: Schema.Number, success: Schema.Number })
 export default serve(WorkerTask.group(Double), { double: (n) => Effect.succeed(n * 2) })
 `
 
-const check = `
+const check = (base: string, ext: string) => `
 import { Effect } from "effect"
-import * as WorkerPool from "./layers/WorkerPool.js"
-import { Double } from "./entry.js"
+import * as WorkerPool from "${base}/layers/WorkerPool.${ext}"
+import { Double } from "./entry.${ext}"
 const program = Effect.gen(function*() {
   const offloaded = yield* (yield* WorkerPool.make({ maxWorkers: 1 })).offload((a, b) => a + b, 40, 2)
-  const entry = new URL("./entry.js", import.meta.url)
+  const offloadedInProcess = yield* (yield* WorkerPool.make({ maxWorkers: 1, mode: "process" })).offload((a, b) => a * b, 6, 7)
+  const entry = new URL("./entry.${ext}", import.meta.url)
   const threaded = yield* (yield* WorkerPool.make({ entry, maxWorkers: 1 })).run(Double, 21)
   const forked = yield* (yield* WorkerPool.make({ entry, maxWorkers: 1, mode: "process" })).run(Double, 50)
-  console.log(JSON.stringify({ offloaded, threaded, forked }))
+  console.log(JSON.stringify({ offloaded, offloadedInProcess, threaded, forked }))
 })
 Effect.runPromise(Effect.scoped(program)).catch((e) => { console.error(e); process.exit(1) })
 `
 
-describe("built output", () => {
-  it("compiled .js modules run pools with the built-in entry, a .js entry, and child processes", () => {
+const expected = { offloaded: 42, offloadedInProcess: 42, threaded: 42, forked: 100 }
+
+const runCheck = (dir: string, base: string, ext: string): void => {
+  fs.writeFileSync(path.join(dir, `entry.${ext}`), entry(base, ext))
+  fs.writeFileSync(path.join(dir, `check.${ext}`), check(base, ext))
+  const result = spawnSync(process.execPath, [path.join(dir, `check.${ext}`)], { encoding: "utf8", timeout: 60_000 })
+  assert.strictEqual(result.status, 0, result.stderr)
+  assert.deepStrictEqual(JSON.parse(result.stdout.trim()), expected)
+}
+
+describe("built-in entries", () => {
+  it("compiled .js modules boot the function worker and both bootstraps, in threads and child processes", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pool-build-"))
     try {
       compileTree(path.join(root, "src"), dir)
       fs.symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"), "dir")
       fs.writeFileSync(path.join(dir, "package.json"), "{\"type\":\"module\"}")
-      fs.writeFileSync(path.join(dir, "entry.js"), entry)
-      fs.writeFileSync(path.join(dir, "check.js"), check)
-      const result = spawnSync(process.execPath, [path.join(dir, "check.js")], { encoding: "utf8", timeout: 60_000 })
-      assert.strictEqual(result.status, 0, result.stderr)
-      assert.deepStrictEqual(JSON.parse(result.stdout.trim()), { offloaded: 42, threaded: 42, forked: 100 })
+      runCheck(dir, ".", "js")
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("the .ts sources boot the function worker and both bootstraps, in threads and child processes", () => {
+    const dir = fs.mkdtempSync(path.join(root, "test", ".boot-"))
+    try {
+      fs.writeFileSync(path.join(dir, "package.json"), "{\"type\":\"module\"}")
+      runCheck(dir, path.relative(dir, path.join(root, "src")).split(path.sep).join("/"), "ts")
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }

@@ -6,7 +6,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import * as WorkerPool from "../../src/layers/WorkerPool.ts"
-import { effectDist, resolveWithin } from "../../src/runtime/internal/EffectResolution.ts"
+import { effectDist, resolveWithin } from "../../src/runtime/worker/EffectResolution.ts"
 import { Inc } from "./fixtures/tasks.ts"
 import { workerEntry } from "./helpers.ts"
 

@@ -1,11 +1,6 @@
 // When a hot worker spins before it sleeps: the decisions of `WaitStrategy` from the turnarounds it is fed.
 import { assert, describe, it } from "@effect/vitest"
-import {
-  maxRetryAfter,
-  probeEvery,
-  slowTurnaroundMillis,
-  WaitStrategy
-} from "../../src/runtime/internal/WaitStrategy.ts"
+import { maxRetryAfter, probeEvery, slowTurnaroundMillis, WaitStrategy } from "../../src/runtime/worker/WaitStrategy.ts"
 
 const fast = slowTurnaroundMillis / 3
 const slow = slowTurnaroundMillis * 2

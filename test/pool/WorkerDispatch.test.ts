@@ -4,9 +4,9 @@ import { afterEach, assert, describe, it, vi } from "@effect/vitest"
 import { Exit, Schema } from "effect"
 import { PoolConfig } from "../../src/domain/Config.ts"
 import { TaskTimeout, WorkerBootFailed, WorkerCrashed } from "../../src/domain/OrchestratorError.ts"
-import { Engine, pipelineBytes } from "../../src/runtime/WorkerDispatch.ts"
-import { OP_INTERRUPT, OP_INTERRUPTED, OP_READY, OP_RUN, OP_SUCCESS } from "../../src/runtime/WorkerProtocol.ts"
-import type { Transport, TransportEvents } from "../../src/runtime/WorkerTransport.ts"
+import { Engine, pipelineBytes } from "../../src/runtime/pool/Dispatch.ts"
+import type { Transport, TransportEvents } from "../../src/runtime/pool/Transport.ts"
+import { OP_INTERRUPT, OP_INTERRUPTED, OP_READY, OP_RUN, OP_SUCCESS } from "../../src/runtime/wire/Protocol.ts"
 
 class FakeWorker {
   readonly sent: Array<ReadonlyArray<unknown>> = []

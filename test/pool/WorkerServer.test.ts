@@ -2,7 +2,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Schema } from "effect"
 import * as WorkerTask from "../../src/domain/WorkerTask.ts"
-import { codecFor } from "../../src/runtime/internal/WireCodec.ts"
 import {
   OP_INTERRUPTED,
   OP_READY,
@@ -12,8 +11,9 @@ import {
   SIGNAL_SKIP,
   skipKey,
   TO_MAIN_WIDTH
-} from "../../src/runtime/WorkerProtocol.ts"
-import { makeServer } from "../../src/runtime/WorkerRuntime.ts"
+} from "../../src/runtime/wire/Protocol.ts"
+import { codecFor } from "../../src/runtime/wire/WireCodec.ts"
+import { makeServer } from "../../src/runtime/worker/Server.ts"
 
 const Busy = WorkerTask.make("busy", { payload: Schema.Number, success: Schema.Number })
 const Group = WorkerTask.group(Busy)

@@ -2,9 +2,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Option, Schema } from "effect"
 import * as WorkerTask from "../../src/domain/WorkerTask.ts"
-import * as FunctionSource from "../../src/runtime/internal/FunctionSource.ts"
-import { codecFor } from "../../src/runtime/internal/WireCodec.ts"
-import { CodecError, collectTransferables } from "../../src/runtime/WorkerProtocol.ts"
+import * as FunctionSource from "../../src/runtime/wire/FunctionSource.ts"
+import { CodecError, collectTransferables } from "../../src/runtime/wire/Protocol.ts"
+import { codecFor } from "../../src/runtime/wire/WireCodec.ts"
 import { FibTooBig, Lookup } from "./fixtures/tasks.ts"
 
 const acrossBoundary = (schema: WorkerTask.AnySchema, value: unknown): unknown => {

@@ -3,7 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit } from "effect"
 import { TaskTimeout, WorkerCrashed } from "../../src/domain/OrchestratorError.ts"
 import * as WorkerPool from "../../src/layers/WorkerPool.ts"
-import * as Retry from "../../src/runtime/Retry.ts"
+import * as Retry from "../../src/runtime/resilience/Retry.ts"
 
 describe("Retry of offloaded tasks (real workers)", () => {
   it.live("a worker that crashes is retried on its replacement", () =>

@@ -3,8 +3,8 @@ import { Clock, Effect, Exit, Fiber, Metric, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { CircuitOpen, InvalidConfig, TaskTimeout } from "../../src/domain/OrchestratorError.ts"
 import { CircuitBreakers } from "../../src/layers/CircuitBreakers.ts"
-import * as Fallback from "../../src/runtime/Fallback.ts"
-import * as Resilience from "../../src/runtime/Resilience.ts"
+import * as Resilience from "../../src/layers/Resilience.ts"
+import * as Fallback from "../../src/runtime/resilience/Fallback.ts"
 
 class Down extends Schema.TaggedError<Down>()("Down", { attempt: Schema.Number }) {}
 class Other extends Schema.TaggedError<Other>()("Other", {}) {}

@@ -4,7 +4,7 @@ import { TestClock } from "effect/testing"
 import { InvalidConfig, TaskTimeout, WorkerCrashed } from "../../src/domain/OrchestratorError.ts"
 import { RetryPolicy } from "../../src/domain/RetryPolicy.ts"
 import type { RetryPolicyInput } from "../../src/domain/RetryPolicy.ts"
-import * as Retry from "../../src/runtime/Retry.ts"
+import * as Retry from "../../src/runtime/resilience/Retry.ts"
 
 class Flaky extends Schema.TaggedError<Flaky>()("Flaky", { attempt: Schema.Number }) {}
 class Fatal extends Schema.TaggedError<Fatal>()("Fatal", { attempt: Schema.Number }) {}

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
-import { Entry, holdingLane, PriorityQueue } from "../../src/runtime/PriorityQueue.ts"
+import { Entry, holdingLane, PriorityQueue } from "../../src/runtime/scheduler/PriorityQueue.ts"
 
 class Item extends Entry {
   readonly name: string

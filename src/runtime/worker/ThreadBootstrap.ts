@@ -12,9 +12,9 @@
  */
 import * as module from "node:module"
 import { workerData } from "node:worker_threads"
+import { workerDataKey } from "../wire/WorkerMarkers.ts"
+import type { WorkerBootOptions } from "../wire/WorkerMarkers.ts"
 import * as EffectResolution from "./EffectResolution.ts"
-import { workerDataKey } from "./WorkerMarkers.ts"
-import type { WorkerBootOptions } from "./WorkerMarkers.ts"
 
 const options = (workerData as Record<string, WorkerBootOptions | undefined> | null)?.[workerDataKey] ?? {}
 if (options.compileCache !== false) {

@@ -19,9 +19,9 @@
  */
 import type { Exit } from "effect"
 import { Clock, Effect, Schema, Stream } from "effect"
-import { parallelism } from "../domain/Config.ts"
-import type { InvalidConfig } from "../domain/OrchestratorError.ts"
-import { decodeConfigExit } from "./ConfigValidation.ts"
+import { parallelism } from "../../domain/Config.ts"
+import type { InvalidConfig } from "../../domain/OrchestratorError.ts"
+import { decodeConfigExit } from "../config/ConfigValidation.ts"
 
 /** A snapshot of a batch run. */
 export interface BatchProgress {

@@ -34,12 +34,12 @@ import { Effect } from "effect"
 import { dual } from "effect/Function"
 import type { CircuitOpen, InvalidConfig, TaskTimeout } from "../domain/OrchestratorError.ts"
 import type { RetryPolicyInput } from "../domain/RetryPolicy.ts"
-import { CircuitBreakers } from "../layers/CircuitBreakers.ts"
-import type { ExecuteOptions } from "../layers/CircuitBreakers.ts"
-import type { Fallback } from "./Fallback.ts"
-import { withFallback } from "./Fallback.ts"
-import { decodePolicy, retry } from "./Retry.ts"
-import type { RetryOptions } from "./Retry.ts"
+import type { Fallback } from "../runtime/resilience/Fallback.ts"
+import { withFallback } from "../runtime/resilience/Fallback.ts"
+import { decodePolicy, retry } from "../runtime/resilience/Retry.ts"
+import type { RetryOptions } from "../runtime/resilience/Retry.ts"
+import { CircuitBreakers } from "./CircuitBreakers.ts"
+import type { ExecuteOptions } from "./CircuitBreakers.ts"
 
 /** Which resilience steps to apply; each is optional. */
 export interface ResiliencePolicy<E> extends RetryOptions<E> {

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { Cause, Effect, Exit, Metric } from "effect"
-import type { TaskResult } from "../domain/TaskResult.ts"
+import type { TaskResult } from "../../domain/TaskResult.ts"
 
 const millisBoundaries = Metric.exponentialBoundaries({ start: 0.25, factor: 2, count: 24 })
 

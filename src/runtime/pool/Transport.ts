@@ -14,11 +14,11 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
 import type { TransferListItem } from "node:worker_threads"
-import type { Any, Group, Handlers } from "../domain/WorkerTask.ts"
-import { codecFor } from "./internal/WireCodec.ts"
-import { SIGNAL_CELLS, SIGNAL_SENT, SIGNAL_SKIP, skipKey, workerDataKey, workerEnvKey } from "./WorkerProtocol.ts"
-import type { WorkerBootOptions } from "./WorkerProtocol.ts"
-import { makeServer } from "./WorkerRuntime.ts"
+import type { Any, Group, Handlers } from "../../domain/WorkerTask.ts"
+import { SIGNAL_CELLS, SIGNAL_SENT, SIGNAL_SKIP, skipKey, workerDataKey, workerEnvKey } from "../wire/Protocol.ts"
+import type { WorkerBootOptions } from "../wire/Protocol.ts"
+import { codecFor } from "../wire/WireCodec.ts"
+import { makeServer } from "../worker/Server.ts"
 
 /** What a transport reports. `onExit` is called exactly once, last. */
 export interface TransportEvents {
@@ -79,8 +79,8 @@ const compileCacheEnv = (boot: WorkerBootOptions): Record<string, string> =>
     : { NODE_COMPILE_CACHE: path.join(os.tmpdir(), "node-compile-cache") }
 
 const sourceExt = import.meta.url.endsWith(".ts") ? "ts" : "js"
-const threadBootstrapUrl = new URL(`./internal/ThreadBootstrap.${sourceExt}`, import.meta.url)
-const processBootstrapUrl = new URL(`./internal/ProcessBootstrap.${sourceExt}`, import.meta.url)
+const threadBootstrapUrl = new URL(`../worker/ThreadBootstrap.${sourceExt}`, import.meta.url)
+const processBootstrapUrl = new URL(`../worker/ProcessBootstrap.${sourceExt}`, import.meta.url)
 
 /**
  * Workers as `node:worker_threads` threads. Each starts from a small bootstrap that turns on Node's compile

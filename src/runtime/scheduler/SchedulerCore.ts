@@ -23,9 +23,9 @@ import { QueueFull } from "../../domain/OrchestratorError.ts"
 import type { InvalidConfig } from "../../domain/OrchestratorError.ts"
 import { levels } from "../../domain/TaskPriority.ts"
 import type { TaskPriority } from "../../domain/TaskPriority.ts"
-import { decodeConfig } from "../ConfigValidation.ts"
-import { Entry, holdingLane, PriorityQueue } from "../PriorityQueue.ts"
-import type { KeyGroup } from "../PriorityQueue.ts"
+import { decodeConfig } from "../config/ConfigValidation.ts"
+import { Entry, holdingLane, PriorityQueue } from "./PriorityQueue.ts"
+import type { KeyGroup } from "./PriorityQueue.ts"
 
 /** Options of one submission. */
 export interface SubmitOptions {

@@ -21,7 +21,7 @@
  */
 import * as Exit from "effect/Exit"
 import type { TransferListItem } from "node:worker_threads"
-import type { PoolConfig } from "../domain/Config.ts"
+import type { PoolConfig } from "../../domain/Config.ts"
 import {
   PayloadInvalid,
   PoolShutDown,
@@ -29,9 +29,7 @@ import {
   TaskTimeout,
   WorkerBootFailed,
   WorkerCrashed
-} from "../domain/OrchestratorError.ts"
-import { decodeDefect } from "./internal/WireCodec.ts"
-import type { WorkerAssignment } from "./WorkerAssignment.ts"
+} from "../../domain/OrchestratorError.ts"
 import {
   isCloneError,
   OP_DEFECT,
@@ -45,9 +43,11 @@ import {
   OP_RUN,
   OP_SUCCESS,
   TO_MAIN_WIDTH
-} from "./WorkerProtocol.ts"
-import type { CodecError, ValueCodec } from "./WorkerProtocol.ts"
-import type { Spawner, Transport } from "./WorkerTransport.ts"
+} from "../wire/Protocol.ts"
+import type { CodecError, ValueCodec } from "../wire/Protocol.ts"
+import { decodeDefect } from "../wire/WireCodec.ts"
+import type { Spawner, Transport } from "./Transport.ts"
+import type { WorkerAssignment } from "./WorkerAssignment.ts"
 
 // Call states
 const QUEUED = 0

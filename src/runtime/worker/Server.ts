@@ -19,7 +19,7 @@
  * // math-worker.ts
  * import * as Effect from "effect/Effect"
  * import { serve } from "effect-orchestrator/worker"
- * import { Fib, FibTooBig, MathTasks } from "./math-tasks.ts"
+ * import { Fib, FibTooBig, MathTasks } from "../math-tasks.ts"
  *
  * const fib = (n: number): number => n < 2 ? n : fib(n - 1) + fib(n - 2)
  *
@@ -37,9 +37,8 @@ import type * as Fiber from "effect/Fiber"
 import * as v8 from "node:v8"
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads"
 import type { MessagePort, TransferListItem } from "node:worker_threads"
-import type { Any, AnySchema, Group, Handlers } from "../domain/WorkerTask.ts"
-import * as FunctionSource from "./internal/FunctionSource.ts"
-import { spinMillis, WaitStrategy } from "./internal/WaitStrategy.ts"
+import type { Any, AnySchema, Group, Handlers } from "../../domain/WorkerTask.ts"
+import * as FunctionSource from "../wire/FunctionSource.ts"
 import {
   CodecError,
   collectTransferables,
@@ -62,8 +61,9 @@ import {
   TO_MAIN_WIDTH,
   TO_WORKER_WIDTH,
   workerDataKey
-} from "./WorkerProtocol.ts"
-import type { OffloadPayload, ValueCodec, WorkerBootOptions } from "./WorkerProtocol.ts"
+} from "../wire/Protocol.ts"
+import type { OffloadPayload, ValueCodec, WorkerBootOptions } from "../wire/Protocol.ts"
+import { spinMillis, WaitStrategy } from "./WaitStrategy.ts"
 
 /** A group with its handlers: what `serve` returns, and what `WorkerPool.layerTest` runs in-process. */
 export interface Served<G extends Group<Any>> {
@@ -581,7 +581,7 @@ const loadTypedRuntime = async (): Promise<TypedRuntime> => {
   const [Effect, Exit, WireCodec] = await Promise.all([
     import("effect/Effect"),
     import("effect/Exit"),
-    import("./internal/WireCodec.ts")
+    import("../wire/WireCodec.ts")
   ])
   return { runFork: Effect.runFork, isExit: Exit.isExit, codecFor: WireCodec.codecFor }
 }

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { Duration, Effect, Exit, Schema, SchemaIssue } from "effect"
-import { InvalidConfig } from "../domain/OrchestratorError.ts"
+import { InvalidConfig } from "../../domain/OrchestratorError.ts"
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 

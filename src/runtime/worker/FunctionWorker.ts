@@ -5,8 +5,8 @@
  *
  * @since 0.1.0
  */
-import type { Group } from "../domain/WorkerTask.ts"
-import { serve } from "./WorkerRuntime.ts"
+import type { Group } from "../../domain/WorkerTask.ts"
+import { serve } from "./Server.ts"
 
 const nothing: Group<never> = { _tag: "WorkerTaskGroup", tasks: [] }
 

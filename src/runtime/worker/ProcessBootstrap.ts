@@ -7,9 +7,9 @@
  * @internal
  */
 import * as module from "node:module"
+import { OP_FATAL, processOptionsKey, workerEnvKey } from "../wire/WorkerMarkers.ts"
+import type { WorkerBootOptions } from "../wire/WorkerMarkers.ts"
 import * as EffectResolution from "./EffectResolution.ts"
-import { OP_FATAL, processOptionsKey, workerEnvKey } from "./WorkerMarkers.ts"
-import type { WorkerBootOptions } from "./WorkerMarkers.ts"
 
 const options: WorkerBootOptions = JSON.parse(process.env[workerEnvKey] ?? "{}")
 if (options.compileCache !== false) {

@@ -36,11 +36,11 @@
 import type { Exit } from "effect"
 import { Clock, Duration, Effect, Random, Schedule } from "effect"
 import { dual } from "effect/Function"
-import type { InvalidConfig } from "../domain/OrchestratorError.ts"
-import { TaskTimeout } from "../domain/OrchestratorError.ts"
-import { maximumIntervalOf, RetryPolicy } from "../domain/RetryPolicy.ts"
-import type { RetryPolicyInput } from "../domain/RetryPolicy.ts"
-import { decodeConfig } from "./ConfigValidation.ts"
+import type { InvalidConfig } from "../../domain/OrchestratorError.ts"
+import { TaskTimeout } from "../../domain/OrchestratorError.ts"
+import { maximumIntervalOf, RetryPolicy } from "../../domain/RetryPolicy.ts"
+import type { RetryPolicyInput } from "../../domain/RetryPolicy.ts"
+import { decodeConfig } from "../config/ConfigValidation.ts"
 
 /** What a retry adds to the policy at run time: things that cannot be Schema data. */
 export interface RetryOptions<E> {

@@ -8,11 +8,11 @@
  */
 import type { Scope } from "effect"
 import { Clock, Deferred, Effect, Exit, Fiber, Option } from "effect"
-import { PoolShutDown, TaskCancelled } from "../domain/OrchestratorError.ts"
-import type { Task } from "../domain/Task.ts"
-import { rank } from "../domain/TaskPriority.ts"
-import type { TaskResult } from "../domain/TaskResult.ts"
-import { Entry, PriorityQueue } from "./PriorityQueue.ts"
+import { PoolShutDown, TaskCancelled } from "../../domain/OrchestratorError.ts"
+import type { Task } from "../../domain/Task.ts"
+import { rank } from "../../domain/TaskPriority.ts"
+import type { TaskResult } from "../../domain/TaskResult.ts"
+import { Entry, PriorityQueue } from "../scheduler/PriorityQueue.ts"
 
 /** Where a background task is in its life. */
 export type TaskStatus = "queued" | "running" | "done"

@@ -18,16 +18,16 @@
  */
 import { Clock, Duration, Effect, Exit } from "effect"
 import type { Types } from "effect"
-import type { InvalidConfig, QueueFull } from "../domain/OrchestratorError.ts"
-import { TaskTimeout } from "../domain/OrchestratorError.ts"
-import { RetryPolicy as RetryPolicySchema } from "../domain/RetryPolicy.ts"
-import type { RetryPolicy, RetryPolicyInput } from "../domain/RetryPolicy.ts"
-import type { Task } from "../domain/Task.ts"
-import type { TaskPriority } from "../domain/TaskPriority.ts"
-import type { TaskResult } from "../domain/TaskResult.ts"
-import { decodeConfigExit, timeoutMillis as decodeTimeoutMillis } from "./ConfigValidation.ts"
-import { retryCountedDecoded } from "./Retry.ts"
-import * as WorkerAssignment from "./WorkerAssignment.ts"
+import type { InvalidConfig, QueueFull } from "../../domain/OrchestratorError.ts"
+import { TaskTimeout } from "../../domain/OrchestratorError.ts"
+import { RetryPolicy as RetryPolicySchema } from "../../domain/RetryPolicy.ts"
+import type { RetryPolicy, RetryPolicyInput } from "../../domain/RetryPolicy.ts"
+import type { Task } from "../../domain/Task.ts"
+import type { TaskPriority } from "../../domain/TaskPriority.ts"
+import type { TaskResult } from "../../domain/TaskResult.ts"
+import { decodeConfigExit, timeoutMillis as decodeTimeoutMillis } from "../config/ConfigValidation.ts"
+import * as WorkerAssignment from "../pool/WorkerAssignment.ts"
+import { retryCountedDecoded } from "../resilience/Retry.ts"
 
 const decodePolicyExit = decodeConfigExit(RetryPolicySchema, "retry")
 

@@ -8,8 +8,8 @@
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import type { AnySchema } from "../../domain/WorkerTask.ts"
-import { CodecError } from "../WorkerProtocol.ts"
-import type { ValueCodec } from "../WorkerProtocol.ts"
+import { CodecError } from "./Protocol.ts"
+import type { ValueCodec } from "./Protocol.ts"
 
 const render = (value: unknown): string => {
   if (typeof value === "string") return JSON.stringify(value.length > 80 ? value.slice(0, 80) + "…" : value)

@@ -7,7 +7,7 @@
  * - worker to main, 4 slots per record: `[op, id, value, cpu]`, where `cpu` is the synchronous time (ms) the
  *   worker spent in the call's handler, from which the pool tells CPU-bound tasks from light ones
  *
- * Values are encoded with the task's schemas (`Schema.toCodecJson`, see `internal/WireCodec.ts`) before the
+ * Values are encoded with the task's schemas (`Schema.toCodecJson`, see `WireCodec.ts`) before the
  * structured clone; primitive schemas skip the codec (a `typeof` check is all they need), which keeps tiny
  * tasks cheap.
  *
@@ -53,8 +53,8 @@ export {
   skipKey,
   workerDataKey,
   workerEnvKey
-} from "./internal/WorkerMarkers.ts"
-export type { WorkerBootOptions } from "./internal/WorkerMarkers.ts"
+} from "./WorkerMarkers.ts"
+export type { WorkerBootOptions } from "./WorkerMarkers.ts"
 
 /** Name of the built-in task behind `offload`, served by every worker. */
 export const offloadTaskName = "__orchestrator/offload"

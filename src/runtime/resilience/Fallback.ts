@@ -20,7 +20,7 @@
  */
 import { Effect } from "effect"
 import { dual } from "effect/Function"
-import type { CircuitOpen } from "../domain/OrchestratorError.ts"
+import type { CircuitOpen } from "../../domain/OrchestratorError.ts"
 
 /** A fallback: a constant `value`, or an `effect` computed from the failure. */
 export type Fallback<E, B, E2 = never, R2 = never> =
