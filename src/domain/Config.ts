@@ -36,6 +36,8 @@ export const ResourceLimits = Schema.Struct({
   codeRangeSizeMb: Schema.optionalKey(Positive),
   stackSizeMb: Schema.optionalKey(Positive)
 })
+/** V8 heap and stack limits of one worker, decoded. */
+export type ResourceLimits = typeof ResourceLimits.Type
 
 /** Schema of the worker pool's configuration. */
 export const PoolConfig = Schema.Struct({

@@ -1,10 +1,11 @@
-// The dispatch engine against scripted workers: what goes over the wire, in which batches, and when workers are
+// The dispatcher against scripted workers: what goes over the wire, in which batches, and when workers are
 // started again. Real-worker specs cover the same behaviours end to end; these pin the protocol details.
 import { afterEach, assert, describe, it, vi } from "@effect/vitest"
 import { Exit, Schema } from "effect"
 import { PoolConfig } from "../../src/domain/Config.ts"
 import { TaskTimeout, WorkerBootFailed, WorkerCrashed } from "../../src/domain/OrchestratorError.ts"
-import { Engine, pipelineBytes } from "../../src/runtime/pool/Dispatch.ts"
+import { Engine } from "../../src/runtime/pool/Dispatch.ts"
+import { pipelineBytes } from "../../src/runtime/pool/Placement.ts"
 import type { Transport, TransportEvents } from "../../src/runtime/pool/Transport.ts"
 import { OP_INTERRUPT, OP_INTERRUPTED, OP_READY, OP_RUN, OP_SUCCESS } from "../../src/runtime/wire/Protocol.ts"
 
@@ -93,7 +94,7 @@ const setup = (config: Partial<PoolConfig> = {}, onSpawn?: (workers: ReadonlyArr
   })
   const exits: Array<Exit.Exit<unknown, unknown>> = []
   const submit = (payload: unknown, timeoutMillis = 0) =>
-    engine.submit(undefined, "echo", 0, payload, undefined, undefined, undefined, timeoutMillis, (exit) => {
+    engine.submit({ name: "echo", index: 0, payload, timeoutMillis }, (exit) => {
       exits.push(exit)
     })
   return { engine, workers, exits, submit, bootResult: () => bootResult }
@@ -128,7 +129,7 @@ describe("WorkerDispatch engine", () => {
     workers[0]!.ready()
     let queuedWhenResumed: number | undefined
     let postedWhenResumed: ReadonlyArray<number> | undefined
-    engine.submit(undefined, "echo", 0, "first", undefined, undefined, undefined, 0, () => {
+    engine.submit({ name: "echo", index: 0, payload: "first", timeoutMillis: 0 }, () => {
       queuedWhenResumed = engine.stats().queued
       postedWhenResumed = workers[0]!.runIds()
     })
@@ -172,9 +173,12 @@ describe("WorkerDispatch engine", () => {
     const quarter = pipelineBytes / 4
     const submitMoving = (bytes: number) => {
       const buffer = new ArrayBuffer(bytes)
-      return engine.submit(undefined, "echo", 0, buffer, [buffer], undefined, undefined, 0, (exit) => {
-        exits.push(exit)
-      })
+      return engine.submit(
+        { name: "echo", index: 0, payload: buffer, transfer: [buffer], timeoutMillis: 0 },
+        (exit) => {
+          exits.push(exit)
+        }
+      )
     }
     for (let i = 0; i < 6; i++) submitMoving(quarter) // four fit, two wait
     await flushMicrotasks()

@@ -1,13 +1,12 @@
 /**
- * The pool's engine, in plain JavaScript on purpose: the per-call path (validate, enqueue, pick a worker,
+ * The pool's dispatcher, in plain JavaScript on purpose: the per-call path (validate, enqueue, pick a worker,
  * batch, answer) must cost a few microseconds, so it uses a Map of pending calls keyed by integer id and a
- * callback per call instead of fibers, queues and deferreds. `WorkerPool` wraps it in Effects.
+ * callback per call instead of fibers, queues and deferreds. `WorkerPool` wraps it in Effects. It owns the
+ * lifecycles of calls and workers (see `Call.ts` for their states); where a call goes is `Placement.ts`, the
+ * queue is `CallQueue.ts`, answers are decoded by `Answer.ts` and the stats projected by `PoolStats.ts`.
  *
  * What it guarantees:
- * - FIFO dispatch: an idle worker first, else the busy worker with the least estimated work in flight, within
- *   `concurrentTasksPerWorker` calls, `pipelineBudgetMillis` of synchronous work (CPU-bound calls wait for
- *   an idle worker) and `pipelineBytes` of moved buffers; the calls to one worker in one macrotask leave as one
- *   message.
+ * - FIFO dispatch: see `Placement.ts`; the calls to one worker in one macrotask leave as one message.
  * - A caller interrupted while queued is removed at once. One interrupted while running gets its fiber in the
  *   worker interrupted; a call that does not stop within `terminationGraceMillis` gets its worker terminated.
  *   The other calls on that worker are re-dispatched to other workers (they are not failed), so a
@@ -17,236 +16,51 @@
  * - A worker that cannot boot is retried with backoff; after `maxBootFailures` failed boots in a row the pool
  *   is broken: queued and new calls fail with `WorkerBootFailed` carrying the worker's own error.
  *
- * @since 0.1.0
+ * @internal
  */
 import * as Exit from "effect/Exit"
-import type { TransferListItem } from "node:worker_threads"
 import type { PoolConfig } from "../../domain/Config.ts"
 import {
   PayloadInvalid,
   PoolShutDown,
-  TaskCancelled,
   TaskTimeout,
   WorkerBootFailed,
   WorkerCrashed
 } from "../../domain/OrchestratorError.ts"
+import { Histogram } from "../metrics/MetricHooks.ts"
 import {
   isCloneError,
-  OP_DEFECT,
-  OP_FAILURE,
   OP_FATAL,
   OP_HEAP,
   OP_INTERRUPT,
   OP_INTERRUPTED,
-  OP_INVALID,
   OP_READY,
   OP_RUN,
-  OP_SUCCESS,
   TO_MAIN_WIDTH
 } from "../wire/Protocol.ts"
-import type { CodecError, ValueCodec } from "../wire/Protocol.ts"
-import { decodeDefect } from "../wire/WireCodec.ts"
-import type { Spawner, Transport } from "./Transport.ts"
-import type { WorkerAssignment } from "./WorkerAssignment.ts"
-
-// Call states
-const QUEUED = 0
-const SENT = 1
-/** The caller is gone (interrupted or timed out) but the worker has not confirmed the stop yet. */
-const ABANDONED = 2
-const DONE = 3
-
-// Worker states
-const BOOTING = 0
-const READY = 1
-/** Takes no new calls; stopped once its calls are done (recycling, idle shrink). */
-const RETIRING = 2
-/** Being stopped or terminated; its calls have been dealt with. */
-const STOPPING = 3
-const DEAD = 4
-
-/** Receives the outcome of a call. */
-export type Resume = (exit: Exit.Exit<any, any>) => void
-
-/**
- * How much synchronous work (ms, as measured by the workers) may wait in a busy worker: calls are pipelined
- * into a worker only while the estimated work of its calls in flight stays under this. Tiny calls pipeline up
- * to `concurrentTasksPerWorker`, a 0.5 ms call about eight deep, and a call this long or longer (CPU-bound)
- * goes to an idle worker, so a burst of heavy calls is spread over the workers rather than queued behind one
- * another. At the end of a burst, workers finish at most this far apart; in exchange, pipelined calls do not
- * wait a round trip each.
- *
- * One exception keeps workers busy while the pool's thread is: a worker running one CPU-bound call may get the
- * next one to wait behind it (`Slot.waiting`) when it is no longer than about the one running and enough
- * calls stay queued for the other workers. The worker then starts it as soon as it is done, instead of idling
- * until this thread gets round to its answer (measured: one worker, 16 × fib(30), the main thread busy in 2 ms
- * slices: 115-143 ms before, 90-98 ms with; 97-106 and 95-102 ms with an idle main thread). A waiting call's
- * timeout and cancellation grace period start when it starts; cancelled before that, the worker skips it
- * (`Transport.skip`: a cell of shared memory it checks before each call). Only thread workers can be told
- * so, so only they get waiting calls.
- */
-export const pipelineBudgetMillis = 4
-
-/** A CPU-bound call waits in a busy worker only behind a call estimated at most this many times as long. */
-const waitBehindFactor = 1.5
-
-/**
- * How many bytes of moved buffers (transfer lists) may wait in a busy worker: a call whose buffers would take
- * its worker above this waits for an idle worker instead. Buffers moved into a thread count as V8 external
- * memory, and past about 64 MB of it since the last collection V8 collects the whole heap; a quarter of that
- * keeps pipelined binary calls clear of it (measured, 200 × 1 MiB arrays with `releasePayload`: 16 in flight
- * per worker took 24 ms of CPU a run, about 57 in flight 40 ms).
- */
-export const pipelineBytes = 16 * 1024 * 1024
-
-/** Plain counters of one task name, and how much synchronous worker time its calls take. */
-export class TaskStats {
-  completed = 0
-  failed = 0
-  /** Moving average of the synchronous time (ms) of its calls in the worker; undefined until one answered. */
-  cpuMillis: number | undefined = undefined
-  readonly name: string
-  constructor(name: string) {
-    this.name = name
-  }
-  record(cpuMillis: number): void {
-    // Quick to adapt: the first calls of a task are often slow (cold code) and should not mark it for long.
-    this.cpuMillis = this.cpuMillis === undefined ? cpuMillis : (this.cpuMillis + cpuMillis) / 2
-  }
-}
-
-/** A histogram with fixed boundaries, kept in plain numbers and read by the metric registry on snapshot. */
-export class Histogram {
-  readonly boundaries: ReadonlyArray<number>
-  readonly counts: Array<number>
-  count = 0
-  sum = 0
-  min = Number.POSITIVE_INFINITY
-  max = Number.NEGATIVE_INFINITY
-  constructor(boundaries: ReadonlyArray<number>) {
-    this.boundaries = boundaries
-    this.counts = new Array(boundaries.length + 1).fill(0)
-  }
-  record(value: number): void {
-    const bounds = this.boundaries
-    let i = 0
-    while (i < bounds.length && value > bounds[i]!) i++
-    this.counts[i]!++
-    this.count++
-    this.sum += value
-    if (value < this.min) this.min = value
-    if (value > this.max) this.max = value
-  }
-  /** In the shape of Effect's `Metric.HistogramState`: cumulative buckets, the last one at +Infinity. */
-  state(): {
-    buckets: Array<[number, number]>
-    count: number
-    min: number
-    max: number
-    sum: number
-  } {
-    const buckets: Array<[number, number]> = []
-    let cumulative = 0
-    for (let i = 0; i < this.boundaries.length; i++) {
-      cumulative += this.counts[i]!
-      buckets.push([this.boundaries[i]!, cumulative])
-    }
-    buckets.push([Number.POSITIVE_INFINITY, this.count])
-    return {
-      buckets,
-      count: this.count,
-      min: this.count === 0 ? 0 : this.min,
-      max: this.count === 0 ? 0 : this.max,
-      sum: this.sum
-    }
-  }
-}
+import { decode } from "./Answer.ts"
+import type { Call, CallRequest, Resume, Slot } from "./Call.ts"
+import {
+  ABANDONED,
+  BOOTING,
+  DEAD,
+  DONE,
+  movedBytes,
+  QUEUED,
+  READY,
+  RETIRING,
+  SENT,
+  STOPPING,
+  TaskStats
+} from "./Call.ts"
+import { CallQueue } from "./CallQueue.ts"
+import { pick, pipelineBudgetMillis } from "./Placement.ts"
+import { project } from "./PoolStats.ts"
+import type { PoolStats } from "./PoolStats.ts"
+import type { Spawner } from "./Transport.ts"
 
 /** Histogram boundaries in milliseconds: 0.01 ms to about 84 s, doubling. */
 export const timeBoundaries: ReadonlyArray<number> = Array.from({ length: 24 }, (_, i) => 0.01 * 2 ** i)
-
-/** A call as the engine tracks it. */
-export interface Call {
-  readonly id: number
-  readonly taskId: string
-  readonly name: string
-  readonly index: number
-  readonly payload: unknown
-  readonly transfer: Array<TransferListItem> | undefined
-  readonly success: ValueCodec | undefined
-  readonly error: ValueCodec | undefined
-  readonly timeoutMillis: number
-  readonly stats: TaskStats
-  readonly enqueuedAt: number
-  /** The caller's cell, told the id of each worker the call is sent to (see `WorkerAssignment`). */
-  readonly assignment: WorkerAssignment | undefined
-  /** Its estimated synchronous work (ms) when it was sent (see `pipelineBudgetMillis`). */
-  cpuEstimate: number
-  /** Bytes of the buffers its transfer list moves (see `pipelineBytes`). */
-  readonly bytes: number
-  resume: Resume | undefined
-  state: number
-  slot: Slot | undefined
-  sentAt: number
-  timer: ReturnType<typeof setTimeout> | undefined
-}
-
-/** One worker as the engine tracks it. */
-export interface Slot {
-  readonly id: number
-  transport: Transport | undefined
-  state: number
-  readonly inFlight: Map<number, Call>
-  /** Estimated synchronous work (ms) of the calls in flight (see `pipelineBudgetMillis`). */
-  pendingCpu: number
-  /** Bytes moved to it by the calls in flight (see `pipelineBytes`). */
-  pendingBytes: number
-  /** A CPU-bound call sent to wait behind the one it is running (see `pipelineBudgetMillis`). */
-  waiting: Call | undefined
-  outbox: Array<unknown>
-  transfer: Array<TransferListItem> | undefined
-  flushQueued: boolean
-  readonly flush: () => void
-  completed: number
-  idleSince: number
-  busySince: number
-  busyMillis: number
-  readonly startedAt: number
-  /** Why the pool stopped this worker; undefined while nobody asked it to stop. */
-  stopReason: string | undefined
-  lastError: unknown
-  bootTimer: ReturnType<typeof setTimeout> | undefined
-}
-
-/** Read-only view of the pool's state. */
-export interface PoolStats {
-  /** Workers started or starting. */
-  readonly workers: number
-  /** Workers still booting. */
-  readonly booting: number
-  /** Workers running at least one call. */
-  readonly busy: number
-  /** Ready workers running nothing. */
-  readonly idle: number
-  /** Calls waiting for a worker. */
-  readonly queued: number
-  /** Calls sent to a worker and not answered yet. */
-  readonly inFlight: number
-  /** Calls answered with a success. */
-  readonly completed: number
-  /** Calls that failed (typed errors, defects, crashes, timeouts). */
-  readonly failed: number
-  /** Workers that died unexpectedly. */
-  readonly crashed: number
-  /** Workers started over the pool's life, the first ones included. */
-  readonly spawned: number
-  /** Calls sent again to another worker after their worker was terminated. */
-  readonly redispatched: number
-  /** Share of worker time spent with at least one call in flight, over the pool's life (0..1). */
-  readonly utilisation: number
-  /** Ids of the workers started or starting: the ids in `TaskResult.workerId` and `WorkerCrashed.workerId`. */
-  readonly workerIds: ReadonlyArray<number>
-}
 
 /** What the engine needs besides the configuration. */
 export interface EngineOptions {
@@ -254,16 +68,6 @@ export interface EngineOptions {
   readonly spawner: Spawner
   /** Called when a task name is first seen, so the metrics can register its series. */
   readonly onNewTask?: (stats: TaskStats) => void
-}
-
-/** Bytes of the buffers in a transfer list (0 for message ports and other transferables). */
-const movedBytes = (transfer: ReadonlyArray<TransferListItem>): number => {
-  let bytes = 0
-  for (const item of transfer) {
-    const length = (item as { readonly byteLength?: unknown }).byteLength
-    if (typeof length === "number") bytes += length
-  }
-  return bytes
 }
 
 const respawnInitialMillis = 50
@@ -298,9 +102,7 @@ export class Engine {
   private indexByName = new Map<string, number>()
 
   readonly slots: Array<Slot> = []
-  private queue: Array<Call | undefined> = []
-  private head = 0
-  private queuedCount = 0
+  private readonly queue = new CallQueue()
   private nextCallId = 1
   private nextWorkerId = 1
 
@@ -369,7 +171,7 @@ export class Engine {
   }
 
   private drained(): boolean {
-    if (this.queuedCount > 0) return false
+    if (this.queue.size > 0) return false
     for (const slot of this.slots) if (slot.inFlight.size > 0) return false
     return true
   }
@@ -438,33 +240,23 @@ export class Engine {
   }
 
   /** Creates and queues a call. The caller has validated and encoded the payload. */
-  submit(
-    taskId: string | undefined,
-    name: string,
-    index: number,
-    payload: unknown,
-    transfer: Array<TransferListItem> | undefined,
-    success: ValueCodec | undefined,
-    error: ValueCodec | undefined,
-    timeoutMillis: number,
-    resume: Resume,
-    assignment?: WorkerAssignment
-  ): Call {
-    const stats = this.statsOf(name)
+  submit(request: CallRequest, resume: Resume): Call {
+    const stats = this.statsOf(request.name)
     const id = this.nextCallId++
+    const transfer = request.transfer
     const call: Call = {
       id,
-      taskId: taskId ?? `${name}#${id}`,
-      name,
-      index,
-      payload,
+      taskId: request.taskId ?? `${request.name}#${id}`,
+      name: request.name,
+      index: request.index,
+      payload: request.payload,
       transfer,
-      success,
-      error,
-      timeoutMillis,
+      success: request.success,
+      error: request.error,
+      timeoutMillis: request.timeoutMillis,
       stats,
       enqueuedAt: performance.now(),
-      assignment,
+      assignment: request.assignment,
       cpuEstimate: 0,
       bytes: transfer === undefined ? 0 : movedBytes(transfer),
       resume,
@@ -473,7 +265,7 @@ export class Engine {
       sentAt: 0,
       timer: undefined
     }
-    if (this.queuedCount === 0) {
+    if (this.queue.size === 0) {
       const slot = this.pick(call, 1)
       if (slot !== undefined) {
         this.send(slot, call)
@@ -482,7 +274,6 @@ export class Engine {
       }
     }
     this.queue.push(call)
-    this.queuedCount++
     this.scale()
     return call
   }
@@ -492,7 +283,7 @@ export class Engine {
     if (call.state === QUEUED) {
       call.state = DONE
       call.resume = undefined
-      this.queuedCount--
+      this.queue.forget()
       if (this.state === "closing" && this.drained()) this.finish()
     } else if (call.state === SENT) {
       call.state = ABANDONED
@@ -519,105 +310,32 @@ export class Engine {
   }
 
   private failQueued(exit: Exit.Exit<never, any>): void {
-    const queue = this.queue
-    const head = this.head
-    this.queue = []
-    this.head = 0
-    this.queuedCount = 0
-    for (let i = head; i < queue.length; i++) {
-      const call = queue[i]
-      if (call !== undefined && call.state === QUEUED) this.settle(call, exit)
-    }
+    for (const call of this.queue.drain()) this.settle(call, exit)
   }
 
   private requeueFront(calls: ReadonlyArray<Call>): void {
-    if (calls.length === 0) return
-    const rest = this.queue.slice(this.head)
-    this.queue = [...calls, ...rest]
-    this.head = 0
     for (const call of calls) {
       call.state = QUEUED
       call.slot = undefined
-      this.queuedCount++
       this.redispatched++
     }
+    this.queue.unshift(calls)
   }
 
   // ---------------------------------------------------------------------------------------------------------
   // Dispatch
 
-  /**
-   * The worker for a call: an idle one if there is one. Otherwise the busy worker with the least estimated work
-   * in flight, if it has room for the call within `concurrentTasksPerWorker` and `pipelineBudgetMillis`, and
-   * only when the pool cannot grow (no worker booting, `maxWorkers` reached): a new worker runs calls in
-   * parallel, while a call queued behind others in a worker waits for them. `queued` counts the calls waiting
-   * in the pool's queue, this one included.
-   */
   private pick(call: Call, queued: number): Slot | undefined {
-    const cap = this.config.concurrentTasksPerWorker
-    const estimate = call.stats.cpuMillis
-    let best: Slot | undefined
-    let live = 0
-    let booting = false
-    const slots = this.slots
-    for (let i = 0; i < slots.length; i++) {
-      const slot = slots[i]!
-      if (slot.state === BOOTING) {
-        booting = true
-        live++
-        continue
-      }
-      if (slot.state !== READY) continue
-      if (slot.inFlight.size === 0) return slot
-      live++
-      if (
-        slot.inFlight.size < cap && slot.pendingBytes + call.bytes <= pipelineBytes &&
-        (best === undefined || slot.pendingCpu < best.pendingCpu ||
-          (slot.pendingCpu === best.pendingCpu && slot.inFlight.size < best.inFlight.size))
-      ) best = slot
-    }
-    if (best === undefined || estimate === undefined) return undefined
-    if (best.pendingCpu + estimate > pipelineBudgetMillis && !this.canWait(best, call, estimate, queued, live)) {
-      return undefined
-    }
-    if (booting || (live < this.config.maxWorkers && this.broken === undefined && this.state !== "closed")) {
-      return undefined
-    }
-    return best
-  }
-
-  /**
-   * Whether CPU-bound `call` may wait in busy worker `slot` behind its one call (see `pipelineBudgetMillis`):
-   * not behind a much longer call, not when the other `live - 1` workers would run out of queued calls first,
-   * not with moved buffers (a call that never started is sent again after a crash), and not when cancelling
-   * it would terminate the worker (a grace period of 0).
-   */
-  private canWait(slot: Slot, call: Call, estimate: number, queued: number, live: number): boolean {
-    return slot.waiting === undefined && slot.inFlight.size === 1 && slot.pendingCpu <= waitBehindFactor * estimate &&
-      call.bytes === 0 && queued >= live && this.config.terminationGraceMillis > 0 &&
-      slot.transport?.skip !== undefined
+    return pick(this.slots, call, queued, this.config, this.broken === undefined && this.state !== "closed")
   }
 
   private pump(): void {
     const queue = this.queue
-    while (this.head < queue.length) {
-      const call = queue[this.head]
-      if (call === undefined || call.state !== QUEUED) {
-        queue[this.head++] = undefined
-        continue
-      }
-      const slot = this.pick(call, this.queuedCount)
+    for (let call = queue.peek(); call !== undefined; call = queue.peek()) {
+      const slot = this.pick(call, queue.size)
       if (slot === undefined) break
-      queue[this.head++] = undefined
-      this.queuedCount--
+      queue.take()
       this.send(slot, call)
-    }
-    if (this.head === queue.length) {
-      this.queue = []
-      this.head = 0
-    } else if (this.head > 1024 && this.head * 2 > queue.length) {
-      this.queue = queue.slice(this.head)
-      this.head = 0
     }
   }
 
@@ -868,7 +586,7 @@ export class Engine {
     if (this.state === "closed" || this.broken !== undefined || this.respawnTimer !== undefined) return
     let inFlight = 0
     for (const slot of this.slots) if (slot.state === READY || slot.state === BOOTING) inFlight += slot.inFlight.size
-    const demand = this.state === "closing" ? (this.queuedCount > 0 ? 1 : 0) : this.queuedCount + inFlight
+    const demand = this.state === "closing" ? (this.queue.size > 0 ? 1 : 0) : this.queue.size + inFlight
     const target = Math.min(
       this.config.maxWorkers,
       Math.max(this.state === "closing" ? 0 : this.config.minWorkers, demand)
@@ -997,7 +715,7 @@ export class Engine {
       }
       this.runTime.record(performance.now() - call.sentAt)
       ;(settled ??= []).push(call)
-      ;(exits ??= []).push(this.decode(call, op, batch[i + 2]))
+      ;(exits ??= []).push(decode(call, op, batch[i + 2]))
     }
     if (answered > 0) {
       this.consecutiveCrashes = 0
@@ -1007,51 +725,6 @@ export class Engine {
       this.flushAll()
       if (settled !== undefined) { for (let i = 0; i < settled.length; i++) this.settle(settled[i]!, exits![i]!) }
       if (this.state === "closing" && this.drained()) this.finish()
-    }
-  }
-
-  private decode(call: Call, op: number, value: unknown): Exit.Exit<any, any> {
-    switch (op) {
-      case OP_SUCCESS: {
-        if (call.success === undefined) return Exit.succeed(value)
-        try {
-          return Exit.succeed(call.success.decode(value))
-        } catch (error) {
-          return Exit.die(
-            new TypeError(
-              `the worker answered "${call.name}" with a value that does not match its success schema: ${
-                (error as CodecError).detail
-              }`
-            )
-          )
-        }
-      }
-      case OP_FAILURE: {
-        if (call.error === undefined) return Exit.die(decodeDefect(value))
-        try {
-          return Exit.fail(call.error.decode(value))
-        } catch (error) {
-          return Exit.die(
-            new TypeError(
-              `the worker failed "${call.name}" with an error that does not match its error schema: ${
-                (error as CodecError).detail
-              }`
-            )
-          )
-        }
-      }
-      case OP_DEFECT:
-        return Exit.die(decodeDefect(value))
-      case OP_INTERRUPTED:
-        return Exit.fail(
-          new TaskCancelled({ taskId: call.taskId, taskName: call.name, reason: "interrupted inside the worker" })
-        )
-      case OP_INVALID: {
-        const { detail, reason } = value as { reason: "schema" | "not-self-contained"; detail: string }
-        return Exit.fail(new PayloadInvalid({ taskName: call.name, reason, detail }))
-      }
-      default:
-        return Exit.die(new Error(`unknown answer ${op} from the worker for "${call.name}"`))
     }
   }
 
@@ -1145,38 +818,15 @@ export class Engine {
   // Stats
 
   stats(): PoolStats {
-    let booting = 0
-    let busy = 0
-    let idle = 0
-    let inFlight = 0
-    let busyMillis = this.retiredBusyMillis
-    let lifeMillis = this.retiredLifeMillis
-    const now = performance.now()
-    const workerIds: Array<number> = []
-    for (const slot of this.slots) {
-      if (slot.state === DEAD) continue
-      workerIds.push(slot.id)
-      if (slot.state === BOOTING) booting++
-      else if (slot.inFlight.size > 0) busy++
-      else if (slot.state === READY) idle++
-      inFlight += slot.inFlight.size
-      busyMillis += slot.busyMillis + (slot.inFlight.size > 0 && slot.state < STOPPING ? now - slot.busySince : 0)
-      lifeMillis += now - slot.startedAt
-    }
-    return {
-      workers: this.slots.length,
-      booting,
-      busy,
-      idle,
-      queued: this.queuedCount,
-      inFlight,
+    return project(this.slots, {
+      queued: this.queue.size,
       completed: this.completed,
       failed: this.failed,
       crashed: this.crashed,
       spawned: this.spawned,
       redispatched: this.redispatched,
-      utilisation: lifeMillis > 0 ? Math.min(1, busyMillis / lifeMillis) : 0,
-      workerIds
-    }
+      retiredBusyMillis: this.retiredBusyMillis,
+      retiredLifeMillis: this.retiredLifeMillis
+    })
   }
 }

@@ -3,7 +3,10 @@
  * very thread. Each transport sends batches, reports incoming batches, errors and the exit, and can be
  * closed gracefully or terminated; the dispatch code above it is the same for all three.
  *
- * @since 0.1.0
+ * Which transport, which bootstrap and which boot flags a pool's options call for is decided here too
+ * ({@link spawnerFor}), next to the URLs of the built-in entries, so that no service knows them.
+ *
+ * @internal
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -11,9 +14,11 @@ import { fork } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { Worker } from "node:worker_threads"
 import type { TransferListItem } from "node:worker_threads"
+import type { PoolConfig, ResourceLimits } from "../../domain/Config.ts"
+import { InvalidConfig } from "../../domain/OrchestratorError.ts"
 import type { Any, Group, Handlers } from "../../domain/WorkerTask.ts"
 import { SIGNAL_CELLS, SIGNAL_SENT, SIGNAL_SKIP, skipKey, workerDataKey, workerEnvKey } from "../wire/Protocol.ts"
 import type { WorkerBootOptions } from "../wire/Protocol.ts"
@@ -48,14 +53,6 @@ export interface Transport {
 /** Starts worker number `id`. */
 export type Spawner = (id: number, events: TransportEvents) => Transport
 
-/** V8 limits of a worker, as in `node:worker_threads`. */
-export interface ResourceLimits {
-  readonly maxOldGenerationSizeMb?: number
-  readonly maxYoungGenerationSizeMb?: number
-  readonly codeRangeSizeMb?: number
-  readonly stackSizeMb?: number
-}
-
 /** What every spawner needs. */
 export interface SpawnOptions {
   readonly entry: URL
@@ -81,6 +78,55 @@ const compileCacheEnv = (boot: WorkerBootOptions): Record<string, string> =>
 const sourceExt = import.meta.url.endsWith(".ts") ? "ts" : "js"
 const threadBootstrapUrl = new URL(`../worker/ThreadBootstrap.${sourceExt}`, import.meta.url)
 const processBootstrapUrl = new URL(`../worker/ProcessBootstrap.${sourceExt}`, import.meta.url)
+/** The entry of pools created without one: it serves only `offload`. */
+const functionWorkerUrl = new URL(`../worker/FunctionWorker.${sourceExt}`, import.meta.url)
+
+/** Where a pool's workers come from, as the user gave it. */
+export interface WorkerSource {
+  readonly entry?: URL | string | undefined
+  readonly name: string
+  readonly execArgv?: ReadonlyArray<string> | undefined
+  readonly env?: Readonly<Record<string, string>> | undefined
+  readonly compileCache?: boolean | undefined
+}
+
+/** The entry's URL: a `file:` (or `data:`) URL or a path; the built-in entry when there is none. */
+export const resolveEntry = (entry: URL | string | undefined): URL | InvalidConfig => {
+  if (entry === undefined) return functionWorkerUrl
+  if (entry instanceof URL) {
+    return entry.protocol === "file:" || entry.protocol === "data:"
+      ? entry
+      : new InvalidConfig({ field: "pool.entry", value: entry.href, detail: "expected a file: URL" })
+  }
+  if (typeof entry !== "string" || entry.length === 0) {
+    return new InvalidConfig({
+      field: "pool.entry",
+      value: String(entry),
+      detail: "expected a file path or a file: URL"
+    })
+  }
+  return entry.startsWith("file:") ? new URL(entry) : pathToFileURL(path.resolve(entry))
+}
+
+/** The spawner of a pool: threads or child processes (`config.mode`), with the boot flags its entry needs. */
+export const spawnerFor = (source: WorkerSource, config: PoolConfig): Spawner | InvalidConfig => {
+  const entry = resolveEntry(source.entry)
+  if (entry instanceof InvalidConfig) return entry
+  const options: SpawnOptions = {
+    entry,
+    name: source.name,
+    boot: {
+      compileCache: source.compileCache ?? true,
+      // A user's entry serves typed tasks, so it loads `effect`; the built-in one loads none.
+      effectResolution: source.entry !== undefined,
+      ...(config.maxHeapMb !== undefined ? { heapReportMillis: 100 } : {})
+    },
+    resourceLimits: config.resourceLimits,
+    execArgv: source.execArgv,
+    env: source.env
+  }
+  return config.mode === "process" ? processSpawner(options) : threadSpawner(options)
+}
 
 /**
  * Workers as `node:worker_threads` threads. Each starts from a small bootstrap that turns on Node's compile

@@ -24,6 +24,7 @@ import type { InvalidConfig } from "../../domain/OrchestratorError.ts"
 import { levels } from "../../domain/TaskPriority.ts"
 import type { TaskPriority } from "../../domain/TaskPriority.ts"
 import { decodeConfig } from "../config/ConfigValidation.ts"
+import { counterHooks, gaugeHooks, Histogram, histogramHooks } from "../metrics/MetricHooks.ts"
 import { Entry, holdingLane, PriorityQueue } from "./PriorityQueue.ts"
 import type { KeyGroup } from "./PriorityQueue.ts"
 
@@ -140,31 +141,6 @@ class Waiter extends Entry {
   }
 }
 
-/** A histogram kept in plain arrays and exported through `Metric.registerUnsafe`: recording costs a few adds. */
-class WaitHistogram {
-  readonly counts = new Array<number>(waitBoundaries.length).fill(0)
-  count = 0
-  sum = 0
-  min = Number.MAX_VALUE
-  max = -Number.MAX_VALUE
-
-  record(millis: number): void {
-    let i = 0
-    while (millis > waitBoundaries[i]!) i++
-    this.counts[i]!++
-    this.count++
-    this.sum += millis
-    if (millis < this.min) this.min = millis
-    if (millis > this.max) this.max = millis
-  }
-
-  state(): Metric.HistogramState {
-    let cumulated = 0
-    const buckets = waitBoundaries.map((boundary, i): [number, number] => [boundary, cumulated += this.counts[i]!])
-    return { buckets, count: this.count, min: this.min, max: this.max, sum: this.sum }
-  }
-}
-
 const decodePermits = decodeConfig(Schema.Struct({ permits: SchedulerConfig.fields.permits }), "scheduler")
 
 class SchedulerCore {
@@ -177,7 +153,7 @@ class SchedulerCore {
   readonly capacity: number
   readonly failWhenFull: boolean
   readonly rateLimited: boolean
-  readonly wait = new WaitHistogram()
+  readonly wait = new Histogram(waitBoundaries)
   /** The rate gate's fiber, parked until a waiter may be admitted. */
   gateWake: ((effect: Effect.Effect<void>) => void) | undefined = undefined
   private pendingHead: Waiter | undefined = undefined
@@ -413,18 +389,6 @@ class SchedulerCore {
   }
 }
 
-const gaugeHooks = (read: () => number): Metric.Metric.Hooks<number, Metric.GaugeState<number>> => ({
-  get: () => ({ value: read() }),
-  update: () => {},
-  modify: () => {}
-})
-
-const counterHooks = (read: () => number): Metric.Metric.Hooks<number, Metric.CounterState<number>> => ({
-  get: () => ({ count: read(), incremental: true }),
-  update: () => {},
-  modify: () => {}
-})
-
 const registerMetrics = (core: SchedulerCore, context: Context.Context<never>) => {
   const registrations = [
     ...levels.map((priority, level) =>
@@ -440,11 +404,7 @@ const registerMetrics = (core: SchedulerCore, context: Context.Context<never>) =
     Metric.registerUnsafe(metrics.admitted, context, counterHooks(() => core.admitted)),
     Metric.registerUnsafe(metrics.rejected, context, counterHooks(() => core.rejected)),
     Metric.registerUnsafe(metrics.promoted, context, counterHooks(() => core.queue.promoted)),
-    Metric.registerUnsafe(metrics.waitMillis, context, {
-      get: () => core.wait.state(),
-      update: () => {},
-      modify: () => {}
-    })
+    Metric.registerUnsafe(metrics.waitMillis, context, histogramHooks(core.wait))
   ]
   return () => {
     for (const registration of registrations) registration.remove()

@@ -1,0 +1,74 @@
+/**
+ * Metrics read from plain counters on snapshot: the pool and the scheduler keep their numbers in fields that a
+ * hot path bumps with one add, and register hooks with `Metric.registerUnsafe` that read those fields when an
+ * exporter asks. The per-call path then pays nothing for a metric, however many exporters there are.
+ *
+ * One histogram for both (fixed boundaries, counts kept in a plain array), in the shape of Effect's own
+ * `Metric.HistogramState`, empty state included, so a reader cannot tell it from Effect's histogram.
+ *
+ * @internal
+ */
+import type * as Metric from "effect/Metric"
+
+/** A histogram with fixed boundaries, kept in plain numbers and read by the metric registry on snapshot. */
+export class Histogram {
+  /** Upper bounds of the buckets, the last one `+Infinity`. */
+  readonly boundaries: ReadonlyArray<number>
+  readonly counts: Array<number>
+  count = 0
+  sum = 0
+  min = Number.MAX_VALUE
+  max = -Number.MAX_VALUE
+  /** `boundaries` as `Metric.histogram` takes them; a last `+Infinity` bucket is added when missing. */
+  constructor(boundaries: ReadonlyArray<number>) {
+    this.boundaries = boundaries.at(-1) === Number.POSITIVE_INFINITY
+      ? boundaries
+      : [...boundaries, Number.POSITIVE_INFINITY]
+    this.counts = new Array(this.boundaries.length).fill(0)
+  }
+  record(value: number): void {
+    const bounds = this.boundaries
+    let i = 0
+    while (value > bounds[i]!) i++
+    this.counts[i]!++
+    this.count++
+    this.sum += value
+    if (value < this.min) this.min = value
+    if (value > this.max) this.max = value
+  }
+  /** Cumulative buckets, the last one at `+Infinity`. */
+  state(): Metric.HistogramState {
+    const buckets: Array<[number, number]> = []
+    let cumulative = 0
+    for (let i = 0; i < this.boundaries.length; i++) {
+      cumulative += this.counts[i]!
+      buckets.push([this.boundaries[i]!, cumulative])
+    }
+    return { buckets, count: this.count, min: this.min, max: this.max, sum: this.sum }
+  }
+}
+
+const noop = (): void => {}
+
+/** A gauge whose value is read from `read` on snapshot. */
+export const gaugeHooks = (read: () => number): Metric.Metric.Hooks<number, Metric.GaugeState<number>> => ({
+  get: () => ({ value: read() }),
+  update: noop,
+  modify: noop
+})
+
+/** A counter that only grows, read from `read` on snapshot. */
+export const counterHooks = (read: () => number): Metric.Metric.Hooks<number, Metric.CounterState<number>> => ({
+  get: () => ({ count: read(), incremental: true }),
+  update: noop,
+  modify: noop
+})
+
+/** A histogram read from `histogram` on snapshot. */
+export const histogramHooks = (
+  histogram: Histogram
+): Metric.Metric.Hooks<number, Metric.HistogramState> => ({
+  get: () => histogram.state(),
+  update: noop,
+  modify: noop
+})

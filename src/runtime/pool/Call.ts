@@ -1,0 +1,143 @@
+/**
+ * A call and a worker as the pool's dispatcher tracks them: plain mutable records, one allocation each, so the
+ * per-call path costs a few microseconds (see `Dispatch.ts`).
+ *
+ * States are small integers with names, because the dispatcher compares them by order. Both only ever move
+ * forward, never back, so `state >= STOPPING` reads "the worker takes no more messages" and `state < STOPPING`
+ * "it may still answer":
+ * - a call: `QUEUED` → `SENT` → (`ABANDONED` →) `DONE`; a call re-sent after its worker was terminated before
+ *   it started goes back to `QUEUED`, the one exception, and only from `SENT`;
+ * - a worker: `BOOTING` → `READY` → (`RETIRING` →) `STOPPING` → `DEAD`.
+ *
+ * @internal
+ */
+import type * as Exit from "effect/Exit"
+import type { TransferListItem } from "node:worker_threads"
+import type { ValueCodec } from "../wire/Protocol.ts"
+import type { Transport } from "./Transport.ts"
+import type { WorkerAssignment } from "./WorkerAssignment.ts"
+
+/** Waiting in the pool's queue. */
+export const QUEUED = 0
+/** Sent to a worker (running there, or waiting behind the call it runs). */
+export const SENT = 1
+/** The caller is gone (interrupted or timed out) but the worker has not confirmed the stop yet. */
+export const ABANDONED = 2
+/** Answered, failed or dropped: nothing more happens to it. */
+export const DONE = 3
+/** Where a call is; ordered, see the module notes. */
+export type CallState = typeof QUEUED | typeof SENT | typeof ABANDONED | typeof DONE
+
+/** Started; no call is sent to it until it says it is ready. */
+export const BOOTING = 0
+/** Takes calls. */
+export const READY = 1
+/** Takes no new calls; stopped once its calls are done (recycling, idle shrink). */
+export const RETIRING = 2
+/** Being stopped or terminated; its calls have been dealt with. */
+export const STOPPING = 3
+/** Exited. */
+export const DEAD = 4
+/** Where a worker is; ordered, see the module notes. */
+export type WorkerState = typeof BOOTING | typeof READY | typeof RETIRING | typeof STOPPING | typeof DEAD
+
+/** Receives the outcome of a call. */
+export type Resume = (exit: Exit.Exit<any, any>) => void
+
+/** Plain counters of one task name, and how much synchronous worker time its calls take. */
+export class TaskStats {
+  completed = 0
+  failed = 0
+  /** Moving average of the synchronous time (ms) of its calls in the worker; undefined until one answered. */
+  cpuMillis: number | undefined = undefined
+  readonly name: string
+  constructor(name: string) {
+    this.name = name
+  }
+  record(cpuMillis: number): void {
+    // Quick to adapt: the first calls of a task are often slow (cold code) and should not mark it for long.
+    this.cpuMillis = this.cpuMillis === undefined ? cpuMillis : (this.cpuMillis + cpuMillis) / 2
+  }
+}
+
+/** What a caller hands the dispatcher: a validated, encoded call. */
+export interface CallRequest {
+  /** Reported in `TaskTimeout` and `TaskCancelled`; default `<name>#<call number>`. */
+  readonly taskId?: string | undefined
+  readonly name: string
+  /** The task's index in the workers' table (see `Engine.indexOf`). */
+  readonly index: number
+  /** Already encoded for the wire. */
+  readonly payload: unknown
+  readonly transfer?: Array<TransferListItem> | undefined
+  /** Decodes a success; none: the value is taken as it arrives. */
+  readonly success?: ValueCodec | undefined
+  /** Decodes a typed failure; none: a failure is a defect. */
+  readonly error?: ValueCodec | undefined
+  /** 0: no timeout. */
+  readonly timeoutMillis: number
+  /** The caller's cell, told the id of each worker the call is sent to (see `WorkerAssignment`). */
+  readonly assignment?: WorkerAssignment | undefined
+}
+
+/** A call as the dispatcher tracks it. */
+export interface Call {
+  readonly id: number
+  readonly taskId: string
+  readonly name: string
+  readonly index: number
+  readonly payload: unknown
+  readonly transfer: Array<TransferListItem> | undefined
+  readonly success: ValueCodec | undefined
+  readonly error: ValueCodec | undefined
+  readonly timeoutMillis: number
+  readonly stats: TaskStats
+  readonly enqueuedAt: number
+  readonly assignment: WorkerAssignment | undefined
+  /** Its estimated synchronous work (ms) when it was sent (see `Placement.pipelineBudgetMillis`). */
+  cpuEstimate: number
+  /** Bytes of the buffers its transfer list moves (see `Placement.pipelineBytes`). */
+  readonly bytes: number
+  resume: Resume | undefined
+  state: CallState
+  slot: Slot | undefined
+  sentAt: number
+  timer: ReturnType<typeof setTimeout> | undefined
+}
+
+/** One worker as the dispatcher tracks it. */
+export interface Slot {
+  readonly id: number
+  transport: Transport | undefined
+  state: WorkerState
+  readonly inFlight: Map<number, Call>
+  /** Estimated synchronous work (ms) of the calls in flight (see `Placement.pipelineBudgetMillis`). */
+  pendingCpu: number
+  /** Bytes moved to it by the calls in flight (see `Placement.pipelineBytes`). */
+  pendingBytes: number
+  /** A CPU-bound call sent to wait behind the one it is running (see `Placement.canWait`). */
+  waiting: Call | undefined
+  outbox: Array<unknown>
+  transfer: Array<TransferListItem> | undefined
+  flushQueued: boolean
+  readonly flush: () => void
+  completed: number
+  idleSince: number
+  busySince: number
+  busyMillis: number
+  readonly startedAt: number
+  /** Why the pool stopped this worker; undefined while nobody asked it to stop. */
+  stopReason: string | undefined
+  lastError: unknown
+  bootTimer: ReturnType<typeof setTimeout> | undefined
+}
+
+/** Bytes of the buffers in a transfer list (0 for message ports and other transferables). */
+export const movedBytes = (transfer: ReadonlyArray<TransferListItem>): number => {
+  let bytes = 0
+  for (const item of transfer) {
+    const length = (item as { readonly byteLength?: unknown }).byteLength
+    if (typeof length === "number") bytes += length
+  }
+  return bytes
+}

@@ -1,0 +1,142 @@
+/**
+ * From a caller's arguments to a call the dispatcher can send: the task looked up in the workers' table, the
+ * payload validated and encoded with the task's schema (its codecs built once per task), the buffers to move
+ * collected, the timeout decoded, and for `offload` the function checked and turned into source text. Whatever
+ * is wrong is the caller's typed error at once, before anything is sent; the dispatcher counts it as failed.
+ *
+ * @internal
+ */
+import type * as Duration from "effect/Duration"
+import * as Exit from "effect/Exit"
+import type { TransferListItem } from "node:worker_threads"
+import type { InvalidConfig, PoolShutDown, WorkerBootFailed } from "../../domain/OrchestratorError.ts"
+import { PayloadInvalid, UnknownTask } from "../../domain/OrchestratorError.ts"
+import type * as WorkerTask from "../../domain/WorkerTask.ts"
+import { timeoutMillis as decodeTimeoutMillis } from "../config/ConfigValidation.ts"
+import * as FunctionSource from "../wire/FunctionSource.ts"
+import { CodecError, collectTransferables, offloadTaskName } from "../wire/Protocol.ts"
+import type { ValueCodec } from "../wire/Protocol.ts"
+import { codecFor } from "../wire/WireCodec.ts"
+import type { Call, Resume } from "./Call.ts"
+import type { Engine } from "./Dispatch.ts"
+import * as WorkerAssignment from "./WorkerAssignment.ts"
+
+/** How one call is sent, besides its payload. */
+export interface CallOptions {
+  /** Limit on the call's time on a worker; the pool's `taskTimeoutMillis` when absent; infinite means none. */
+  readonly timeout?: Duration.Input | undefined
+  /** Reported in `TaskTimeout` and `TaskCancelled`; default `<task name>#<call number>`. */
+  readonly taskId?: string | undefined
+}
+
+/** What a caller can be rejected with before anything is sent. */
+export type Rejection = PoolShutDown | WorkerBootFailed | UnknownTask | PayloadInvalid | InvalidConfig
+
+interface TaskCodecs {
+  readonly payload: ValueCodec
+  readonly success: ValueCodec
+  readonly error: ValueCodec
+}
+
+const taskCodecs = new WeakMap<WorkerTask.Any, TaskCodecs>()
+const codecsOf = (task: WorkerTask.Any): TaskCodecs => {
+  let codecs = taskCodecs.get(task)
+  if (codecs === undefined) {
+    codecs = { payload: codecFor(task.payload), success: codecFor(task.success), error: codecFor(task.error) }
+    taskCodecs.set(task, codecs)
+  }
+  return codecs
+}
+
+/** The two ways to call a pool: a typed task, or a self-contained function (`offload`). */
+export interface Callers {
+  /** Submits a typed task; undefined when it was rejected (`resume` has been called with the error). */
+  readonly task: (task: WorkerTask.Any, payload: unknown, options: CallOptions | undefined, resume: Resume) =>
+    | Call
+    | undefined
+  /** Submits a function and its arguments; undefined when it was rejected. */
+  readonly fn: (fn: (...args: Array<any>) => unknown, args: ReadonlyArray<unknown>, resume: Resume) => Call | undefined
+  /** The typed tasks the workers serve, for `UnknownTask`. */
+  readonly known: () => ReadonlyArray<string>
+}
+
+/**
+ * The callers of one pool. `canTransfer`: whether moved buffers survive the transport (not through a child
+ * process's IPC channel). `defaultTimeoutMillis`: the pool's `taskTimeoutMillis`, 0 for none.
+ */
+export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeoutMillis: number): Callers => {
+  const known = (): ReadonlyArray<string> => (engine.names ?? []).filter((n) => n !== offloadTaskName)
+
+  const reject = (name: string, resume: Resume, error: Rejection): undefined => {
+    engine.rejected(name)
+    resume(Exit.fail(error))
+    return undefined
+  }
+
+  const task: Callers["task"] = (task, payload, options, resume) => {
+    const rejected = engine.rejection()
+    if (rejected !== undefined) return reject(task.name, resume, rejected)
+    const index = engine.indexOf(task.name)
+    if (index === undefined || task.name === offloadTaskName) {
+      return reject(task.name, resume, new UnknownTask({ taskName: task.name, known: known() }))
+    }
+    const codecs = codecsOf(task)
+    let encoded: unknown
+    try {
+      encoded = codecs.payload.encode(payload)
+    } catch (error) {
+      if (!(error instanceof CodecError)) throw error
+      return reject(
+        task.name,
+        resume,
+        new PayloadInvalid({ taskName: task.name, reason: "schema", detail: error.detail })
+      )
+    }
+    let transfer: Array<TransferListItem> | undefined
+    if (task.transfer && canTransfer) {
+      transfer = []
+      collectTransferables(encoded, transfer)
+    }
+    let timeoutMillis = defaultTimeoutMillis
+    if (options?.timeout !== undefined) {
+      const decoded = decodeTimeoutMillis(options.timeout, "timeout")
+      if (typeof decoded !== "number") return reject(task.name, resume, decoded)
+      // The dispatcher spells "no timeout" 0.
+      timeoutMillis = decoded === Number.POSITIVE_INFINITY ? 0 : decoded
+    }
+    return engine.submit({
+      taskId: options?.taskId,
+      name: task.name,
+      index,
+      payload: encoded,
+      transfer,
+      success: codecs.success,
+      error: codecs.error,
+      timeoutMillis,
+      assignment: WorkerAssignment.current()
+    }, resume)
+  }
+
+  const fn: Callers["fn"] = (fn, args, resume) => {
+    const name = `offload:${(typeof fn === "function" && fn.name.trim()) || "anonymous"}`
+    const rejected = engine.rejection()
+    if (rejected !== undefined) return reject(name, resume, rejected)
+    const checked = FunctionSource.check(fn)
+    if (!checked.ok) {
+      return reject(
+        name,
+        resume,
+        new PayloadInvalid({ taskName: name, reason: "not-self-contained", detail: checked.detail })
+      )
+    }
+    return engine.submit({
+      name,
+      index: engine.indexOf(offloadTaskName)!,
+      payload: { source: checked.source, args },
+      timeoutMillis: defaultTimeoutMillis,
+      assignment: WorkerAssignment.current()
+    }, resume)
+  }
+
+  return { task, fn, known }
+}
