@@ -28,20 +28,17 @@ export * as TaskPriority from "./domain/TaskPriority.ts"
 export * as TaskResult from "./domain/TaskResult.ts"
 export * as WorkerTask from "./domain/WorkerTask.ts"
 
-// Runtime mechanisms that are part of the public surface
-export * as Resilience from "./layers/Resilience.ts"
-export * as ConfigValidation from "./runtime/config/ConfigValidation.ts"
+// Mechanisms whose values and types users compose (the rest of src/runtime stays private)
 export * as BackgroundQueue from "./runtime/orchestrator/BackgroundQueue.ts"
 export * as Batch from "./runtime/orchestrator/Batch.ts"
 export * as TaskMetrics from "./runtime/orchestrator/TaskMetrics.ts"
-export * as WorkerAssignment from "./runtime/pool/WorkerAssignment.ts"
 export * as Fallback from "./runtime/resilience/Fallback.ts"
 export * as Retry from "./runtime/resilience/Retry.ts"
-export * as PriorityQueue from "./runtime/scheduler/PriorityQueue.ts"
 
 // Services and their layers
 export * as CircuitBreakers from "./layers/CircuitBreakers.ts"
 export * as Orchestrator from "./layers/Orchestrator.ts"
+export * as Resilience from "./layers/Resilience.ts"
 export * as Scheduler from "./layers/Scheduler.ts"
 export * as WorkerPool from "./layers/WorkerPool.ts"
 

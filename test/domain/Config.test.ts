@@ -1,7 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Schema } from "effect"
 import * as os from "node:os"
-import { Config, ConfigValidation, InvalidConfig, RetryPolicy } from "../../src/index.ts"
+import { Config, InvalidConfig, RetryPolicy } from "../../src/index.ts"
+import * as ConfigValidation from "../../src/runtime/config/ConfigValidation.ts"
 
 const valid = <A>(exit: Exit.Exit<A, InvalidConfig>): A => {
   if (Exit.isFailure(exit)) throw new Error(`expected a success, got ${String(exit.cause)}`)
