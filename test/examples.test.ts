@@ -32,7 +32,12 @@ const runExample = (...args: ReadonlyArray<string>): Promise<Run> =>
     new Promise<Run>((resolve, reject) => {
       const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" }
       delete env.FORCE_COLOR
-      const child = spawn(process.execPath, ["examples/run.ts", ...args], { cwd: root, env })
+      // As `npm run example` does: the examples import the package by its name, and this condition makes Node
+      // resolve that name to the sources (package.json `exports`) instead of a `dist` that a clean clone lacks.
+      const child = spawn(process.execPath, ["--conditions=effect-orchestrator-source", "examples/run.ts", ...args], {
+        cwd: root,
+        env
+      })
       let stdout = ""
       let stderr = ""
       child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
