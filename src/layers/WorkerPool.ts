@@ -132,8 +132,8 @@ export type RunArgs<T extends WorkerTask.Any> = void extends WorkerTask.Payload<
 export interface Options extends PoolConfigInput {
   /**
    * The worker entry file, which calls `serve(group, handlers)`. `.ts` entries run with Node's type stripping
-   * (erasable syntax only); from a build, point at the `.js` file
-   * (`new URL(\`./worker.${import.meta.url.endsWith(".ts") ? "ts" : "js"}\`, import.meta.url)`).
+   * (erasable syntax only); from a build, the `.js` file must be named: {@link entry}
+   * (`WorkerPool.entry(import.meta.url, "./worker.ts")`) names the right one in both cases.
    * Default: a built-in entry that serves only `offload`.
    */
   readonly entry?: URL | string | undefined
@@ -561,3 +561,24 @@ export const offload = <const Args extends ReadonlyArray<unknown>, R>(
 
 /** The stats of the pool in context. */
 export const stats: Effect.Effect<PoolStats, never, WorkerPool> = WorkerPool.use((pool) => pool.stats)
+
+/**
+ * Names a worker entry file next to the calling module, so that the same line works from source and from
+ * compiled output: `file` is resolved against `from` (pass `import.meta.url`), and when `from` is a compiled
+ * module (`.js`, `.mjs`, `.cjs`) a `.ts`, `.mts` or `.cts` extension in `file` becomes `.js`, `.mjs` or
+ * `.cjs`, as `tsc` does to relative imports (`rewriteRelativeImportExtensions`) but never to URL strings.
+ * Any other path is resolved as it is.
+ *
+ * @example
+ * ```ts
+ * import { WorkerPool } from "effect-orchestrator"
+ *
+ * // src/main.ts -> src/worker.ts; dist/main.js -> dist/worker.js
+ * const layer = WorkerPool.WorkerPool.layer({ entry: WorkerPool.entry(import.meta.url, "./worker.ts") })
+ * ```
+ */
+export const entry = (from: string | URL, file: string): URL => {
+  const base = new URL(from)
+  const compiled = /\.[cm]?js$/.test(base.pathname)
+  return new URL(compiled ? file.replace(/\.([cm]?)ts$/, ".$1js") : file, base)
+}
