@@ -29,6 +29,35 @@ const NonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
 const withDefault = <S extends Schema.Top>(value: S["Encoded"]) =>
   Schema.withDecodingDefaultKey<S>(Effect.succeed(value))
 
+/**
+ * Default upper bounds, in seconds, of the buckets of every duration histogram (pool wait and run times, lane
+ * wait times, task queue and run times): 100 µs to 1 minute in 1–5 steps. Twelve bounds make 14 series lines
+ * per label set (the buckets, `+Inf`, `_sum`, `_count`); set `durationBucketsSeconds` to choose others.
+ */
+export const defaultDurationBucketsSeconds: ReadonlyArray<number> = [
+  0.0001,
+  0.0005,
+  0.001,
+  0.005,
+  0.01,
+  0.05,
+  0.1,
+  0.5,
+  1,
+  5,
+  10,
+  60
+]
+
+/** Upper bounds of histogram buckets, in seconds: positive, finite and strictly increasing. */
+export const DurationBuckets = Schema.Array(Positive).check(
+  Schema.makeFilter((bounds) => bounds.length > 0 || "must have at least one bound"),
+  Schema.makeFilter((bounds) => {
+    const at = bounds.findIndex((bound, i) => i > 0 && bound <= bounds[i - 1]!)
+    return at === -1 || { path: [at], issue: `must be greater than the bound before it (${bounds[at - 1]})` }
+  })
+)
+
 /** V8 heap and stack limits of one worker, in megabytes, as in `node:worker_threads` `resourceLimits`. */
 export const ResourceLimits = Schema.Struct({
   maxOldGenerationSizeMb: Schema.optionalKey(Positive),
@@ -63,7 +92,9 @@ export const PoolConfig = Schema.Struct({
   /** A worker that has not said it is ready after this long counts as a failed boot. */
   bootTimeoutMillis: Positive.pipe(withDefault(30_000)),
   /** Worker threads, or child processes for stronger isolation. */
-  mode: Schema.Literals(["thread", "process"]).pipe(withDefault("thread"))
+  mode: Schema.Literals(["thread", "process"]).pipe(withDefault("thread")),
+  /** Bucket bounds, in seconds, of the pool's wait and run time histograms. */
+  durationBucketsSeconds: DurationBuckets.pipe(withDefault(defaultDurationBucketsSeconds))
 }).check(Schema.makeFilter((c) =>
   c.maxWorkers >= c.minWorkers ||
   { path: ["maxWorkers"], issue: `must be at least minWorkers (${c.minWorkers})` }
@@ -100,7 +131,9 @@ export const SchedulerConfig = Schema.Struct({
   /** Tasks of one fairness key running at once; absent means only `permits` limits them. */
   perKeyLimit: Schema.optionalKey(PositiveInt),
   /** At most `limit` admissions per `intervalMillis`; absent means no rate limit. */
-  rate: Schema.optionalKey(RateLimit)
+  rate: Schema.optionalKey(RateLimit),
+  /** Bucket bounds, in seconds, of the wait time histogram (submission to admission). */
+  durationBucketsSeconds: DurationBuckets.pipe(withDefault(defaultDurationBucketsSeconds))
 })
 
 /** A decoded scheduler configuration. */
@@ -136,7 +169,12 @@ export const OrchestratorConfig = Schema.Struct({
   blocking: BlockingConfig.pipe(withDefault({})),
   background: BackgroundConfig.pipe(withDefault({})),
   /** Retry policy of tasks that name none; absent means no retry. */
-  retry: Schema.optionalKey(RetryPolicy)
+  retry: Schema.optionalKey(RetryPolicy),
+  /**
+   * Bucket bounds, in seconds, of every duration histogram: the tasks' queue wait and run time, and (unless
+   * `pool` or `scheduler` set their own) the pools' and lanes'.
+   */
+  durationBucketsSeconds: DurationBuckets.pipe(withDefault(defaultDurationBucketsSeconds))
 })
 
 /** A decoded orchestrator configuration. */

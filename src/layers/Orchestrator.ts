@@ -37,7 +37,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Exit, Layer, Metric } from "effect"
+import { Context, Effect, Exit, Layer, Metric, Schema } from "effect"
 import type { Scope } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { OrchestratorConfig } from "../domain/Config.ts"
@@ -211,6 +211,10 @@ const mapChunk = function mapChunk(source: string, items: ReadonlyArray<unknown>
   return out
 }
 
+const decodeBuckets = decodeConfig(
+  Schema.Struct({ durationBucketsSeconds: OrchestratorConfig.fields.durationBucketsSeconds })
+)
+
 /** Builds the orchestrator in the current scope with real worker threads. */
 export const make = (
   options: Options = {}
@@ -221,8 +225,17 @@ const makeWith = (
   workers: "threads" | "test" | Served<WorkerTask.Group<WorkerTask.Any>>
 ): Effect.Effect<Orchestrator["Service"], InvalidConfig | WorkerBootFailed, Scope.Scope> =>
   Effect.gen(function*() {
-    const { entry, ...input } = options
+    const { entry, ...given } = options
     const inProcess = workers !== "threads"
+    // The orchestrator's buckets apply to its pools and lanes too, unless they name their own; checked first, so
+    // that a bad bound is reported under the field the user wrote.
+    const buckets = given.durationBucketsSeconds
+    if (buckets !== undefined) yield* decodeBuckets({ durationBucketsSeconds: buckets })
+    const input = buckets === undefined ? given : {
+      ...given,
+      pool: { durationBucketsSeconds: buckets, ...given.pool },
+      scheduler: { durationBucketsSeconds: buckets, ...given.scheduler }
+    }
     const config = yield* decodeConfig(OrchestratorConfig)(
       inProcess ? { ...input, scheduler: { permits: 1, ...input.scheduler } } : input
     )
@@ -235,7 +248,8 @@ const makeWith = (
       // One call per thread: a blocking call holds its thread until it returns.
       concurrentTasksPerWorker: 1,
       shutdownDeadlineMillis: config.pool.shutdownDeadlineMillis,
-      terminationGraceMillis: config.pool.terminationGraceMillis
+      terminationGraceMillis: config.pool.terminationGraceMillis,
+      durationBucketsSeconds: config.pool.durationBucketsSeconds
     }
     const testPool = (served: Served<WorkerTask.Group<WorkerTask.Any>>, poolOptions: WorkerPool.Options) =>
       Effect.map(
@@ -262,13 +276,14 @@ const makeWith = (
     // Task metrics go to the registry the orchestrator was built with, beside the pool's and the lanes' own,
     // whichever fiber runs the task.
     const registry = yield* Metric.MetricRegistry
+    const histograms = TaskMetrics.histograms(config.durationBucketsSeconds)
     const runResult = <A, E, R>(task: Task.Task<A, E, R>): Effect.Effect<TaskResult<A, E | RunError>, never, R> => {
       const labels = { task: task.name, kind: task.kind, priority: task.priority }
       return TaskMetrics.recordSubmitted(labels).pipe(
         Effect.provideService(Metric.MetricRegistry, registry),
         Effect.andThen(TaskExecution.execute(task, { admit: lanes[task.kind].submit, defaultRetry: config.retry })),
         Effect.tap((result) =>
-          Effect.provideService(TaskMetrics.recordResult(result), Metric.MetricRegistry, registry)
+          Effect.provideService(TaskMetrics.recordResult(result, histograms), Metric.MetricRegistry, registry)
         ),
         Effect.withSpan(`task ${task.name}`, {
           attributes: { "task.id": task.id, "task.kind": task.kind, "task.priority": task.priority }

@@ -48,7 +48,8 @@
  *   the caller's `WorkerAssignment` cell, if its context has one; the orchestrator reports it as
  *   `TaskResult.workerId`, and `stats.workerIds` lists the live workers' ids.
  * - **Metrics** (`orchestrator_pool_*`, attribute `pool`): tasks completed and failed per task, workers, busy
- *   workers, queue depth, calls in flight, crashes, utilisation, wait and run time histograms (ms). They are
+ *   workers, queue depth, calls in flight, crashes, utilisation, wait and run time histograms (in seconds, over
+ *   `durationBucketsSeconds`). They are
  *   registered in the context's `Metric.MetricRegistry` and read from the pool's counters on snapshot, so the
  *   per-call path pays nothing for them.
  *
@@ -76,7 +77,7 @@ import type { Duration, Scope } from "effect"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import type { TransferListItem } from "node:worker_threads"
-import { PoolConfig } from "../domain/Config.ts"
+import { defaultDurationBucketsSeconds, PoolConfig } from "../domain/Config.ts"
 import type { PoolConfigInput } from "../domain/Config.ts"
 import { InvalidConfig, PayloadInvalid, UnknownTask } from "../domain/OrchestratorError.ts"
 import type {
@@ -91,7 +92,7 @@ import { decodeConfig, timeoutMillis as decodeTimeoutMillis } from "../runtime/C
 import * as FunctionSource from "../runtime/internal/FunctionSource.ts"
 import { codecFor } from "../runtime/internal/WireCodec.ts"
 import * as WorkerAssignment from "../runtime/WorkerAssignment.ts"
-import { Engine, timeBoundaries } from "../runtime/WorkerDispatch.ts"
+import { Engine } from "../runtime/WorkerDispatch.ts"
 import type { Call, Histogram, PoolStats, Resume, TaskStats } from "../runtime/WorkerDispatch.ts"
 import { CodecError, collectTransferables, offloadTaskName } from "../runtime/WorkerProtocol.ts"
 import type { ValueCodec } from "../runtime/WorkerProtocol.ts"
@@ -312,13 +313,15 @@ export const metrics = {
   utilisation: Metric.gauge("orchestrator_pool_utilisation", {
     description: "Share of worker time with a call in flight, over the pool's life (0..1)"
   }),
-  waitTime: Metric.histogram("orchestrator_pool_wait_time_ms", {
-    description: "Time from call to send, in milliseconds",
-    boundaries: timeBoundaries
+  /** Time from call to send, in seconds; buckets from the pool's `durationBucketsSeconds`. */
+  waitTime: Metric.histogram("orchestrator_pool_wait_time_seconds", {
+    description: "Time from call to send, in seconds",
+    boundaries: defaultDurationBucketsSeconds
   }),
-  runTime: Metric.histogram("orchestrator_pool_run_time_ms", {
-    description: "Time from send to answer, in milliseconds",
-    boundaries: timeBoundaries
+  /** Time from send to answer, in seconds; buckets from the pool's `durationBucketsSeconds`. */
+  runTime: Metric.histogram("orchestrator_pool_run_time_seconds", {
+    description: "Time from send to answer, in seconds",
+    boundaries: defaultDurationBucketsSeconds
   })
 } as const
 
@@ -329,7 +332,22 @@ const counterHooks = (get: () => number) => ({
   modify: noop
 })
 const gaugeHooks = (get: () => number) => ({ get: () => ({ value: get() }), update: noop, modify: noop })
-const histogramHooks = (histogram: Histogram) => ({ get: () => histogram.state(), update: noop, modify: noop })
+// The engine measures milliseconds; Prometheus' convention is base units, so the series are in seconds, over the
+// configured bounds themselves (not the engine's millisecond copies, which may round).
+const histogramHooks = (histogram: Histogram, boundsSeconds: ReadonlyArray<number>) => ({
+  get: () => {
+    const state = histogram.state()
+    return {
+      buckets: state.buckets.map(([bound, count], i): [number, number] => [boundsSeconds[i] ?? bound, count]),
+      count: state.count,
+      min: state.min / 1000,
+      max: state.max / 1000,
+      sum: state.sum / 1000
+    }
+  },
+  update: noop,
+  modify: noop
+})
 
 interface TaskCodecs {
   readonly payload: ValueCodec
@@ -387,8 +405,16 @@ const build = (
       Metric.registerUnsafe(tagged(metrics.inFlight), context, gaugeHooks(() => engine.stats().inFlight)),
       Metric.registerUnsafe(tagged(metrics.crashes), context, counterHooks(() => engine.crashed)),
       Metric.registerUnsafe(tagged(metrics.utilisation), context, gaugeHooks(() => engine.stats().utilisation)),
-      Metric.registerUnsafe(tagged(metrics.waitTime), context, histogramHooks(engine.waitTime)),
-      Metric.registerUnsafe(tagged(metrics.runTime), context, histogramHooks(engine.runTime))
+      Metric.registerUnsafe(
+        tagged(metrics.waitTime),
+        context,
+        histogramHooks(engine.waitTime, config.durationBucketsSeconds)
+      ),
+      Metric.registerUnsafe(
+        tagged(metrics.runTime),
+        context,
+        histogramHooks(engine.runTime, config.durationBucketsSeconds)
+      )
     )
 
     yield* Effect.addFinalizer(() =>

@@ -162,9 +162,6 @@ export class Histogram {
   }
 }
 
-/** Histogram boundaries in milliseconds: 0.01 ms to about 84 s, doubling. */
-export const timeBoundaries: ReadonlyArray<number> = Array.from({ length: 24 }, (_, i) => 0.01 * 2 ** i)
-
 /** A call as the engine tracks it. */
 export interface Call {
   readonly id: number
@@ -320,8 +317,9 @@ export class Engine {
   private retiredLifeMillis = 0
 
   readonly taskStats = new Map<string, TaskStats>()
-  readonly waitTime = new Histogram(timeBoundaries)
-  readonly runTime = new Histogram(timeBoundaries)
+  /** In milliseconds, as measured, over `config.durationBucketsSeconds`; the layer reports them in seconds. */
+  readonly waitTime: Histogram
+  readonly runTime: Histogram
   completed = 0
   failed = 0
   crashed = 0
@@ -333,6 +331,9 @@ export class Engine {
     this.spawner = options.spawner
     this.bootTimeoutMillis = options.config.bootTimeoutMillis
     this.onNewTask = options.onNewTask
+    const millis = options.config.durationBucketsSeconds.map((seconds) => seconds * 1000)
+    this.waitTime = new Histogram(millis)
+    this.runTime = new Histogram(millis)
   }
 
   // ---------------------------------------------------------------------------------------------------------

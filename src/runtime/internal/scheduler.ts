@@ -17,7 +17,7 @@
 import { Clock, Context, Duration, Effect, Exit, Metric, Result, Scheduler as EffectScheduler, Schema } from "effect"
 import type { Scope } from "effect"
 import { RateLimiter } from "effect/persistence"
-import { SchedulerConfig } from "../../domain/Config.ts"
+import { defaultDurationBucketsSeconds, SchedulerConfig } from "../../domain/Config.ts"
 import type { SchedulerConfigInput } from "../../domain/Config.ts"
 import { QueueFull } from "../../domain/OrchestratorError.ts"
 import type { InvalidConfig } from "../../domain/OrchestratorError.ts"
@@ -67,8 +67,6 @@ export interface SchedulerService {
   readonly stats: Effect.Effect<SchedulerStats>
 }
 
-const waitBoundaries: ReadonlyArray<number> = [0, ...Metric.exponentialBoundaries({ start: 1, factor: 2, count: 24 })]
-
 /** The scheduler's metrics. Their series are registered by each scheduler and read from its state on export. */
 export const metrics = {
   queued: Metric.gauge("orchestrator_scheduler_queued", {
@@ -91,9 +89,10 @@ export const metrics = {
     description: "Promotions of waiting tasks by aging",
     incremental: true
   }),
-  waitMillis: Metric.histogram("orchestrator_scheduler_wait_millis", {
-    description: "Time from submission to admission, in milliseconds",
-    boundaries: waitBoundaries
+  /** Time from submission to admission, in seconds; buckets from the config's `durationBucketsSeconds`. */
+  waitSeconds: Metric.histogram("orchestrator_scheduler_wait_seconds", {
+    description: "Time from submission to admission, in seconds",
+    boundaries: defaultDurationBucketsSeconds
   })
 } as const
 
@@ -141,16 +140,26 @@ class Waiter extends Entry {
 }
 
 /** A histogram kept in plain arrays and exported through `Metric.registerUnsafe`: recording costs a few adds. */
+// Records milliseconds, as the clock gives them, and reports seconds (Prometheus' base unit) over `boundsSeconds`.
 class WaitHistogram {
-  readonly counts = new Array<number>(waitBoundaries.length).fill(0)
+  readonly boundsSeconds: ReadonlyArray<number>
+  readonly boundsMillis: ReadonlyArray<number>
+  readonly counts: Array<number>
   count = 0
   sum = 0
   min = Number.MAX_VALUE
   max = -Number.MAX_VALUE
 
+  constructor(boundsSeconds: ReadonlyArray<number>) {
+    this.boundsSeconds = boundsSeconds
+    this.boundsMillis = boundsSeconds.map((seconds) => seconds * 1000)
+    this.counts = new Array<number>(boundsSeconds.length + 1).fill(0)
+  }
+
   record(millis: number): void {
+    const bounds = this.boundsMillis
     let i = 0
-    while (millis > waitBoundaries[i]!) i++
+    while (i < bounds.length && millis > bounds[i]!) i++
     this.counts[i]!++
     this.count++
     this.sum += millis
@@ -160,8 +169,9 @@ class WaitHistogram {
 
   state(): Metric.HistogramState {
     let cumulated = 0
-    const buckets = waitBoundaries.map((boundary, i): [number, number] => [boundary, cumulated += this.counts[i]!])
-    return { buckets, count: this.count, min: this.min, max: this.max, sum: this.sum }
+    const buckets = this.boundsSeconds.map((bound, i): [number, number] => [bound, cumulated += this.counts[i]!])
+    buckets.push([Number.POSITIVE_INFINITY, this.count])
+    return { buckets, count: this.count, min: this.min / 1000, max: this.max / 1000, sum: this.sum / 1000 }
   }
 }
 
@@ -177,7 +187,7 @@ class SchedulerCore {
   readonly capacity: number
   readonly failWhenFull: boolean
   readonly rateLimited: boolean
-  readonly wait = new WaitHistogram()
+  readonly wait: WaitHistogram
   /** The rate gate's fiber, parked until a waiter may be admitted. */
   gateWake: ((effect: Effect.Effect<void>) => void) | undefined = undefined
   private pendingHead: Waiter | undefined = undefined
@@ -192,6 +202,7 @@ class SchedulerCore {
     this.failWhenFull = config.overflow === "fail"
     this.rateLimited = config.rate !== undefined
     this.queue = new PriorityQueue({ agingMillis: config.agingMillis, perKeyLimit: config.perKeyLimit })
+    this.wait = new WaitHistogram(config.durationBucketsSeconds)
     this.clock = clock
     this.dispatcher = dispatcher
   }
@@ -440,7 +451,7 @@ const registerMetrics = (core: SchedulerCore, context: Context.Context<never>) =
     Metric.registerUnsafe(metrics.admitted, context, counterHooks(() => core.admitted)),
     Metric.registerUnsafe(metrics.rejected, context, counterHooks(() => core.rejected)),
     Metric.registerUnsafe(metrics.promoted, context, counterHooks(() => core.queue.promoted)),
-    Metric.registerUnsafe(metrics.waitMillis, context, {
+    Metric.registerUnsafe(metrics.waitSeconds, context, {
       get: () => core.wait.state(),
       update: () => {},
       modify: () => {}
