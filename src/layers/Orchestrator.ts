@@ -358,7 +358,23 @@ const makeWith = (
     })
     // Runs before the lanes and pools close (finalizers run in reverse order), so queued work drains first.
     yield* Effect.addFinalizer(() =>
-      background.shutdown({ mode: "drain", deadlineMillis: config.background.drainDeadlineMillis })
+      Effect.gen(function*() {
+        const before = yield* background.stats
+        const waiting = before.queued + before.running
+        if (waiting > 0) {
+          yield* Effect.logInfo(
+            `draining ${waiting} background tasks (${before.running} running, ${before.queued} queued) for up to ${config.background.drainDeadlineMillis} ms`
+          )
+        }
+        yield* background.shutdown({ mode: "drain", deadlineMillis: config.background.drainDeadlineMillis })
+        const after = yield* background.stats
+        const cancelled = after.cancelled - before.cancelled
+        if (cancelled > 0) {
+          yield* Effect.logWarning(`background drain deadline passed: ${cancelled} tasks cancelled`).pipe(
+            Effect.annotateLogs({ cancelled })
+          )
+        } else if (waiting > 0) yield* Effect.logInfo("background tasks drained")
+      }).pipe(Effect.annotateLogs({ service: "Orchestrator", queue: "background" }))
     )
 
     return Orchestrator.of({

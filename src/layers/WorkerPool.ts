@@ -93,7 +93,7 @@ import * as FunctionSource from "../runtime/internal/FunctionSource.ts"
 import { codecFor } from "../runtime/internal/WireCodec.ts"
 import * as WorkerAssignment from "../runtime/WorkerAssignment.ts"
 import { Engine } from "../runtime/WorkerDispatch.ts"
-import type { Call, Histogram, PoolStats, Resume, TaskStats } from "../runtime/WorkerDispatch.ts"
+import type { Call, Histogram, PoolEvent, PoolStats, Resume, TaskStats } from "../runtime/WorkerDispatch.ts"
 import { CodecError, collectTransferables, offloadTaskName } from "../runtime/WorkerProtocol.ts"
 import type { ValueCodec } from "../runtime/WorkerProtocol.ts"
 import type { Served } from "../runtime/WorkerRuntime.ts"
@@ -325,6 +325,33 @@ export const metrics = {
   })
 } as const
 
+/** The log line of a pool event: a crash is a warning, a pool that cannot boot an error. */
+const logLine = (event: PoolEvent): Effect.Effect<void> => {
+  switch (event._tag) {
+    case "WorkerCrashed": {
+      const { error } = event
+      return Effect.logWarning(
+        `worker ${error.workerId} crashed (${error.detail}); ${event.calls} of its calls failed with WorkerCrashed, a replacement is starting`
+      ).pipe(Effect.annotateLogs({ workerId: error.workerId, reason: error.reason, failedCalls: event.calls }))
+    }
+    case "WorkerReplaced":
+      return Effect.logInfo(`worker ${event.workerId} replaces a crashed worker`).pipe(
+        Effect.annotateLogs({ workerId: event.workerId })
+      )
+    case "WorkerBootFailed": {
+      const cause = event.cause instanceof Error ? event.cause.message : String(event.cause)
+      const annotations = { workerId: event.workerId, attempt: event.attempt, maxAttempts: event.maxAttempts }
+      return (event.final
+        ? Effect.logError(
+          `worker ${event.workerId} failed to boot (${cause}); ${event.attempt} failed boots in a row, the pool stops starting workers and fails calls with WorkerBootFailed`
+        )
+        : Effect.logWarning(
+          `worker ${event.workerId} failed to boot (${cause}); attempt ${event.attempt} of ${event.maxAttempts}, retrying`
+        )).pipe(Effect.annotateLogs(annotations))
+    }
+  }
+}
+
 const noop = () => {}
 const counterHooks = (get: () => number) => ({
   get: () => ({ count: get(), incremental: false }),
@@ -396,7 +423,13 @@ const build = (
         )
       )
     }
-    const engine = new Engine({ config, spawner, onNewTask })
+    // Engine events arrive in plain callbacks: each log line runs as its own fiber in the layer's context, so it
+    // goes to the loggers and minimum level that were in place when the pool was built.
+    const log = (line: Effect.Effect<void>) => {
+      Effect.runForkWith(context)(Effect.annotateLogs(line, { pool: name }))
+    }
+    const onEvent = (event: PoolEvent): void => log(logLine(event))
+    const engine = new Engine({ config, spawner, onNewTask, onEvent })
     const tagged = <I, S>(metric: Metric.Metric<I, S>) => Metric.withAttributes(metric, attributes)
     registrations.push(
       Metric.registerUnsafe(tagged(metrics.workers), context, gaugeHooks(() => engine.stats().workers)),
@@ -418,11 +451,28 @@ const build = (
     )
 
     yield* Effect.addFinalizer(() =>
-      Effect.callback<void>((resume) => engine.shutdown(() => resume(Effect.void))).pipe(
-        Effect.ensuring(Effect.sync(() => {
-          for (const registration of registrations) registration.remove()
-        }))
-      )
+      Effect.suspend(() => {
+        const { inFlight, queued } = engine.stats()
+        const accepted = inFlight + queued
+        const started = performance.now()
+        const stop = Effect.callback<void>((resume) => engine.shutdown(() => resume(Effect.void)))
+        const stopped = Effect.suspend(() => {
+          const { completed, failed } = engine.stats()
+          return Effect.logDebug(`worker pool shut down in ${Math.round(performance.now() - started)} ms`).pipe(
+            Effect.annotateLogs({ completed, failed })
+          )
+        })
+        // A drain is worth an info line only when there is accepted work to wait for.
+        const draining = accepted === 0 ? Effect.void : Effect.logInfo(
+          `worker pool draining ${accepted} calls (${inFlight} running, ${queued} queued) for up to ${config.shutdownDeadlineMillis} ms`
+        )
+        return Effect.andThen(draining, Effect.andThen(stop, stopped)).pipe(
+          Effect.annotateLogs({ pool: name }),
+          Effect.ensuring(Effect.sync(() => {
+            for (const registration of registrations) registration.remove()
+          }))
+        )
+      })
     )
     yield* Effect.callback<void, WorkerBootFailed>((resume) =>
       engine.start((error) =>
