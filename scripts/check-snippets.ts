@@ -6,6 +6,8 @@
 // so the other blocks of the same page can import it (`import { Fib } from "./tasks.ts"`); any other block is
 // `block-<n>.ts`. Errors are reported at the page's own line numbers.
 //
+// Then the blocks that are specs (`// name.test.ts`) run under vitest, so a documented spec is known to pass.
+//
 // `--source` checks against `src` instead of `dist` (through the `effect-orchestrator-source` export
 // condition): quicker while editing, but CI checks the built typings.
 import { spawnSync } from "node:child_process"
@@ -127,6 +129,34 @@ export const check = (
   return problems
 }
 
+/**
+ * Runs the snippets named `*.test.ts` (written by {@link check} under `dir`) with vitest; returns its exit code.
+ * With `source`, the package's name resolves to `src` in the specs and in the workers they start.
+ */
+export const runSpecs = (
+  root: string,
+  options: { readonly source?: boolean; readonly dir?: string } = {}
+): number => {
+  const dir = path.join(root, options.dir ?? ".snippets")
+  const conditions = options.source === true ? ["effect-orchestrator-source"] : []
+  const config = `import { defineConfig } from "vitest/config"
+export default defineConfig({
+  resolve: { conditions: ${JSON.stringify(conditions)} },
+  ssr: { resolve: { conditions: ${JSON.stringify(conditions)} } },
+  test: { root: ${JSON.stringify(dir)}, include: ["**/*.test.ts"], testTimeout: 60_000 }
+})
+`
+  fs.writeFileSync(path.join(dir, "vitest.config.ts"), config)
+  const vitest = path.join(root, "node_modules", "vitest", "vitest.mjs")
+  const nodeOptions = [process.env.NODE_OPTIONS, ...conditions.map((c) => `--conditions=${c}`)].filter(Boolean)
+  const result = spawnSync(process.execPath, [vitest, "run", "--config", path.join(dir, "vitest.config.ts")], {
+    cwd: root,
+    stdio: "inherit",
+    env: { ...process.env, NODE_OPTIONS: nodeOptions.join(" ") }
+  })
+  return result.status ?? 1
+}
+
 const main = (): void => {
   const root = fileURLToPath(new URL("..", import.meta.url))
   const source = process.argv.includes("--source")
@@ -145,6 +175,13 @@ const main = (): void => {
   console.log(
     `check-snippets: ${snippets.length} blocks of ${count} pages type-check against ${source ? "src" : "dist"}`
   )
+  if (snippets.some((s) => s.file.endsWith(".test.ts"))) {
+    const status = runSpecs(root, { source })
+    if (status !== 0) {
+      console.error("check-snippets: a documented spec failed")
+      process.exit(status)
+    }
+  }
 }
 
 if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${path.resolve(process.argv[1])}`).href) {
