@@ -68,9 +68,12 @@ export const ResourceLimits = Schema.Struct({
 
 /** Schema of the worker pool's configuration. */
 export const PoolConfig = Schema.Struct({
-  /** Workers kept alive even when idle. */
+  /**
+   * Workers kept alive even when idle, and started with the layer. Default 1: the others start on demand, up to
+   * `maxWorkers`; to start N workers up front, set both `minWorkers` and `maxWorkers` to N.
+   */
   minWorkers: NonNegativeInt.pipe(withDefault(1)),
-  /** Most workers at once. */
+  /** Most workers at once. Default `os.availableParallelism()`. */
   maxWorkers: PositiveInt.pipe(withDefault(parallelism)),
   /** Tasks sent to one worker before it answers; more hides round trips for tiny tasks. */
   concurrentTasksPerWorker: PositiveInt.pipe(withDefault(16)),
@@ -117,7 +120,7 @@ export const RateLimit = Schema.Struct({
 
 /** Schema of the scheduler's configuration. */
 export const SchedulerConfig = Schema.Struct({
-  /** Tasks running at once. */
+  /** Tasks running at once. Default: the number of cores. */
   permits: PositiveInt.pipe(withDefault(parallelism)),
   /** Tasks waiting at most; absent means unbounded. */
   capacity: Schema.optionalKey(PositiveInt),
@@ -144,13 +147,17 @@ export type SchedulerConfigInput = typeof SchedulerConfig.Encoded
 
 /** Schema of the blocking lane's configuration. */
 export const BlockingConfig = Schema.Struct({
-  /** Threads that run blocking calls; kept apart from the CPU pool so neither starves the other. */
+  /**
+   * Threads that run blocking calls; kept apart from the CPU pool so neither starves the other. Default
+   * min(4, cores). They all start with the orchestrator's layer, even if nothing ever blocks, so that a blocking
+   * call never waits for a thread to boot.
+   */
   threads: PositiveInt.pipe(withDefault(Math.max(1, Math.min(4, parallelism))))
 })
 
 /** Schema of the background pool's configuration. */
 export const BackgroundConfig = Schema.Struct({
-  /** Persistent consumers: background tasks running at once. */
+  /** Persistent consumers: background tasks running at once. Default: twice the number of cores. */
   consumers: PositiveInt.pipe(withDefault(parallelism * 2)),
   /** On shutdown by scope, how long queued and running background tasks may take before they are cancelled. */
   drainDeadlineMillis: NonNegative.pipe(withDefault(10_000))

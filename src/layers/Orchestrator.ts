@@ -11,7 +11,10 @@
  *   (or fails fast when asked).
  * - **Batches**: `batch` for any chunk processor, `batchOffload` to send chunks of items to the workers.
  * - **Background**: `submit` returns a handle to await, poll or cancel; `shutdown` drains with a deadline or
- *   stops at once; closing the layer's scope drains with `background.drainDeadlineMillis`.
+ *   stops at once; closing the layer's scope drains with `background.drainDeadlineMillis` (and logs the drain).
+ * - **Defaults worth knowing**: `cpuPermits` is 2 × `pool.maxWorkers`; the blocking lane's threads (min(4,
+ *   cores)) start with the layer; `pool.minWorkers` is 1; the `retry` of a task or of the orchestrator, once
+ *   given, defaults to 3 attempts with jitter 0.2 (set `jitter: 0` for exact delays under the `TestClock`).
  * - **Observability**: task metrics by task, kind and priority, the pool's and schedulers' own metrics,
  *   a `stats` snapshot, the Prometheus text form, and a span per task.
  *

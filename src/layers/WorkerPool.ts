@@ -44,6 +44,10 @@
  * - **Shutdown**: when the scope closes, new calls fail with `PoolShutDown`, accepted calls may finish until
  *   `shutdownDeadlineMillis`, then the rest fail with `PoolShutDown` and every worker is terminated; the
  *   finalizer returns once all have exited.
+ * - **Logs** (through Effect's `Logger`, annotated with `pool`): a crash is a warning (`workerId`, `reason`,
+ *   `failedCalls`) and its replacement info; a failed boot is a warning (`attempt`, `maxAttempts`), giving up
+ *   after `maxBootFailures` an error; a shutdown with accepted calls logs its drain. They go to the loggers and
+ *   minimum level of the context the layer is built in.
  * - **Which worker**: each call writes the id of the worker it is sent to (again when it is re-dispatched) into
  *   the caller's `WorkerAssignment` cell, if its context has one; the orchestrator reports it as
  *   `TaskResult.workerId`, and `stats.workerIds` lists the live workers' ids.
