@@ -5,11 +5,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, Layer, Logger, Metric, References, Scope } from "effect"
 import type { LogLevel } from "effect"
 import { TestClock } from "effect/testing"
-import * as Task from "../../src/domain/Task.ts"
-import { CircuitBreakers } from "../../src/layers/CircuitBreakers.ts"
-import { Orchestrator } from "../../src/layers/Orchestrator.ts"
-import * as WorkerPool from "../../src/layers/WorkerPool.ts"
-import * as Retry from "../../src/runtime/Retry.ts"
+// The public surface only, so that these specs read as a user's and survive moves inside src.
+import { CircuitBreakers, Orchestrator, Retry, Task, WorkerPool } from "../../src/index.ts"
 import { Exit as ExitTask, Inc, Sleep } from "../pool/fixtures/tasks.ts"
 import { eventually, fixture, workerEntry } from "../pool/helpers.ts"
 
@@ -91,7 +88,7 @@ describe("circuits", () => {
   it.effect("opening is a warning, half-opening and closing are info, each with the circuit's key", () => {
     const { lines, provide } = capture()
     return Effect.gen(function*() {
-      const breakers = yield* CircuitBreakers
+      const breakers = yield* CircuitBreakers.CircuitBreakers
       const guarded = (effect: Effect.Effect<string, string>) => Effect.exit(breakers.execute("rates-api")(effect))
       yield* guarded(Effect.fail("down"))
       yield* guarded(Effect.fail("down"))
@@ -108,7 +105,7 @@ describe("circuits", () => {
       assert.include(transitions[0]!.message, "circuit rates-api opened")
     }).pipe(
       Effect.provide(
-        CircuitBreakers.layer({ policy: { consecutiveFailures: 2, openDurationMillis: 1_000 } }).pipe(
+        CircuitBreakers.CircuitBreakers.layer({ policy: { consecutiveFailures: 2, openDurationMillis: 1_000 } }).pipe(
           Layer.provide(Layer.succeed(Metric.MetricRegistry, new Map()))
         )
       ),
@@ -179,8 +176,8 @@ describe("the orchestrator", () => {
     const { lines, provide } = capture()
     return Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(Orchestrator.layerTest(), scope)
-      const orchestrator = Context.get(context, Orchestrator)
+      const context = yield* Layer.buildWithScope(Orchestrator.Orchestrator.layerTest(), scope)
+      const orchestrator = Context.get(context, Orchestrator.Orchestrator)
       const handle = yield* orchestrator.submit(Task.make(Effect.sleep("50 millis"), { name: "report" }))
       yield* Scope.close(scope, Exit.void)
       assert.isTrue(Exit.isSuccess(yield* Effect.exit(handle.await)))
