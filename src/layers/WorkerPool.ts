@@ -70,7 +70,7 @@
  * })
  *
  * program.pipe(
- *   Effect.provide(WorkerPool.WorkerPool.layer({ entry: new URL("./math-worker.ts", import.meta.url), maxWorkers: 4 }))
+ *   Effect.provide(WorkerPool.WorkerPool.layer({ entry: WorkerPool.entry(import.meta.url, "./math-worker.ts"), maxWorkers: 4 }))
  * )
  * ```
  *
