@@ -4,7 +4,10 @@ import effectPlugin from "@effect/eslint-plugin"
 import tseslint from "typescript-eslint"
 
 export default [
-  { ignores: ["**/dist/**", "**/node_modules/**", "bench/results/**", "coverage/**"] },
+  // .snippets*: the README and docs blocks as check-snippets writes them (checked there, with their own settings)
+  {
+    ignores: ["**/dist/**", "**/node_modules/**", "bench/results/**", "coverage/**", ".snippets*/**", "test/.tmp-*/**"]
+  },
   ...tseslint.configs.recommended,
   ...effectPlugin.configs.dprint,
   {

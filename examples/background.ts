@@ -2,9 +2,8 @@
 // gracefully (drain with a deadline). Nothing is lost: every handle resolves, with its value or with a typed
 // `TaskCancelled` (cancelled by its handle, or still running when the deadline passed).
 import { Cause, Effect, Exit, Option } from "effect"
-import { Task } from "../src/index.ts"
-import type { BackgroundQueue, TaskResult } from "../src/index.ts"
-import { Orchestrator } from "../src/layers/Orchestrator.ts"
+import { Orchestrator, Task } from "effect-orchestrator"
+import type { BackgroundQueue, TaskResult } from "effect-orchestrator"
 import type { Example } from "./example.ts"
 import { bold, count, dim, line, ms, table, timed } from "./terminal.ts"
 import { CountPrimes, Fib } from "./workers/tasks.ts"
@@ -20,7 +19,7 @@ export const example: Example = {
   summary: "submit to the background pool, cancel one, poll another, drain on shutdown: nothing is lost",
   program: ({ small }) =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const scale = small ? 1 : 4
       const deadlineMillis = 300 * scale
       const sendEmail = (to: string, millis: number) =>

@@ -2,8 +2,8 @@
 // live progress line shows done/total and items per second. The items are the points of an image of the
 // Mandelbrot set; each one's escape time is computed on a worker.
 import { Effect } from "effect"
-import type { Batch } from "../src/index.ts"
-import { Orchestrator } from "../src/layers/Orchestrator.ts"
+import { Orchestrator } from "effect-orchestrator"
+import type { Batch } from "effect-orchestrator"
 import type { Example } from "./example.ts"
 import { bold, count, dim, line, ms, timed, write } from "./terminal.ts"
 
@@ -51,7 +51,7 @@ export const example: Example = {
   summary: "a large input through batchOffload, with a live progress line and the final items/s",
   program: ({ small }) =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       // Every second row of the image; small: every eighth.
       const rowStep = small ? 8 : 2
       const rows = Array.from({ length: Math.ceil(height / rowStep) }, (_, i) => i * rowStep)

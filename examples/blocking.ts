@@ -1,7 +1,7 @@
 // A blocking synchronous call on the blocking lane while a timer ticks on the main thread: the ticks keep
 // coming, so the event loop never stalls. The same call made on the main thread stops the ticks.
 import { Effect, Fiber, Schedule } from "effect"
-import { Orchestrator } from "../src/layers/Orchestrator.ts"
+import { Orchestrator } from "effect-orchestrator"
 import type { Example } from "./example.ts"
 import { blockingThreads } from "./example.ts"
 import { bold, line, ms, write } from "./terminal.ts"
@@ -49,7 +49,7 @@ export const example: Example = {
   summary: "blocking calls on the blocking lane while a main-thread timer keeps ticking",
   program: ({ small }) =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const millis = small ? 250 : 1_000
       const every = 10
       yield* line(`a timer ticks every ${every} ms on the main thread; each dot below is one tick`)

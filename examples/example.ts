@@ -1,7 +1,6 @@
 // What an example is, and the orchestrator every example runs on.
 import type { Effect } from "effect"
-import { Config } from "../src/index.ts"
-import { Orchestrator } from "../src/layers/Orchestrator.ts"
+import { Config, Orchestrator } from "effect-orchestrator"
 
 /** Options every example takes: `small` shrinks the inputs (for the tour and the test suite). */
 export interface Options {
@@ -14,7 +13,7 @@ export interface Example {
   readonly name: string
   /** One line saying what it shows. */
   readonly summary: string
-  readonly program: (options: Options) => Effect.Effect<void, unknown, Orchestrator>
+  readonly program: (options: Options) => Effect.Effect<void, unknown, Orchestrator.Orchestrator>
 }
 
 /** Workers of the cpu pool: one per core, and at least two so that parallelism is visible on any machine. */
@@ -28,7 +27,7 @@ export const blockingThreads = 2
  * All workers start with the layer (`minWorkers`), so timings measure the work and not worker boots. One cpu
  * task per worker at a time (`cpuPermits`): the others wait in the cpu lane, where priorities decide the order.
  */
-export const layer = Orchestrator.layer({
+export const layer = Orchestrator.Orchestrator.layer({
   entry: new URL("./workers/worker.ts", import.meta.url),
   pool: { minWorkers: workers, maxWorkers: workers },
   cpuPermits: workers,

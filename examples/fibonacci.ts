@@ -1,6 +1,6 @@
 // fib(n) several times: one after another on the main thread, then in parallel on the worker pool.
 import { Effect } from "effect"
-import { Orchestrator } from "../src/layers/Orchestrator.ts"
+import { Orchestrator } from "effect-orchestrator"
 import type { Example } from "./example.ts"
 import { workers } from "./example.ts"
 import { bestOf, bold, dim, line, ms } from "./terminal.ts"
@@ -12,7 +12,7 @@ export const example: Example = {
   summary: "fib sequential on the main thread vs parallel on the worker pool",
   program: ({ small }) =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const n = small ? 32 : 35
       const inputs = Array.from({ length: workers * 2 }, () => n)
       yield* line(`fib(${n}) × ${inputs.length}, on ${workers} workers`)

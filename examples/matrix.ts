@@ -1,6 +1,6 @@
 // A matrix product split by rows across the workers, checked against the same product on the main thread.
 import { Effect } from "effect"
-import { Orchestrator } from "../src/layers/Orchestrator.ts"
+import { Orchestrator } from "effect-orchestrator"
 import type { Example } from "./example.ts"
 import { workers } from "./example.ts"
 import { bestOf, bold, count, dim, line, ms } from "./terminal.ts"
@@ -23,7 +23,7 @@ export const example: Example = {
   summary: "a matrix product split by rows across the workers, checked against the main thread",
   program: ({ small }) =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const size = small ? 300 : 720
       const blocks = workers * 2
       const a = randomMatrix(size, 1)

@@ -1,8 +1,7 @@
 // Task metrics by task, kind and priority, beside the pool's and the lanes' own, in Prometheus' text format
 // (`orchestrator.prometheus`, ready to serve on a /metrics endpoint).
 import { Effect } from "effect"
-import { Task } from "../src/index.ts"
-import { Orchestrator } from "../src/layers/Orchestrator.ts"
+import { Orchestrator, Task } from "effect-orchestrator"
 import type { Example } from "./example.ts"
 import { bold, dim, line } from "./terminal.ts"
 import { Fib } from "./workers/tasks.ts"
@@ -28,7 +27,7 @@ export const example: Example = {
   summary: "run some tasks, then print the orchestrator_* lines of the Prometheus text",
   program: ({ small }) =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const results = yield* orchestrator.runAll<unknown, unknown, never>([
         ...[22, 23, 24].map((n) => orchestrator.workerTask(Fib, n, { name: "thumbnail", priority: "high" })),
         Task.make(Effect.sleep("5 millis"), { name: "fetch-profile" }),

@@ -1,8 +1,7 @@
 // cpu, io and blocking tasks together through one `runAll`: each kind runs in its own lane (worker pool, main
 // runtime, blocking threads), and each result tells its kind, how long it waited and how long it ran.
 import { Cause, Effect, Exit } from "effect"
-import { Task } from "../src/index.ts"
-import { Orchestrator } from "../src/layers/Orchestrator.ts"
+import { Orchestrator, Task } from "effect-orchestrator"
 import type { Example } from "./example.ts"
 import { blockingThreads, workers } from "./example.ts"
 import { bold, dim, line, ms, table, timed } from "./terminal.ts"
@@ -29,7 +28,7 @@ export const example: Example = {
   summary: "cpu + io + blocking tasks together through runAll: kind, queue wait and run time of each",
   program: ({ small }) =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const scale = small ? 1 : 4
       const fetchUser = Effect.sleep(`${30 * scale} millis`).pipe(Effect.as("200 OK { id: 42 }"))
       const queryOrders = Effect.sleep(`${50 * scale} millis`).pipe(Effect.as("17 rows"))

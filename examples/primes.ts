@@ -1,8 +1,8 @@
 // Counting primes in ranges, one task per range, through `runAll` with priorities; the per-task timings come
 // from each TaskResult.
 import { Effect, Exit } from "effect"
-import type { TaskPriority } from "../src/index.ts"
-import { Orchestrator } from "../src/layers/Orchestrator.ts"
+import { Orchestrator } from "effect-orchestrator"
+import type { TaskPriority } from "effect-orchestrator"
 import type { Example } from "./example.ts"
 import { workers } from "./example.ts"
 import { bold, count, dim, line, ms, table, timed } from "./terminal.ts"
@@ -34,7 +34,7 @@ export const example: Example = {
   summary: "count primes in ranges in parallel (runAll with priorities), with per-task timings",
   program: ({ small }) =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const limit = small ? 400_000 : 5_000_000
       const ranges = 8
       const width = limit / ranges

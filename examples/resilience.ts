@@ -2,8 +2,7 @@
 // `Resilience.apply` composes them inside out: retries inside the breaker (the breaker sees one outcome per
 // request), the fallback outside everything; the orchestrator runs each request as an io task.
 import { Effect, Schema, Stream } from "effect"
-import { CircuitBreakers, Resilience, Task } from "../src/index.ts"
-import { Orchestrator } from "../src/layers/Orchestrator.ts"
+import { CircuitBreakers, Orchestrator, Resilience, Task } from "effect-orchestrator"
 import type { Example } from "./example.ts"
 import { bold, dim, line, ms } from "./terminal.ts"
 
@@ -27,7 +26,7 @@ export const example: Example = {
     const openMillis = small ? 300 : 1_000
     const retry = { maximumAttempts: 3, initialIntervalMillis: small ? 20 : 100, backoffCoefficient: 2, jitter: 0 }
     return Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const breakers = yield* CircuitBreakers.CircuitBreakers
 
       // The simulated service: in-process, its health set by the script below.

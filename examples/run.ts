@@ -1,7 +1,8 @@
-// The examples' command line: `npm run example -- NAME [--small]` runs one example; with no name it runs the
-// tour, every example in turn on small inputs.
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Console, Effect } from "effect"
+// The examples' command line, with `effect/cli`: `npm run example -- NAME [--small]` runs one example; with no
+// name it runs the tour, every example in turn on small inputs. `--help` lists them.
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import { Effect, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
 import { example as background } from "./background.ts"
 import { example as batch } from "./batch.ts"
 import { example as blocking } from "./blocking.ts"
@@ -27,19 +28,7 @@ const examples: ReadonlyArray<Example> = [
   metrics
 ]
 
-const usage = [
-  "usage: npm run example -- [NAME] [--small]",
-  "",
-  "  NAME     one of the examples below; without it, the tour runs them all on small inputs",
-  "  --small  small inputs (what the tour and the test suite use)",
-  "",
-  ...examples.map((e) => `  ${e.name.padEnd(11)} ${e.summary}`)
-].join("\n")
-
-const args = process.argv.slice(2)
-const small = args.includes("--small")
-const names = args.filter((arg) => !arg.startsWith("--"))
-const unknownFlags = args.filter((arg) => arg.startsWith("--") && arg !== "--small" && arg !== "--help")
+const names = examples.map((e) => e.name)
 
 const heading = (example: Example, index: number, total: number) =>
   line(`\n${bold(`▶ ${example.name}`)} ${dim(`(${index + 1}/${total})`)}  ${example.summary}`)
@@ -54,17 +43,36 @@ const tour = Effect.gen(function*() {
   yield* line(`\n${bold("tour finished")} in ${((performance.now() - start) / 1000).toFixed(1)} s`)
 })
 
-// A command-line mistake is not a failure of the program: say so plainly and exit with 2, like other CLIs.
-const usageError = (message: string) =>
-  Effect.andThen(Console.error(`${message}\n\n${usage}`), Effect.sync(() => void (process.exitCode = 2)))
+const command = Command.make(
+  "example",
+  {
+    name: Argument.Literals("name", names).pipe(
+      Argument.withDescription(
+        `The example to run; without it, the tour runs them all on small inputs.\n${
+          examples.map((e) => `  ${e.name.padEnd(11)} ${e.summary}`).join("\n")
+        }`
+      ),
+      Argument.optional
+    ),
+    small: Flag.Boolean("small").pipe(
+      Flag.withDescription("Small inputs (what the tour and the test suite use)"),
+      Flag.withDefault(false)
+    )
+  },
+  ({ name, small }) => {
+    const example = Option.flatMap(name, (n) => Option.fromUndefinedOr(examples.find((e) => e.name === n)))
+    const program = Option.match(example, {
+      onNone: () => tour,
+      onSome: (e) => Effect.andThen(heading(e, 0, 1), e.program({ small }))
+    })
+    return Effect.provide(program, layer)
+  }
+).pipe(
+  Command.withDescription("Runs one example of effect-orchestrator, or the tour of them all"),
+  Command.withExamples([
+    { command: "npm run example", description: "the tour" },
+    { command: "npm run example -- fibonacci --small", description: "one example, on small inputs" }
+  ])
+)
 
-const main: Effect.Effect<void, unknown> = Effect.suspend(() => {
-  if (args.includes("--help")) return line(usage)
-  if (unknownFlags.length > 0 || names.length > 1) return usageError(`unexpected arguments: ${args.join(" ")}`)
-  if (names.length === 0) return tour.pipe(Effect.provide(layer))
-  const example = examples.find((e) => e.name === names[0])
-  if (example === undefined) return usageError(`unknown example "${names[0]}"`)
-  return Effect.andThen(heading(example, 0, 1), example.program({ small })).pipe(Effect.provide(layer))
-})
-
-main.pipe(NodeRuntime.runMain)
+command.pipe(Command.run({ version: "0.1.0" }), Effect.provide(NodeServices.layer), NodeRuntime.runMain)

@@ -32,7 +32,12 @@ const runExample = (...args: ReadonlyArray<string>): Promise<Run> =>
     new Promise<Run>((resolve, reject) => {
       const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" }
       delete env.FORCE_COLOR
-      const child = spawn(process.execPath, ["examples/run.ts", ...args], { cwd: root, env })
+      // As `npm run example` does: the examples import the package by its name, and this condition makes Node
+      // resolve that name to the sources (package.json `exports`) instead of a `dist` that a clean clone lacks.
+      const child = spawn(process.execPath, ["--conditions=effect-orchestrator-source", "examples/run.ts", ...args], {
+        cwd: root,
+        env
+      })
       let stdout = ""
       let stderr = ""
       child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
@@ -178,11 +183,28 @@ describe.concurrent("examples (npm run example -- NAME --small)", () => {
     assert.match(out, /tour finished in \d+\.\d s/)
   })
 
-  it("an unknown name: usage on stderr and exit code 2", { timeout }, async () => {
-    const run = await runExample("nope")
-    assert.strictEqual(run.code, 2)
-    assert.include(run.stderr, `unknown example "nope"`)
-    assert.include(run.stderr, "usage: npm run example -- [NAME] [--small]")
-    assert.strictEqual(run.stdout, "")
+  it(
+    "an unknown name or flag: effect/cli's error on stderr, the help on stdout, exit code 1",
+    { timeout },
+    async () => {
+      const run = await runExample("nope")
+      assert.strictEqual(run.code, 1)
+      assert.include(run.stderr, `Invalid value for argument <name>: "nope"`)
+      assert.include(run.stdout, "example [flags] [<name>]")
+      assert.include(run.stdout, "fibonacci")
+      assert.notInclude(run.stdout, "tour finished")
+      const flag = await runExample("fibonacci", "--bogus")
+      assert.strictEqual(flag.code, 1)
+      assert.include(flag.stderr, "--bogus")
+    }
+  )
+
+  it("--help lists the examples and exits with 0", { timeout }, async () => {
+    const run = await runExample("--help")
+    assert.strictEqual(run.code, 0, run.stderr)
+    for (const name of ["fibonacci", "matrix", "primes", "blocking", "mixed", "resilience", "batch", "metrics"]) {
+      assert.include(run.stdout, name)
+    }
+    assert.include(run.stdout, "--small")
   })
 })

@@ -1,7 +1,7 @@
 // Typed task definitions shared by the examples (main side) and the worker entry (worker side).
 // Worker-side file: erasable TypeScript only, `.ts` extensions, deep `effect/*` imports.
+import { WorkerTask } from "effect-orchestrator/worker"
 import * as Schema from "effect/Schema"
-import * as WorkerTask from "../../src/domain/WorkerTask.ts"
 
 /** fib(n), computed the slow way. */
 export const Fib = WorkerTask.make("fib", { payload: Schema.Number, success: Schema.Number })

@@ -1,7 +1,7 @@
 // Worker entry of the examples' cpu pool: serves the typed tasks of `tasks.ts` (and, as every entry does, the
 // self-contained functions of `offloadFunction` and `batchOffload`).
+import { serve } from "effect-orchestrator/worker"
 import * as Effect from "effect/Effect"
-import { serve } from "../../src/worker.ts"
 import { countPrimes, fib, multiplyRows } from "./math.ts"
 import { ExampleTasks } from "./tasks.ts"
 

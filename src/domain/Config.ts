@@ -29,6 +29,35 @@ const NonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
 const withDefault = <S extends Schema.Top>(value: S["Encoded"]) =>
   Schema.withDecodingDefaultKey<S>(Effect.succeed(value))
 
+/**
+ * Default upper bounds, in seconds, of the buckets of every duration histogram (pool wait and run times, lane
+ * wait times, task queue and run times): 100 µs to 1 minute in 1–5 steps. Twelve bounds make 14 series lines
+ * per label set (the buckets, `+Inf`, `_sum`, `_count`); set `durationBucketsSeconds` to choose others.
+ */
+export const defaultDurationBucketsSeconds: ReadonlyArray<number> = [
+  0.0001,
+  0.0005,
+  0.001,
+  0.005,
+  0.01,
+  0.05,
+  0.1,
+  0.5,
+  1,
+  5,
+  10,
+  60
+]
+
+/** Upper bounds of histogram buckets, in seconds: positive, finite and strictly increasing. */
+export const DurationBuckets = Schema.Array(Positive).check(
+  Schema.makeFilter((bounds) => bounds.length > 0 || "must have at least one bound"),
+  Schema.makeFilter((bounds) => {
+    const at = bounds.findIndex((bound, i) => i > 0 && bound <= bounds[i - 1]!)
+    return at === -1 || { path: [at], issue: `must be greater than the bound before it (${bounds[at - 1]})` }
+  })
+)
+
 /** V8 heap and stack limits of one worker, in megabytes, as in `node:worker_threads` `resourceLimits`. */
 export const ResourceLimits = Schema.Struct({
   maxOldGenerationSizeMb: Schema.optionalKey(Positive),
@@ -41,9 +70,12 @@ export type ResourceLimits = typeof ResourceLimits.Type
 
 /** Schema of the worker pool's configuration. */
 export const PoolConfig = Schema.Struct({
-  /** Workers kept alive even when idle. */
+  /**
+   * Workers kept alive even when idle, and started with the layer. Default 1: the others start on demand, up to
+   * `maxWorkers`; to start N workers up front, set both `minWorkers` and `maxWorkers` to N.
+   */
   minWorkers: NonNegativeInt.pipe(withDefault(1)),
-  /** Most workers at once. */
+  /** Most workers at once. Default `os.availableParallelism()`. */
   maxWorkers: PositiveInt.pipe(withDefault(parallelism)),
   /** Tasks sent to one worker before it answers; more hides round trips for tiny tasks. */
   concurrentTasksPerWorker: PositiveInt.pipe(withDefault(16)),
@@ -65,7 +97,9 @@ export const PoolConfig = Schema.Struct({
   /** A worker that has not said it is ready after this long counts as a failed boot. */
   bootTimeoutMillis: Positive.pipe(withDefault(30_000)),
   /** Worker threads, or child processes for stronger isolation. */
-  mode: Schema.Literals(["thread", "process"]).pipe(withDefault("thread"))
+  mode: Schema.Literals(["thread", "process"]).pipe(withDefault("thread")),
+  /** Bucket bounds, in seconds, of the pool's wait and run time histograms. */
+  durationBucketsSeconds: DurationBuckets.pipe(withDefault(defaultDurationBucketsSeconds))
 }).check(Schema.makeFilter((c) =>
   c.maxWorkers >= c.minWorkers ||
   { path: ["maxWorkers"], issue: `must be at least minWorkers (${c.minWorkers})` }
@@ -88,7 +122,7 @@ export const RateLimit = Schema.Struct({
 
 /** Schema of the scheduler's configuration. */
 export const SchedulerConfig = Schema.Struct({
-  /** Tasks running at once. */
+  /** Tasks running at once. Default: the number of cores. */
   permits: PositiveInt.pipe(withDefault(parallelism)),
   /** Tasks waiting at most; absent means unbounded. */
   capacity: Schema.optionalKey(PositiveInt),
@@ -102,7 +136,9 @@ export const SchedulerConfig = Schema.Struct({
   /** Tasks of one fairness key running at once; absent means only `permits` limits them. */
   perKeyLimit: Schema.optionalKey(PositiveInt),
   /** At most `limit` admissions per `intervalMillis`; absent means no rate limit. */
-  rate: Schema.optionalKey(RateLimit)
+  rate: Schema.optionalKey(RateLimit),
+  /** Bucket bounds, in seconds, of the wait time histogram (submission to admission). */
+  durationBucketsSeconds: DurationBuckets.pipe(withDefault(defaultDurationBucketsSeconds))
 })
 
 /** A decoded scheduler configuration. */
@@ -113,13 +149,17 @@ export type SchedulerConfigInput = typeof SchedulerConfig.Encoded
 
 /** Schema of the blocking lane's configuration. */
 export const BlockingConfig = Schema.Struct({
-  /** Threads that run blocking calls; kept apart from the CPU pool so neither starves the other. */
+  /**
+   * Threads that run blocking calls; kept apart from the CPU pool so neither starves the other. Default
+   * min(4, cores). They all start with the orchestrator's layer, even if nothing ever blocks, so that a blocking
+   * call never waits for a thread to boot.
+   */
   threads: PositiveInt.pipe(withDefault(Math.max(1, Math.min(4, parallelism))))
 })
 
 /** Schema of the background pool's configuration. */
 export const BackgroundConfig = Schema.Struct({
-  /** Persistent consumers: background tasks running at once. */
+  /** Persistent consumers: background tasks running at once. Default: twice the number of cores. */
   consumers: PositiveInt.pipe(withDefault(parallelism * 2)),
   /** On shutdown by scope, how long queued and running background tasks may take before they are cancelled. */
   drainDeadlineMillis: NonNegative.pipe(withDefault(10_000))
@@ -138,7 +178,12 @@ export const OrchestratorConfig = Schema.Struct({
   blocking: BlockingConfig.pipe(withDefault({})),
   background: BackgroundConfig.pipe(withDefault({})),
   /** Retry policy of tasks that name none; absent means no retry. */
-  retry: Schema.optionalKey(RetryPolicy)
+  retry: Schema.optionalKey(RetryPolicy),
+  /**
+   * Bucket bounds, in seconds, of every duration histogram: the tasks' queue wait and run time, and (unless
+   * `pool` or `scheduler` set their own) the pools' and lanes'.
+   */
+  durationBucketsSeconds: DurationBuckets.pipe(withDefault(defaultDurationBucketsSeconds))
 })
 
 /** A decoded orchestrator configuration. */

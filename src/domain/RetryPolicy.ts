@@ -36,9 +36,15 @@ export const RetryPolicy = Schema.Struct({
   ),
   /** Cap on the delay between retries, in milliseconds. Absent: 100 × the initial interval, as in Temporal. */
   maximumIntervalMillis: Schema.optionalKey(NonNegative),
-  /** Total attempts, the first included. 1 means no retry. */
+  /**
+   * Total attempts, the first included. 1 means no retry. Default 3, so an empty policy (`retry: {}`) retries
+   * twice; a task with no policy at all is not retried.
+   */
   maximumAttempts: PositiveInt.pipe(Schema.withDecodingDefaultKey(Effect.succeed(3))),
-  /** Random spread of each delay, as a fraction: 0.2 means ×[0.8, 1.2]. 0 turns jitter off. */
+  /**
+   * Random spread of each delay, as a fraction: 0.2 (the default) means ×[0.8, 1.2]. 0 turns jitter off, which
+   * specs on the `TestClock` need when they assert exact delays.
+   */
   jitter: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 })).pipe(
     Schema.withDecodingDefaultKey(Effect.succeed(0.2))
   ),

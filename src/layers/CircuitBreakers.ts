@@ -17,6 +17,9 @@
  * timeout inside counts as a failure), and handle rejections outside it (fallback, or a retry that waits
  * `retryAfterMillis`). `Resilience.apply` composes them in this order.
  *
+ * Logs: opening a circuit is a warning, half-opening and closing are info, each annotated with `circuit` (the
+ * key), `from` and `to`.
+ *
  * Metrics (Prometheus names): `orchestrator_circuit_transitions_total{key,from,to}` counts transitions, and
  * `orchestrator_circuit_state{key}` is 0 while Closed, 1 while HalfOpen and 2 while Open (set on each transition,
  * so a key appears once its circuit has first opened). Keys label series: use one key per dependency, not per
@@ -151,6 +154,23 @@ const toTransition = (transition: CircuitBreaker.Transition): Transition =>
     }
     : transition
 
+// Opening is what an operator must hear about (a dependency is failing); probing and closing are its recovery.
+const logTransition = (transition: Transition): Effect.Effect<void> => {
+  const annotations = { circuit: transition.key, from: transition.from, to: transition.to }
+  switch (transition.to) {
+    case "Open":
+      return Effect.logWarning(
+        `circuit ${transition.key} opened (from ${transition.from}): calls fail with CircuitOpen for ${transition.retryAfterMillis} ms`
+      ).pipe(Effect.annotateLogs({ ...annotations, retryAfterMillis: transition.retryAfterMillis }))
+    case "HalfOpen":
+      return Effect.logInfo(`circuit ${transition.key} half-open: the next call probes`).pipe(
+        Effect.annotateLogs(annotations)
+      )
+    case "Closed":
+      return Effect.logInfo(`circuit ${transition.key} closed: calls run again`).pipe(Effect.annotateLogs(annotations))
+  }
+}
+
 // A rejected call never ran. HalfOpen rejections (a probe is running) are not time-gated: retryAfterMillis is 0
 // and the caller backs off on its own schedule. The memory store cannot fail, so a store error is a bug.
 const rejection = (error: CircuitBreaker.CircuitBreakerError): Effect.Effect<never, CircuitOpen> => {
@@ -226,7 +246,11 @@ export const make = (
           1
         ),
         Metric.update(Metric.withAttributes(stateGauge, { key: transition.key }), stateCode[transition.to])
-      ).pipe(Effect.andThen(PubSub.publish(hub, [transition])), Effect.asVoid)
+      ).pipe(
+        Effect.andThen(logTransition(transition)),
+        Effect.andThen(PubSub.publish(hub, [transition])),
+        Effect.asVoid
+      )
     }
     const store = observeStore(yield* CircuitBreaker.CircuitBreakerStore, onTransition)
     const breakerOf = (policy: CircuitPolicy) =>

@@ -11,7 +11,10 @@
  *   (or fails fast when asked).
  * - **Batches**: `batch` for any chunk processor, `batchOffload` to send chunks of items to the workers.
  * - **Background**: `submit` returns a handle to await, poll or cancel; `shutdown` drains with a deadline or
- *   stops at once; closing the layer's scope drains with `background.drainDeadlineMillis`.
+ *   stops at once; closing the layer's scope drains with `background.drainDeadlineMillis` (and logs the drain).
+ * - **Defaults worth knowing**: `cpuPermits` is 2 × `pool.maxWorkers`; the blocking lane's threads (min(4,
+ *   cores)) start with the layer; `pool.minWorkers` is 1; the `retry` of a task or of the orchestrator, once
+ *   given, defaults to 3 attempts with jitter 0.2 (set `jitter: 0` for exact delays under the `TestClock`).
  * - **Observability**: task metrics by task, kind and priority, the pool's and schedulers' own metrics,
  *   a `stats` snapshot, the Prometheus text form, and a span per task.
  *
@@ -37,7 +40,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Exit, Layer, Metric } from "effect"
+import { Context, Effect, Exit, Layer, Metric, Schema } from "effect"
 import type { Scope } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { OrchestratorConfig } from "../domain/Config.ts"
@@ -211,6 +214,10 @@ const mapChunk = function mapChunk(source: string, items: ReadonlyArray<unknown>
   return out
 }
 
+const decodeBuckets = decodeConfig(
+  Schema.Struct({ durationBucketsSeconds: OrchestratorConfig.fields.durationBucketsSeconds })
+)
+
 /** Builds the orchestrator in the current scope with real worker threads. */
 export const make = (
   options: Options = {}
@@ -221,8 +228,17 @@ const makeWith = (
   workers: "threads" | "test" | Served<WorkerTask.Group<WorkerTask.Any>>
 ): Effect.Effect<Orchestrator["Service"], InvalidConfig | WorkerBootFailed, Scope.Scope> =>
   Effect.gen(function*() {
-    const { entry, ...input } = options
+    const { entry, ...given } = options
     const inProcess = workers !== "threads"
+    // The orchestrator's buckets apply to its pools and lanes too, unless they name their own; checked first, so
+    // that a bad bound is reported under the field the user wrote.
+    const buckets = given.durationBucketsSeconds
+    if (buckets !== undefined) yield* decodeBuckets({ durationBucketsSeconds: buckets })
+    const input = buckets === undefined ? given : {
+      ...given,
+      pool: { durationBucketsSeconds: buckets, ...given.pool },
+      scheduler: { durationBucketsSeconds: buckets, ...given.scheduler }
+    }
     const config = yield* decodeConfig(OrchestratorConfig)(
       inProcess ? { ...input, scheduler: { permits: 1, ...input.scheduler } } : input
     )
@@ -235,7 +251,8 @@ const makeWith = (
       // One call per thread: a blocking call holds its thread until it returns.
       concurrentTasksPerWorker: 1,
       shutdownDeadlineMillis: config.pool.shutdownDeadlineMillis,
-      terminationGraceMillis: config.pool.terminationGraceMillis
+      terminationGraceMillis: config.pool.terminationGraceMillis,
+      durationBucketsSeconds: config.pool.durationBucketsSeconds
     }
     const testPool = (served: Served<WorkerTask.Group<WorkerTask.Any>>, poolOptions: WorkerPool.Options) =>
       Effect.map(
@@ -262,13 +279,14 @@ const makeWith = (
     // Task metrics go to the registry the orchestrator was built with, beside the pool's and the lanes' own,
     // whichever fiber runs the task.
     const registry = yield* Metric.MetricRegistry
+    const histograms = TaskMetrics.histograms(config.durationBucketsSeconds)
     const runResult = <A, E, R>(task: Task.Task<A, E, R>): Effect.Effect<TaskResult<A, E | RunError>, never, R> => {
       const labels = { task: task.name, kind: task.kind, priority: task.priority }
       return TaskMetrics.recordSubmitted(labels).pipe(
         Effect.provideService(Metric.MetricRegistry, registry),
         Effect.andThen(TaskExecution.execute(task, { admit: lanes[task.kind].submit, defaultRetry: config.retry })),
         Effect.tap((result) =>
-          Effect.provideService(TaskMetrics.recordResult(result), Metric.MetricRegistry, registry)
+          Effect.provideService(TaskMetrics.recordResult(result, histograms), Metric.MetricRegistry, registry)
         ),
         Effect.withSpan(`task ${task.name}`, {
           attributes: { "task.id": task.id, "task.kind": task.kind, "task.priority": task.priority }
@@ -343,7 +361,23 @@ const makeWith = (
     })
     // Runs before the lanes and pools close (finalizers run in reverse order), so queued work drains first.
     yield* Effect.addFinalizer(() =>
-      background.shutdown({ mode: "drain", deadlineMillis: config.background.drainDeadlineMillis })
+      Effect.gen(function*() {
+        const before = yield* background.stats
+        const waiting = before.queued + before.running
+        if (waiting > 0) {
+          yield* Effect.logInfo(
+            `draining ${waiting} background tasks (${before.running} running, ${before.queued} queued) for up to ${config.background.drainDeadlineMillis} ms`
+          )
+        }
+        yield* background.shutdown({ mode: "drain", deadlineMillis: config.background.drainDeadlineMillis })
+        const after = yield* background.stats
+        const cancelled = after.cancelled - before.cancelled
+        if (cancelled > 0) {
+          yield* Effect.logWarning(`background drain deadline passed: ${cancelled} tasks cancelled`).pipe(
+            Effect.annotateLogs({ cancelled })
+          )
+        } else if (waiting > 0) yield* Effect.logInfo("background tasks drained")
+      }).pipe(Effect.annotateLogs({ service: "Orchestrator", queue: "background" }))
     )
 
     return Orchestrator.of({

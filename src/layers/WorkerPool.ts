@@ -23,10 +23,15 @@
  * - **Shutdown**: when the scope closes, new calls fail with `PoolShutDown`, accepted calls may finish until
  *   `shutdownDeadlineMillis`, then the rest fail with `PoolShutDown`; the finalizer returns once every worker
  *   has exited.
+ * - **Logs** (through Effect's `Logger`, annotated with `pool`): a crash is a warning (`workerId`, `reason`,
+ *   `failedCalls`) and its replacement info; a failed boot is a warning (`attempt`, `maxAttempts`), giving up
+ *   after `maxBootFailures` an error; a shutdown with accepted calls logs its drain. They go to the loggers and
+ *   minimum level of the context the layer is built in.
  * - **Which worker**: each call writes the id of its worker into the caller's `WorkerAssignment` cell, if its
  *   context has one (the orchestrator reports it as `TaskResult.workerId`).
- * - **Metrics** (`orchestrator_pool_*`, attribute `pool`; see {@link metrics}): read from the pool's counters
- *   on snapshot, so the per-call path pays nothing for them.
+ * - **Metrics** (`orchestrator_pool_*`, attribute `pool`; see {@link metrics}): wait and run time histograms
+ *   in seconds over `durationBucketsSeconds`, read from the pool's counters on snapshot, so the per-call path
+ *   pays nothing for them.
  *
  * @example
  * ```ts
@@ -41,7 +46,7 @@
  * })
  *
  * program.pipe(
- *   Effect.provide(WorkerPool.WorkerPool.layer({ entry: new URL("./math-worker.ts", import.meta.url), maxWorkers: 4 }))
+ *   Effect.provide(WorkerPool.WorkerPool.layer({ entry: WorkerPool.entry(import.meta.url, "./math-worker.ts"), maxWorkers: 4 }))
  * )
  * ```
  *
@@ -66,6 +71,7 @@ import { decodeConfig } from "../runtime/config/ConfigValidation.ts"
 import type { Resume } from "../runtime/pool/Call.ts"
 import { makeCallers } from "../runtime/pool/CallEncoding.ts"
 import { Engine } from "../runtime/pool/Dispatch.ts"
+import type { PoolEvent } from "../runtime/pool/Dispatch.ts"
 import * as PoolMetrics from "../runtime/pool/PoolMetrics.ts"
 import type { PoolStats } from "../runtime/pool/PoolStats.ts"
 import { inProcessSpawner, spawnerFor } from "../runtime/pool/Transport.ts"
@@ -105,8 +111,8 @@ export type RunArgs<T extends WorkerTask.Any> = void extends WorkerTask.Payload<
 export interface Options extends PoolConfigInput {
   /**
    * The worker entry file, which calls `serve(group, handlers)`. `.ts` entries run with Node's type stripping
-   * (erasable syntax only); from a build, point at the `.js` file
-   * (`new URL(\`./worker.${import.meta.url.endsWith(".ts") ? "ts" : "js"}\`, import.meta.url)`).
+   * (erasable syntax only); from a build, the `.js` file must be named: {@link entry}
+   * (`WorkerPool.entry(import.meta.url, "./worker.ts")`) names the right one in both cases.
    * Default: a built-in entry that serves only `offload`.
    */
   readonly entry?: URL | string | undefined
@@ -239,6 +245,33 @@ const makeTest = <G extends WorkerTask.Group<WorkerTask.Any>>(
 /** The pool's metrics, named `orchestrator_pool_*`; series carry a `pool` attribute (and `task` where noted). */
 export const metrics = PoolMetrics.metrics
 
+/** The log line of a pool event: a crash is a warning, a pool that cannot boot an error. */
+const logLine = (event: PoolEvent): Effect.Effect<void> => {
+  switch (event._tag) {
+    case "WorkerCrashed": {
+      const { error } = event
+      return Effect.logWarning(
+        `worker ${error.workerId} crashed (${error.detail}); ${event.calls} of its calls failed with WorkerCrashed, a replacement is starting`
+      ).pipe(Effect.annotateLogs({ workerId: error.workerId, reason: error.reason, failedCalls: event.calls }))
+    }
+    case "WorkerReplaced":
+      return Effect.logInfo(`worker ${event.workerId} replaces a crashed worker`).pipe(
+        Effect.annotateLogs({ workerId: event.workerId })
+      )
+    case "WorkerBootFailed": {
+      const cause = event.cause instanceof Error ? event.cause.message : String(event.cause)
+      const annotations = { workerId: event.workerId, attempt: event.attempt, maxAttempts: event.maxAttempts }
+      return (event.final
+        ? Effect.logError(
+          `worker ${event.workerId} failed to boot (${cause}); ${event.attempt} failed boots in a row, the pool stops starting workers and fails calls with WorkerBootFailed`
+        )
+        : Effect.logWarning(
+          `worker ${event.workerId} failed to boot (${cause}); attempt ${event.attempt} of ${event.maxAttempts}, retrying`
+        )).pipe(Effect.annotateLogs(annotations))
+    }
+  }
+}
+
 const build = (
   config: PoolConfig,
   spawner: Spawner,
@@ -246,14 +279,37 @@ const build = (
   canTransfer: boolean
 ): Effect.Effect<WorkerPool["Service"], WorkerBootFailed, Scope.Scope> =>
   Effect.gen(function*() {
-    const registry = PoolMetrics.register(name, yield* Effect.context<never>())
-    const engine = new Engine({ config, spawner, onNewTask: registry.onNewTask })
+    const context = yield* Effect.context<never>()
+    const registry = PoolMetrics.register(name, context)
+    // Engine events arrive in plain callbacks: each log line runs as its own fiber in the layer's context, so it
+    // goes to the loggers and minimum level that were in place when the pool was built.
+    const onEvent = (event: PoolEvent): void => {
+      Effect.runForkWith(context)(Effect.annotateLogs(logLine(event), { pool: name }))
+    }
+    const engine = new Engine({ config, spawner, onNewTask: registry.onNewTask, onEvent })
     registry.attach(engine)
 
     yield* Effect.addFinalizer(() =>
-      Effect.callback<void>((resume) => engine.shutdown(() => resume(Effect.void))).pipe(
-        Effect.ensuring(Effect.sync(registry.remove))
-      )
+      Effect.suspend(() => {
+        const { inFlight, queued } = engine.stats()
+        const accepted = inFlight + queued
+        const started = performance.now()
+        const stop = Effect.callback<void>((resume) => engine.shutdown(() => resume(Effect.void)))
+        const stopped = Effect.suspend(() => {
+          const { completed, failed } = engine.stats()
+          return Effect.logDebug(`worker pool shut down in ${Math.round(performance.now() - started)} ms`).pipe(
+            Effect.annotateLogs({ completed, failed })
+          )
+        })
+        // A drain is worth an info line only when there is accepted work to wait for.
+        const draining = accepted === 0 ? Effect.void : Effect.logInfo(
+          `worker pool draining ${accepted} calls (${inFlight} running, ${queued} queued) for up to ${config.shutdownDeadlineMillis} ms`
+        )
+        return Effect.andThen(draining, Effect.andThen(stop, stopped)).pipe(
+          Effect.annotateLogs({ pool: name }),
+          Effect.ensuring(Effect.sync(registry.remove))
+        )
+      })
     )
     yield* Effect.callback<void, WorkerBootFailed>((resume) =>
       engine.start((error) =>
@@ -344,3 +400,24 @@ export const offload = <const Args extends ReadonlyArray<unknown>, R>(
 
 /** The stats of the pool in context. */
 export const stats: Effect.Effect<PoolStats, never, WorkerPool> = WorkerPool.use((pool) => pool.stats)
+
+/**
+ * Names a worker entry file next to the calling module, so that the same line works from source and from
+ * compiled output: `file` is resolved against `from` (pass `import.meta.url`), and when `from` is a compiled
+ * module (`.js`, `.mjs`, `.cjs`) a `.ts`, `.mts` or `.cts` extension in `file` becomes `.js`, `.mjs` or
+ * `.cjs`, as `tsc` does to relative imports (`rewriteRelativeImportExtensions`) but never to URL strings.
+ * Any other path is resolved as it is.
+ *
+ * @example
+ * ```ts
+ * import { WorkerPool } from "effect-orchestrator"
+ *
+ * // src/main.ts -> src/worker.ts; dist/main.js -> dist/worker.js
+ * const layer = WorkerPool.WorkerPool.layer({ entry: WorkerPool.entry(import.meta.url, "./worker.ts") })
+ * ```
+ */
+export const entry = (from: string | URL, file: string): URL => {
+  const base = new URL(from)
+  const compiled = /\.[cm]?js$/.test(base.pathname)
+  return new URL(compiled ? file.replace(/\.([cm]?)ts$/, ".$1js") : file, base)
+}

@@ -141,7 +141,7 @@ layer(Live, { excludeTestServices: true, timeout: 60_000 })("Orchestrator with r
       const text = yield* orchestrator.prometheus
       assert.match(text, /orchestrator_tasks_succeeded_total\{[^}]*task="metered"[^}]*\} 1/)
       assert.match(text, /orchestrator_tasks_failed_total\{[^}]*task="metered-fail"[^}]*\} 1/)
-      assert.match(text, /orchestrator_task_run_millis_bucket\{[^}]*kind="cpu"/)
+      assert.match(text, /orchestrator_task_run_seconds_bucket\{[^}]*kind="cpu"/)
       assert.include(text, "orchestrator_pool_")
       for (const lane of ["cpu", "io", "blocking"]) {
         assert.match(text, new RegExp(`orchestrator_scheduler_\\w+\\{[^}]*lane="${lane}"`))
@@ -159,7 +159,10 @@ describe("Orchestrator configuration", () => {
           [{ scheduler: { permits: 0 } }, "scheduler.permits"],
           [{ blocking: { threads: 0 } }, "blocking.threads"],
           [{ cpuPermits: 0 }, "cpuPermits"],
-          [{ retry: { maximumAttempts: 0 } }, "retry.maximumAttempts"]
+          [{ retry: { maximumAttempts: 0 } }, "retry.maximumAttempts"],
+          [{ durationBucketsSeconds: [1, 0.5] }, "durationBucketsSeconds.1"],
+          [{ durationBucketsSeconds: [] }, "durationBucketsSeconds"],
+          [{ pool: { durationBucketsSeconds: [0, 1] } }, "pool.durationBucketsSeconds.0"]
         ] as const
       ) {
         const error = yield* Effect.flip(Effect.scoped(Layer.build(Orchestrator.layer(config))))
@@ -225,6 +228,30 @@ describe("Orchestrator.layerTest (no threads)", () => {
       assert.strictEqual(span.attributes.get("task.kind"), "io")
       assert.strictEqual(span.attributes.get("task.priority"), "high")
     }).pipe(Effect.provide(Test)))
+
+  it.effect("durationBucketsSeconds chooses the buckets of the task, pool and lane histograms", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      yield* orchestrator.offloadFunction(fib, [5], { name: "bucketed" })
+      const text = yield* orchestrator.prometheus
+      const bounds = (
+        metric: string
+      ) => [...new Set([...text.matchAll(new RegExp(`^${metric}_bucket\\{[^}]*le="([^"]+)"`, "gm"))].map((m) => m[1]))]
+      assert.deepStrictEqual(bounds("orchestrator_task_run_seconds"), ["0.5", "2", "+Inf"])
+      assert.deepStrictEqual(bounds("orchestrator_task_queue_wait_seconds"), ["0.5", "2", "+Inf"])
+      assert.deepStrictEqual(bounds("orchestrator_pool_run_time_seconds"), ["0.5", "2", "+Inf"])
+      // The lanes name their own, which win over the orchestrator's.
+      assert.deepStrictEqual(bounds("orchestrator_scheduler_wait_seconds"), ["1", "+Inf"])
+      assert.match(text, /^orchestrator_task_run_seconds_count\{[^}]*task="bucketed"[^}]*\} 1$/m)
+    }).pipe(
+      Effect.provide(
+        Orchestrator.layerTest(undefined, {
+          durationBucketsSeconds: [0.5, 2],
+          scheduler: { durationBucketsSeconds: [1] }
+        })
+      ),
+      Effect.provideService(Metric.MetricRegistry, new Map())
+    ))
 
   it.effect("timeouts fail with TaskTimeout", () =>
     Effect.gen(function*() {

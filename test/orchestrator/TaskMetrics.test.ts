@@ -51,9 +51,12 @@ describe("TaskMetrics", () => {
       yield* TaskMetrics.recordResult(result(Exit.succeed(1)))
       const wait = yield* Metric.value(Metric.withAttributes(TaskMetrics.queueWait, labels))
       const run = yield* Metric.value(Metric.withAttributes(TaskMetrics.runTime, labels))
+      // In seconds: the result says 3 ms queued and 7 ms run.
       assert.strictEqual(wait.count, 1)
-      assert.strictEqual(wait.sum, 3)
-      assert.strictEqual(run.sum, 7)
+      assert.strictEqual(wait.sum, 0.003)
+      assert.strictEqual(run.sum, 0.007)
+      assert.deepStrictEqual(wait.buckets.find(([bound]) => bound === 0.005), [0.005, 1])
+      assert.deepStrictEqual(wait.buckets.find(([bound]) => bound === 0.001), [0.001, 0])
     }).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))
 
   it.effect("series are kept apart by label", () =>

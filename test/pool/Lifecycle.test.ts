@@ -173,10 +173,10 @@ describe("metrics", () => {
         (find("orchestrator_pool_busy_workers", { pool: "metered" })?.state as { value: number }).value,
         0
       )
-      const runTime = find("orchestrator_pool_run_time_ms", { pool: "metered" })?.state as Metric.HistogramState
+      const runTime = find("orchestrator_pool_run_time_seconds", { pool: "metered" })?.state as Metric.HistogramState
       assert.strictEqual(runTime.count, 4)
       assert.isAbove(runTime.sum, 0)
-      const waitTime = find("orchestrator_pool_wait_time_ms", { pool: "metered" })?.state as Metric.HistogramState
+      const waitTime = find("orchestrator_pool_wait_time_seconds", { pool: "metered" })?.state as Metric.HistogramState
       assert.strictEqual(waitTime.count, 4)
       const utilisation = (find("orchestrator_pool_utilisation", { pool: "metered" })?.state as { value: number }).value
       assert.isAbove(utilisation, 0)

@@ -680,15 +680,16 @@ describe("Scheduler metrics", () => {
       yield* Fiber.joinAll([blocker, high, low])
       assert.strictEqual((yield* read(metrics.admitted)).count, 3)
       assert.strictEqual((yield* read(metrics.running)).value, 0)
-      const wait = yield* read(metrics.waitMillis)
+      const wait = yield* read(metrics.waitSeconds)
       assert.strictEqual(wait.count, 3)
       assert.strictEqual(wait.min, 0)
-      assert.strictEqual(wait.max, 30)
-      assert.strictEqual(wait.sum, 60)
-      // cumulative buckets: one wait of 0 ms, two of 30 ms (bucket ≤ 32)
-      assert.deepStrictEqual(wait.buckets.find(([boundary]) => boundary === 0), [0, 1])
-      assert.deepStrictEqual(wait.buckets.find(([boundary]) => boundary === 16), [16, 1])
-      assert.deepStrictEqual(wait.buckets.find(([boundary]) => boundary === 32), [32, 3])
+      assert.strictEqual(wait.max, 0.03)
+      assert.strictEqual(wait.sum, 0.06)
+      // cumulative buckets, in seconds: one wait of 0 s, two of 0.03 s (bucket ≤ 0.05)
+      assert.deepStrictEqual(wait.buckets.find(([boundary]) => boundary === 0.0001), [0.0001, 1])
+      assert.deepStrictEqual(wait.buckets.find(([boundary]) => boundary === 0.01), [0.01, 1])
+      assert.deepStrictEqual(wait.buckets.find(([boundary]) => boundary === 0.05), [0.05, 3])
+      assert.deepStrictEqual(wait.buckets.at(-1), [Infinity, 3])
       const names = (yield* Metric.snapshot.pipe(Effect.provideService(Metric.MetricRegistry, registry))).map((m) =>
         m.id
       )
@@ -700,7 +701,7 @@ describe("Scheduler metrics", () => {
         "orchestrator_scheduler_admitted_total",
         "orchestrator_scheduler_rejected_total",
         "orchestrator_scheduler_promoted_total",
-        "orchestrator_scheduler_wait_millis"
+        "orchestrator_scheduler_wait_seconds"
       ])
       yield* Scope.close(scope, Exit.void)
       const after = yield* Metric.snapshot.pipe(Effect.provideService(Metric.MetricRegistry, registry))

@@ -10,24 +10,32 @@
  */
 import type * as Metric from "effect/Metric"
 
-/** A histogram with fixed boundaries, kept in plain numbers and read by the metric registry on snapshot. */
+/**
+ * A histogram with fixed boundaries, kept in plain numbers and read by the metric registry on snapshot. Values
+ * are recorded in the unit they are measured in (milliseconds, from `performance.now()`) and reported in the
+ * unit of the boundaries (seconds, Prometheus' base unit): reported = recorded × `scale`.
+ */
 export class Histogram {
-  /** Upper bounds of the buckets, the last one `+Infinity`. */
+  /** Upper bounds of the buckets in the reported unit, the last one `+Infinity`. */
   readonly boundaries: ReadonlyArray<number>
+  private readonly recordedBounds: ReadonlyArray<number>
+  private readonly scale: number
   readonly counts: Array<number>
   count = 0
   sum = 0
   min = Number.MAX_VALUE
   max = -Number.MAX_VALUE
   /** `boundaries` as `Metric.histogram` takes them; a last `+Infinity` bucket is added when missing. */
-  constructor(boundaries: ReadonlyArray<number>) {
+  constructor(boundaries: ReadonlyArray<number>, scale = 1) {
     this.boundaries = boundaries.at(-1) === Number.POSITIVE_INFINITY
       ? boundaries
       : [...boundaries, Number.POSITIVE_INFINITY]
+    this.scale = scale
+    this.recordedBounds = this.boundaries.map((bound) => bound / scale)
     this.counts = new Array(this.boundaries.length).fill(0)
   }
   record(value: number): void {
-    const bounds = this.boundaries
+    const bounds = this.recordedBounds
     let i = 0
     while (value > bounds[i]!) i++
     this.counts[i]!++
@@ -36,7 +44,7 @@ export class Histogram {
     if (value < this.min) this.min = value
     if (value > this.max) this.max = value
   }
-  /** Cumulative buckets, the last one at `+Infinity`. */
+  /** Cumulative buckets, the last one at `+Infinity`; empty, it reads as Effect's own empty histogram. */
   state(): Metric.HistogramState {
     const buckets: Array<[number, number]> = []
     let cumulative = 0
@@ -44,7 +52,14 @@ export class Histogram {
       cumulative += this.counts[i]!
       buckets.push([this.boundaries[i]!, cumulative])
     }
-    return { buckets, count: this.count, min: this.min, max: this.max, sum: this.sum }
+    const empty = this.count === 0
+    return {
+      buckets,
+      count: this.count,
+      min: empty ? this.min : this.min * this.scale,
+      max: empty ? this.max : this.max * this.scale,
+      sum: this.sum * this.scale
+    }
   }
 }
 

@@ -136,8 +136,9 @@ export const make = <X = never>(options: {
         if (Exit.isFailure(result.exit) && (result.exit.cause.reasons[0] as any)?.error?._tag === "TaskCancelled") {
           cancelled++
         } else completed++
-        checkSettled()
-        return Deferred.succeed(job.done, result)
+        // The handle first: `checkSettled` resumes a draining shutdown, after which the scope may interrupt this
+        // consumer before it gets to complete the handle, which would then never resolve.
+        return Effect.andThen(Deferred.succeed(job.done, result), Effect.sync(checkSettled))
       })
 
     const next: Effect.Effect<Job> = Effect.callback<Job>((resume) => {

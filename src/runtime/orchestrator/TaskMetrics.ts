@@ -1,14 +1,17 @@
 /**
  * Task-level metrics of the orchestrator, labelled by task name, kind and priority. They live in Effect's
  * `Metric` registry, so `PrometheusMetrics.format` (or any exporter) sees them with the pool's and the
- * scheduler's own metrics.
+ * scheduler's own metrics. Durations are in seconds, Prometheus' base unit.
+ *
+ * Cardinality: every distinct (task, kind, priority) makes one series per counter and, per histogram, one per
+ * bucket bound plus `+Inf`, `_sum` and `_count`. Task names should name what a task is (`resize`), never carry an
+ * id (`resize-42`): that is what `Task.make`'s `id` is for.
  *
  * @since 0.1.0
  */
 import { Cause, Effect, Exit, Metric } from "effect"
+import { defaultDurationBucketsSeconds } from "../../domain/Config.ts"
 import type { TaskResult } from "../../domain/TaskResult.ts"
-
-const millisBoundaries = Metric.exponentialBoundaries({ start: 0.25, factor: 2, count: 24 })
 
 /** Tasks handed to the orchestrator. */
 export const submitted = Metric.counter("orchestrator_tasks_submitted_total", {
@@ -40,16 +43,32 @@ export const cancelled = Metric.counter("orchestrator_tasks_cancelled_total", {
   description: "Tasks cancelled before they finished",
   incremental: true
 })
-/** Time from submission to start, in milliseconds. */
-export const queueWait = Metric.histogram("orchestrator_task_queue_wait_millis", {
-  description: "Time from submission to start (ms)",
-  boundaries: millisBoundaries
+/** The duration histograms of tasks, over one set of bucket bounds. */
+export interface Histograms {
+  /** Time from submission to start, in seconds. */
+  readonly queueWait: Metric.Metric<number, Metric.HistogramState>
+  /** Time from start to finish, retries included, in seconds. */
+  readonly runTime: Metric.Metric<number, Metric.HistogramState>
+}
+
+/** The duration histograms over the given bucket bounds, in seconds. */
+export const histograms = (boundaries: ReadonlyArray<number> = defaultDurationBucketsSeconds): Histograms => ({
+  queueWait: Metric.histogram("orchestrator_task_queue_wait_seconds", {
+    description: "Time from submission to start, in seconds",
+    boundaries
+  }),
+  runTime: Metric.histogram("orchestrator_task_run_seconds", {
+    description: "Time from start to finish, retries included, in seconds",
+    boundaries
+  })
 })
-/** Time from start to finish, retries included, in milliseconds. */
-export const runTime = Metric.histogram("orchestrator_task_run_millis", {
-  description: "Time from start to finish, retries included (ms)",
-  boundaries: millisBoundaries
-})
+
+const defaultHistograms = histograms()
+
+/** Time from submission to start, in seconds, over the default buckets. */
+export const queueWait = defaultHistograms.queueWait
+/** Time from start to finish, retries included, in seconds, over the default buckets. */
+export const runTime = defaultHistograms.runTime
 
 /** The labels of a task's series. */
 export type TaskLabels = {
@@ -87,8 +106,11 @@ const isCancelled = (cause: Cause.Cause<unknown>): boolean =>
   Cause.hasInterruptsOnly(cause) ||
   cause.reasons.some((r) => r._tag === "Fail" && (r.error as { _tag?: unknown } | null)?._tag === "TaskCancelled")
 
-/** Records the outcome, attempts and timings of a finished task. */
-export const recordResult = (result: TaskResult<unknown, unknown>): Effect.Effect<void> => {
+/** Records the outcome, attempts and timings of a finished task (timings in `using`, default buckets if absent). */
+export const recordResult = (
+  result: TaskResult<unknown, unknown>,
+  using: Histograms = defaultHistograms
+): Effect.Effect<void> => {
   const labels: TaskLabels = { task: result.name, kind: result.kind, priority: result.priority }
   const outcome = Exit.isSuccess(result.exit)
     ? succeeded
@@ -101,7 +123,7 @@ export const recordResult = (result: TaskResult<unknown, unknown>): Effect.Effec
       ? Metric.update(withLabels(timedOut, labels), 1)
       : Effect.void,
     result.attempts > 1 ? Metric.update(withLabels(retried, labels), result.attempts - 1) : Effect.void,
-    Metric.update(withLabels(queueWait, labels), result.queueWaitMillis),
-    Metric.update(withLabels(runTime, labels), result.runMillis)
+    Metric.update(withLabels(using.queueWait, labels), result.queueWaitMillis / 1000),
+    Metric.update(withLabels(using.runTime, labels), result.runMillis / 1000)
   ], { discard: true })
 }

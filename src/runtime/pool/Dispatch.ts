@@ -59,8 +59,21 @@ import { project } from "./PoolStats.ts"
 import type { PoolStats } from "./PoolStats.ts"
 import type { Spawner } from "./Transport.ts"
 
-/** Histogram boundaries in milliseconds: 0.01 ms to about 84 s, doubling. */
-export const timeBoundaries: ReadonlyArray<number> = Array.from({ length: 24 }, (_, i) => 0.01 * 2 ** i)
+/** What happened to the pool's workers, as reported to `EngineOptions.onEvent`. */
+export type PoolEvent =
+  /** A worker died unexpectedly; `calls` of its calls failed with `error`. */
+  | { readonly _tag: "WorkerCrashed"; readonly error: WorkerCrashed; readonly calls: number }
+  /** A worker started after a crash is ready: the pool is back to its size. */
+  | { readonly _tag: "WorkerReplaced"; readonly workerId: number }
+  /** A worker failed before it was ready; `final` when the pool gives up (`maxBootFailures` in a row). */
+  | {
+    readonly _tag: "WorkerBootFailed"
+    readonly workerId: number
+    readonly attempt: number
+    readonly maxAttempts: number
+    readonly cause: unknown
+    readonly final: boolean
+  }
 
 /** What the engine needs besides the configuration. */
 export interface EngineOptions {
@@ -68,6 +81,8 @@ export interface EngineOptions {
   readonly spawner: Spawner
   /** Called when a task name is first seen, so the metrics can register its series. */
   readonly onNewTask?: (stats: TaskStats) => void
+  /** Called on the events a user should hear about (the layer logs them); never on the per-call path. */
+  readonly onEvent?: (event: PoolEvent) => void
 }
 
 const respawnInitialMillis = 50
@@ -96,6 +111,9 @@ export class Engine {
   private readonly spawner: Spawner
   private readonly bootTimeoutMillis: number
   private readonly onNewTask: ((stats: TaskStats) => void) | undefined
+  private readonly onEvent: ((event: PoolEvent) => void) | undefined
+  /** Crashed workers whose replacement has not said it is ready yet. */
+  private replacementsDue = 0
 
   /** Task names by index, from the first worker that became ready. */
   names: ReadonlyArray<string> | undefined
@@ -122,8 +140,9 @@ export class Engine {
   private retiredLifeMillis = 0
 
   readonly taskStats = new Map<string, TaskStats>()
-  readonly waitTime = new Histogram(timeBoundaries)
-  readonly runTime = new Histogram(timeBoundaries)
+  /** Recorded in milliseconds, as measured; reported in seconds over `config.durationBucketsSeconds`. */
+  readonly waitTime: Histogram
+  readonly runTime: Histogram
   completed = 0
   failed = 0
   crashed = 0
@@ -135,6 +154,9 @@ export class Engine {
     this.spawner = options.spawner
     this.bootTimeoutMillis = options.config.bootTimeoutMillis
     this.onNewTask = options.onNewTask
+    this.onEvent = options.onEvent
+    this.waitTime = new Histogram(options.config.durationBucketsSeconds, 1 / 1000)
+    this.runTime = new Histogram(options.config.durationBucketsSeconds, 1 / 1000)
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -669,6 +691,10 @@ export class Engine {
     slot.idleSince = performance.now()
     this.consecutiveBootFailures = 0
     this.booted = true
+    if (this.replacementsDue > 0) {
+      this.replacementsDue--
+      this.onEvent?.({ _tag: "WorkerReplaced", workerId: slot.id })
+    }
     this.failReadyWaiters(undefined)
     this.pump()
     // Before `scale` starts the other workers: creating a thread takes the main thread about a millisecond.
@@ -749,11 +775,16 @@ export class Engine {
       const error = this.crashError(slot, code, signal)
       // A call waiting behind the one running never started: it is sent again rather than failed.
       const waiting = slot.waiting
+      let failed = 0
       for (const call of slot.inFlight.values()) {
         if (call === waiting && call.state === SENT) continue
-        if (call.state === SENT) this.settle(call, Exit.fail(error))
-        else call.state = DONE
+        if (call.state === SENT) {
+          failed++
+          this.settle(call, Exit.fail(error))
+        } else call.state = DONE
       }
+      if (this.state === "running") this.replacementsDue++
+      this.onEvent?.({ _tag: "WorkerCrashed", error, calls: failed })
       if (waiting !== undefined && waiting.state === SENT) this.requeueFront([waiting])
     } else if (slot.inFlight.size > 0) {
       // Stopped on purpose with calls still on it (sending to it failed): they cannot finish.
@@ -803,7 +834,16 @@ export class Engine {
           signal !== null ? ` on ${signal}` : ""
         } before it was ready (does its entry call serve()?)`
       )
-    if (this.consecutiveBootFailures < this.config.maxBootFailures) return
+    const final = this.consecutiveBootFailures >= this.config.maxBootFailures
+    this.onEvent?.({
+      _tag: "WorkerBootFailed",
+      workerId: slot.id,
+      attempt: this.consecutiveBootFailures,
+      maxAttempts: this.config.maxBootFailures,
+      cause,
+      final
+    })
+    if (!final) return
     const error = new WorkerBootFailed({ workerId: slot.id, attempts: this.consecutiveBootFailures, cause })
     this.broken = error
     clearTimeout(this.respawnTimer)

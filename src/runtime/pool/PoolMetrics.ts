@@ -7,9 +7,9 @@
  */
 import type * as Context from "effect/Context"
 import * as Metric from "effect/Metric"
+import { defaultDurationBucketsSeconds } from "../../domain/Config.ts"
 import { counterHooks, gaugeHooks, histogramHooks } from "../metrics/MetricHooks.ts"
 import type { TaskStats } from "./Call.ts"
-import { timeBoundaries } from "./Dispatch.ts"
 import type { Engine } from "./Dispatch.ts"
 
 /** The pool's metrics, named `orchestrator_pool_*`; series carry a `pool` attribute (and `task` where noted). */
@@ -35,13 +35,15 @@ export const metrics = {
   utilisation: Metric.gauge("orchestrator_pool_utilisation", {
     description: "Share of worker time with a call in flight, over the pool's life (0..1)"
   }),
-  waitTime: Metric.histogram("orchestrator_pool_wait_time_ms", {
-    description: "Time from call to send, in milliseconds",
-    boundaries: timeBoundaries
+  /** Time from call to send, in seconds; buckets from the pool's `durationBucketsSeconds`. */
+  waitTime: Metric.histogram("orchestrator_pool_wait_time_seconds", {
+    description: "Time from call to send, in seconds",
+    boundaries: defaultDurationBucketsSeconds
   }),
-  runTime: Metric.histogram("orchestrator_pool_run_time_ms", {
-    description: "Time from send to answer, in milliseconds",
-    boundaries: timeBoundaries
+  /** Time from send to answer, in seconds; buckets from the pool's `durationBucketsSeconds`. */
+  runTime: Metric.histogram("orchestrator_pool_run_time_seconds", {
+    description: "Time from send to answer, in seconds",
+    boundaries: defaultDurationBucketsSeconds
   })
 } as const
 

@@ -11,6 +11,9 @@
  * A circuit breaker goes outside all of this, so it sees one outcome per call (see `CircuitBreakers`), and a
  * fallback outside the breaker (see `Fallback` and `Resilience.apply`).
  *
+ * Each retry is logged at debug level, annotated with the task, the attempt about to start, the delay and the
+ * error's `_tag`.
+ *
  * What is retried: every typed failure, unless its `_tag` is listed in `nonRetryable` or the `isRetryable`
  * predicate rejects it. `WorkerCrashed` and `TaskTimeout` are ordinary typed failures, so a crashed worker or a
  * hard timeout is retried unless the policy names them. Defects (bugs) and interruptions are never retried.
@@ -105,6 +108,32 @@ export const toSchedule = (policy: RetryPolicy): Schedule.Schedule<Duration.Dura
   )
 }
 
+const tagOf = (error: unknown): string => {
+  const tag = typeof error === "object" && error !== null ? (error as { _tag?: unknown })._tag : undefined
+  return typeof tag === "string" ? tag : typeof error === "string" ? error : "unknown"
+}
+
+// Debug: retries are routine; a failure that exhausts them shows up in the task's own result.
+const logRetry = (
+  options: RetryOptions<any> | undefined,
+  attempt: number,
+  delayMillis: number,
+  error: unknown
+): Effect.Effect<void> =>
+  Effect.logDebug(
+    `retrying ${options?.taskName ?? "task"} after ${tagOf(error)}: attempt ${attempt + 1} in ${
+      Math.round(delayMillis)
+    } ms`
+  ).pipe(
+    Effect.annotateLogs({
+      task: options?.taskName ?? "task",
+      taskId: options?.taskId ?? "anonymous",
+      attempt: attempt + 1,
+      delayMillis: Math.round(delayMillis),
+      error: tagOf(error)
+    })
+  )
+
 /**
  * {@link retryCounted} for a policy that is already decoded (by {@link decodePolicy}): no validation on the
  * way, for callers that run many tasks under one policy.
@@ -146,7 +175,8 @@ export const retryCountedDecoded = <A, E, R>(
       Schedule.while(({ duration, input, now }) =>
         (isRetryable === undefined || isRetryable(input)) &&
         (deadlineAt === undefined || now + Duration.toMillis(duration) < deadlineAt)
-      )
+      ),
+      Schedule.tap(({ attempt, duration, input }) => logRetry(options, attempt, Duration.toMillis(duration), input))
     )
     const exit = yield* Effect.exit(Effect.retry(attempt, schedule))
     return { exit, attempts }

@@ -17,7 +17,7 @@
 import { Clock, Context, Duration, Effect, Exit, Metric, Result, Scheduler as EffectScheduler, Schema } from "effect"
 import type { Scope } from "effect"
 import { RateLimiter } from "effect/persistence"
-import { SchedulerConfig } from "../../domain/Config.ts"
+import { defaultDurationBucketsSeconds, SchedulerConfig } from "../../domain/Config.ts"
 import type { SchedulerConfigInput } from "../../domain/Config.ts"
 import { QueueFull } from "../../domain/OrchestratorError.ts"
 import type { InvalidConfig } from "../../domain/OrchestratorError.ts"
@@ -68,8 +68,6 @@ export interface SchedulerService {
   readonly stats: Effect.Effect<SchedulerStats>
 }
 
-const waitBoundaries: ReadonlyArray<number> = [0, ...Metric.exponentialBoundaries({ start: 1, factor: 2, count: 24 })]
-
 /** The scheduler's metrics. Their series are registered by each scheduler and read from its state on export. */
 export const metrics = {
   queued: Metric.gauge("orchestrator_scheduler_queued", {
@@ -92,9 +90,10 @@ export const metrics = {
     description: "Promotions of waiting tasks by aging",
     incremental: true
   }),
-  waitMillis: Metric.histogram("orchestrator_scheduler_wait_millis", {
-    description: "Time from submission to admission, in milliseconds",
-    boundaries: waitBoundaries
+  /** Time from submission to admission, in seconds; buckets from the config's `durationBucketsSeconds`. */
+  waitSeconds: Metric.histogram("orchestrator_scheduler_wait_seconds", {
+    description: "Time from submission to admission, in seconds",
+    boundaries: defaultDurationBucketsSeconds
   })
 } as const
 
@@ -153,7 +152,7 @@ class SchedulerCore {
   readonly capacity: number
   readonly failWhenFull: boolean
   readonly rateLimited: boolean
-  readonly wait = new Histogram(waitBoundaries)
+  readonly wait: Histogram
   /** The rate gate's fiber, parked until a waiter may be admitted. */
   gateWake: ((effect: Effect.Effect<void>) => void) | undefined = undefined
   private pendingHead: Waiter | undefined = undefined
@@ -168,6 +167,7 @@ class SchedulerCore {
     this.failWhenFull = config.overflow === "fail"
     this.rateLimited = config.rate !== undefined
     this.queue = new PriorityQueue({ agingMillis: config.agingMillis, perKeyLimit: config.perKeyLimit })
+    this.wait = new Histogram(config.durationBucketsSeconds, 1 / 1000)
     this.clock = clock
     this.dispatcher = dispatcher
   }
@@ -404,7 +404,7 @@ const registerMetrics = (core: SchedulerCore, context: Context.Context<never>) =
     Metric.registerUnsafe(metrics.admitted, context, counterHooks(() => core.admitted)),
     Metric.registerUnsafe(metrics.rejected, context, counterHooks(() => core.rejected)),
     Metric.registerUnsafe(metrics.promoted, context, counterHooks(() => core.queue.promoted)),
-    Metric.registerUnsafe(metrics.waitMillis, context, histogramHooks(core.wait))
+    Metric.registerUnsafe(metrics.waitSeconds, context, histogramHooks(core.wait))
   ]
   return () => {
     for (const registration of registrations) registration.remove()
