@@ -30,6 +30,7 @@ import {
   WorkerBootFailed,
   WorkerCrashed
 } from "../../domain/OrchestratorError.ts"
+import { IdleCores } from "../host/IdleCores.ts"
 import {
   isCloneError,
   OP_DEFECT,
@@ -254,6 +255,8 @@ export interface EngineOptions {
   readonly spawner: Spawner
   /** Called when a task name is first seen, so the metrics can register its series. */
   readonly onNewTask?: (stats: TaskStats) => void
+  /** Whether the machine has a core to spare (see `canWait`); default: sampled from the OS (`IdleCores`). */
+  readonly idleCores?: { readonly available: () => boolean }
 }
 
 /** Bytes of the buffers in a transfer list (0 for message ports and other transferables). */
@@ -292,6 +295,7 @@ export class Engine {
   private readonly spawner: Spawner
   private readonly bootTimeoutMillis: number
   private readonly onNewTask: ((stats: TaskStats) => void) | undefined
+  private readonly idleCores: { readonly available: () => boolean }
 
   /** Task names by index, from the first worker that became ready. */
   names: ReadonlyArray<string> | undefined
@@ -333,6 +337,7 @@ export class Engine {
     this.spawner = options.spawner
     this.bootTimeoutMillis = options.config.bootTimeoutMillis
     this.onNewTask = options.onNewTask
+    this.idleCores = options.idleCores ?? new IdleCores()
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -589,13 +594,15 @@ export class Engine {
   /**
    * Whether CPU-bound `call` may wait in busy worker `slot` behind its one call (see `pipelineBudgetMillis`):
    * not behind a much longer call, not when the other `live - 1` workers would run out of queued calls first,
-   * not with moved buffers (a call that never started is sent again after a crash), and not when cancelling
-   * it would terminate the worker (a grace period of 0).
+   * not with moved buffers (a call that never started is sent again after a crash), not when cancelling
+   * it would terminate the worker (a grace period of 0), and only while the machine has a core to spare: a
+   * worker that goes on at once keeps its core, which pays while this thread is busy on a core of its own,
+   * and takes the core this thread's event loop needs when every core is busy (measured in the http bench).
    */
   private canWait(slot: Slot, call: Call, estimate: number, queued: number, live: number): boolean {
     return slot.waiting === undefined && slot.inFlight.size === 1 && slot.pendingCpu <= waitBehindFactor * estimate &&
       call.bytes === 0 && queued >= live && this.config.terminationGraceMillis > 0 &&
-      slot.transport?.skip !== undefined
+      slot.transport?.skip !== undefined && this.idleCores.available()
   }
 
   private pump(): void {

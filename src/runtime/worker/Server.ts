@@ -531,7 +531,7 @@ const makeHotWait = (port: MessagePort, signal: Int32Array) => {
     while (!server.busy() && performance.now() <= hotUntil) {
       server.flush()
       const start = performance.now()
-      const spun = strategy.spinning
+      const spun = strategy.spinNow()
       let hit = false
       if (spun) {
         const spinUntil = start + spinMillis
