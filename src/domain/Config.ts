@@ -63,7 +63,14 @@ export const PoolConfig = Schema.Struct({
   /** A worker that has not said it is ready after this long counts as a failed boot. */
   bootTimeoutMillis: Positive.pipe(withDefault(30_000)),
   /** Worker threads, or child processes for stronger isolation. */
-  mode: Schema.Literals(["thread", "process"]).pipe(withDefault("thread"))
+  mode: Schema.Literals(["thread", "process"]).pipe(withDefault("thread")),
+  /**
+   * Added to the OS scheduling priority (nice value) of each worker when it starts, 0 to 19: the higher, the
+   * more readily the OS gives a core to the event loop (and to other programs) when every core is busy. Each
+   * thread worker renices itself on Linux; child-process workers renice their process on any OS; thread
+   * workers elsewhere keep the process's priority (nice is per process there). Absent: no change.
+   */
+  niceIncrement: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 19 })))
 }).check(Schema.makeFilter((c) =>
   c.maxWorkers >= c.minWorkers ||
   { path: ["maxWorkers"], issue: `must be at least minWorkers (${c.minWorkers})` }

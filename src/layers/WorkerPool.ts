@@ -273,7 +273,10 @@ export const make = (
         compileCache: options.compileCache ?? true,
         // A user's entry serves typed tasks, so it loads `effect`; the built-in one loads none.
         effectResolution: options.entry !== undefined,
-        ...(config.maxHeapMb !== undefined ? { heapReportMillis: 100 } : {})
+        ...(config.maxHeapMb !== undefined ? { heapReportMillis: 100 } : {}),
+        ...(config.niceIncrement !== undefined && config.niceIncrement > 0
+          ? { niceIncrement: config.niceIncrement }
+          : {})
       },
       resourceLimits: config.resourceLimits,
       execArgv: options.execArgv,
