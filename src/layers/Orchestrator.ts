@@ -39,7 +39,6 @@
  */
 import { Context, Effect, Exit, Layer, Metric } from "effect"
 import type { Scope } from "effect"
-import { PrometheusMetrics } from "effect/observability"
 import { OrchestratorConfig } from "../domain/Config.ts"
 import type { OrchestratorConfigInput, SchedulerConfigInput } from "../domain/Config.ts"
 import type { InvalidConfig, PoolShutDown, WorkerBootFailed } from "../domain/OrchestratorError.ts"
@@ -365,6 +364,12 @@ const makeWith = (
         blockingPool: blockingPool.stats,
         background: background.stats
       }),
-      prometheus: Effect.provideService(PrometheusMetrics.format(), Metric.MetricRegistry, registry)
+      // Loaded on first use: the module brings Effect's HTTP router with it, which a program that never asks
+      // for the text form should not pay for at import.
+      prometheus: Effect.promise(() => import("effect/observability/PrometheusMetrics")).pipe(
+        Effect.flatMap((PrometheusMetrics) =>
+          Effect.provideService(PrometheusMetrics.format(), Metric.MetricRegistry, registry)
+        )
+      )
     })
   })

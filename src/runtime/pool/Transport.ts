@@ -7,12 +7,10 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { fork } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { Worker } from "node:worker_threads"
 import type { TransferListItem } from "node:worker_threads"
 import type { Any, Group, Handlers } from "../../domain/WorkerTask.ts"
 import { SIGNAL_CELLS, SIGNAL_SENT, SIGNAL_SKIP, skipKey, workerDataKey, workerEnvKey } from "../wire/Protocol.ts"
@@ -94,6 +92,8 @@ export const threadSpawner = (options: SpawnOptions): Spawner => (id, events) =>
     : undefined
   // Bumped after each send: a worker that was just busy waits on it rather than on its event loop.
   const signal = new Int32Array(new SharedArrayBuffer(SIGNAL_CELLS * Int32Array.BYTES_PER_ELEMENT))
+  // Loaded at the first spawn rather than imported, like `node:child_process` below.
+  const { Worker } = process.getBuiltinModule("node:worker_threads")
   const worker = new Worker(threadBootstrapUrl, {
     name: `${options.name}-${id}`,
     workerData: { [workerDataKey]: { ...options.boot, entry: options.entry.href, signal } },
@@ -151,6 +151,9 @@ export const processSpawner = (options: SpawnOptions): Spawner => (_id, events) 
     events.onExit(code, signal)
   }
   try {
+    // Loaded when a process pool first spawns: `node:child_process` brings `net`, `dgram` and the streams,
+    // which a program that only uses threads should not load at import.
+    const { fork } = process.getBuiltinModule("node:child_process")
     child = fork(fileURLToPath(processBootstrapUrl), [options.entry.href], {
       serialization: "advanced",
       execArgv,
