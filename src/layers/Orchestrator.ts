@@ -51,7 +51,6 @@ import * as BackgroundQueue from "../runtime/orchestrator/BackgroundQueue.ts"
 import * as Batch from "../runtime/orchestrator/Batch.ts"
 import * as TaskExecution from "../runtime/orchestrator/TaskExecution.ts"
 import * as TaskMetrics from "../runtime/orchestrator/TaskMetrics.ts"
-import * as FunctionWorker from "../runtime/worker/FunctionWorker.ts"
 import type { Served } from "../runtime/worker/Server.ts"
 import * as Scheduler from "./Scheduler.ts"
 import * as WorkerPool from "./WorkerPool.ts"
@@ -236,6 +235,14 @@ const makeWith = (
       shutdownDeadlineMillis: config.pool.shutdownDeadlineMillis,
       terminationGraceMillis: config.pool.terminationGraceMillis
     }
+    // What the built-in entry serves (only `offload`), for in-process pools; not imported from that entry, which
+    // calls `serve` when it loads.
+    const offloadOnly: Served<WorkerTask.Group<never>> = {
+      _tag: "Served",
+      group: { _tag: "WorkerTaskGroup", tasks: [] },
+      handlers: {},
+      attached: false
+    }
     const testPool = (served: Served<WorkerTask.Group<WorkerTask.Any>>, poolOptions: WorkerPool.Options) =>
       Effect.map(
         Layer.build(WorkerPool.WorkerPool.layerTest(served, { ...poolOptions, minWorkers: 1, maxWorkers: 1 })),
@@ -244,8 +251,8 @@ const makeWith = (
     const [pool, blockingPool] = workers === "threads"
       ? yield* Effect.all([WorkerPool.make(poolOptions), WorkerPool.make(blockingOptions)], { concurrency: 2 })
       : yield* Effect.all([
-        testPool(workers === "test" ? FunctionWorker.served : workers, poolOptions),
-        testPool(FunctionWorker.served, blockingOptions)
+        testPool(workers === "test" ? offloadOnly : workers, poolOptions),
+        testPool(offloadOnly, blockingOptions)
       ])
 
     const laneConfig = (permits: number): SchedulerConfigInput => ({ ...config.scheduler, permits })
