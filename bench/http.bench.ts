@@ -5,7 +5,8 @@
  * `autocannon` in a process of its own (`http/load.ts`), so that the load generator does not share the
  * server's event loop (`http/server.ts`).
  *
- * - Contenders: `inline` (fib on the event loop, no offload), `piscina` 5.3 and `ours` (a typed task).
+ * - Contenders: `inline` (fib on the event loop, no offload), `piscina` 5.3, `ours` (a typed task), and ours
+ *   with `niceIncrement: 5` (its workers at a lower OS priority than the event loop).
  * - Conditions: a quiet machine, and one with a CPU hog (a process spinning on one core) beside the server,
  *   since production hosts are rarely idle.
  * - Each run: a fresh server, a warm-up of `WARM_SECONDS`, then a window of `WINDOW_SECONDS`; the server
@@ -40,9 +41,17 @@ interface Contender {
   readonly options: string
 }
 
-const contenders: ReadonlyArray<Contender> = (process.env.HTTP_BENCH_CONTENDERS ?? "inline,piscina,ours")
-  .split(/,(?![^{]*\})/)
-  .map((spec) => {
+/** Ours with `niceIncrement: 5` as well: what giving the event loop the OS's preference costs in /work. */
+const defaultContenders: ReadonlyArray<Contender> = [
+  { name: "inline", kind: "inline", options: "{}" },
+  { name: "piscina", kind: "piscina", options: "{}" },
+  { name: "ours", kind: "ours", options: "{}" },
+  { name: "ours, nice +5", kind: "ours", options: JSON.stringify({ niceIncrement: 5 }) }
+]
+
+const contenders: ReadonlyArray<Contender> = process.env.HTTP_BENCH_CONTENDERS === undefined
+  ? defaultContenders
+  : process.env.HTTP_BENCH_CONTENDERS.split(/,(?![^{]*\})/).map((spec) => {
     const at = spec.indexOf(":")
     return at < 0
       ? { name: spec, kind: spec, options: "{}" }

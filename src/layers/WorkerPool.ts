@@ -15,13 +15,18 @@
  *   idle workers first; a busy worker gets more only while the estimated synchronous work queued in it stays
  *   under a few milliseconds (workers report each call's handler time), so CPU-bound calls are spread over the
  *   workers instead of queued behind one another, and a task never seen before is treated as CPU-bound until
- *   its first answer. During a burst of CPU-bound calls, a thread worker also holds the next one, waiting
- *   behind the call it runs, so it goes on at once even while your event loop is busy (a waiting call's
- *   timeout starts when it starts; cancelled before that, the worker skips it). Likewise a busy worker holds at most 16 MiB of moved buffers, which keeps binary calls
+ *   its first answer. During a burst of CPU-bound calls, while the machine has a core to spare, a thread
+ *   worker also holds the next one, waiting behind the call it runs, so it goes on at once even while your
+ *   event loop is busy (a waiting call's timeout starts when it starts; cancelled before that, the worker
+ *   skips it); when every core is busy it does not, so that the event loop gets a core between calls. Likewise a busy worker holds at most 16 MiB of moved buffers, which keeps binary calls
  *   clear of V8's external-memory collections. A worker that was busy in the last 50 ms waits for new calls on
  *   a shared counter (`Atomics.wait`, 2 ms slices) rather than its event loop, which makes round trips faster;
  *   it spins for 30 µs before each wait only while it measures that this pays (the pool's thread and the
- *   worker on different cores of a virtual machine); once cold it costs nothing.
+ *   worker on different cores of a virtual machine) and a core is to spare; once cold it costs nothing.
+ * - **Event loop first**: `niceIncrement` (0-19) lowers the workers' OS scheduling priority, so that when
+ *   every core is busy the OS runs your event loop before them (a thread worker renices itself on Linux; a
+ *   child-process worker its process on any OS). It buys the event loop's latency with the workers' share
+ *   of a busy machine: measured in `npm run bench -- http`.
  * - **Cancellation and timeouts**: interrupting a caller removes a queued call at once and interrupts a running
  *   one in its worker; `timeout` (or the pool's `taskTimeoutMillis`) fails the call with `TaskTimeout`. A call
  *   that does not stop within `terminationGraceMillis` gets its worker terminated and replaced; the other calls
