@@ -5,16 +5,18 @@
  * from procfs and renices itself alone. Elsewhere a thread cannot be reniced apart from its process, so only
  * child-process workers renice (their whole process).
  *
+ * No static imports: the bootstraps load this before anything else, and only a worker asked to renice needs
+ * `node:fs` and `node:os`.
+ *
  * @internal
  */
-import * as fs from "node:fs"
-import * as os from "node:os"
 
 /** The calling thread's id on Linux (`/proc/thread-self/stat` starts with it); undefined elsewhere. */
 export const currentThreadId = (): number | undefined => {
   if (process.platform !== "linux") return undefined
   try {
-    const tid = Number.parseInt(fs.readFileSync("/proc/thread-self/stat", "latin1"), 10)
+    const stat = process.getBuiltinModule("node:fs").readFileSync("/proc/thread-self/stat", "latin1")
+    const tid = Number.parseInt(stat, 10)
     return Number.isInteger(tid) && tid > 0 ? tid : undefined
   } catch {
     return undefined
@@ -34,6 +36,7 @@ export const lowerPriority = (increment: number, target: "thread" | "process"): 
   const id = target === "thread" ? currentThreadId() : 0
   if (id === undefined) return undefined
   try {
+    const os = process.getBuiltinModule("node:os")
     const nice = Math.min(lowestPriority, os.getPriority(id) + increment)
     os.setPriority(id, nice)
     return nice
