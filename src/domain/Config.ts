@@ -99,7 +99,14 @@ export const PoolConfig = Schema.Struct({
   /** Worker threads, or child processes for stronger isolation. */
   mode: Schema.Literals(["thread", "process"]).pipe(withDefault("thread")),
   /** Bucket bounds, in seconds, of the pool's wait and run time histograms. */
-  durationBucketsSeconds: DurationBuckets.pipe(withDefault(defaultDurationBucketsSeconds))
+  durationBucketsSeconds: DurationBuckets.pipe(withDefault(defaultDurationBucketsSeconds)),
+  /**
+   * Added to the OS scheduling priority (nice value) of each worker when it starts, 0 to 19: the higher, the
+   * more readily the OS gives a core to the event loop (and to other programs) when every core is busy. Each
+   * thread worker renices itself on Linux; child-process workers renice their process on any OS; thread
+   * workers elsewhere keep the process's priority (nice is per process there). Absent: no change.
+   */
+  niceIncrement: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 19 })))
 }).check(Schema.makeFilter((c) =>
   c.maxWorkers >= c.minWorkers ||
   { path: ["maxWorkers"], issue: `must be at least minWorkers (${c.minWorkers})` }

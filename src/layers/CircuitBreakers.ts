@@ -42,7 +42,7 @@
  */
 import { Cause, Context, Duration, Effect, Exit, Layer, Metric, PubSub, Schedule, Stream } from "effect"
 import type { Scope, Take } from "effect"
-import { CircuitBreaker } from "effect/persistence"
+import * as CircuitBreaker from "effect/persistence/CircuitBreaker"
 import { CircuitPolicy, maximumOpenDurationOf } from "../domain/CircuitPolicy.ts"
 import type { CircuitPolicyInput } from "../domain/CircuitPolicy.ts"
 import { CircuitOpen } from "../domain/OrchestratorError.ts"

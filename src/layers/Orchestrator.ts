@@ -42,7 +42,6 @@
  */
 import { Context, Effect, Exit, Layer, Metric, Schema } from "effect"
 import type { Scope } from "effect"
-import { PrometheusMetrics } from "effect/observability"
 import { OrchestratorConfig } from "../domain/Config.ts"
 import type { OrchestratorConfigInput, SchedulerConfigInput } from "../domain/Config.ts"
 import type { InvalidConfig, PoolShutDown, WorkerBootFailed } from "../domain/OrchestratorError.ts"
@@ -55,7 +54,6 @@ import * as BackgroundQueue from "../runtime/orchestrator/BackgroundQueue.ts"
 import * as Batch from "../runtime/orchestrator/Batch.ts"
 import * as TaskExecution from "../runtime/orchestrator/TaskExecution.ts"
 import * as TaskMetrics from "../runtime/orchestrator/TaskMetrics.ts"
-import * as FunctionWorker from "../runtime/worker/FunctionWorker.ts"
 import type { Served } from "../runtime/worker/Server.ts"
 import * as Scheduler from "./Scheduler.ts"
 import * as WorkerPool from "./WorkerPool.ts"
@@ -254,6 +252,14 @@ const makeWith = (
       terminationGraceMillis: config.pool.terminationGraceMillis,
       durationBucketsSeconds: config.pool.durationBucketsSeconds
     }
+    // What the built-in entry serves (only `offload`), for in-process pools; not imported from that entry, which
+    // calls `serve` when it loads.
+    const offloadOnly: Served<WorkerTask.Group<never>> = {
+      _tag: "Served",
+      group: { _tag: "WorkerTaskGroup", tasks: [] },
+      handlers: {},
+      attached: false
+    }
     const testPool = (served: Served<WorkerTask.Group<WorkerTask.Any>>, poolOptions: WorkerPool.Options) =>
       Effect.map(
         Layer.build(WorkerPool.WorkerPool.layerTest(served, { ...poolOptions, minWorkers: 1, maxWorkers: 1 })),
@@ -262,8 +268,8 @@ const makeWith = (
     const [pool, blockingPool] = workers === "threads"
       ? yield* Effect.all([WorkerPool.make(poolOptions), WorkerPool.make(blockingOptions)], { concurrency: 2 })
       : yield* Effect.all([
-        testPool(workers === "test" ? FunctionWorker.served : workers, poolOptions),
-        testPool(FunctionWorker.served, blockingOptions)
+        testPool(workers === "test" ? offloadOnly : workers, poolOptions),
+        testPool(offloadOnly, blockingOptions)
       ])
 
     const laneConfig = (permits: number): SchedulerConfigInput => ({ ...config.scheduler, permits })
@@ -399,6 +405,12 @@ const makeWith = (
         blockingPool: blockingPool.stats,
         background: background.stats
       }),
-      prometheus: Effect.provideService(PrometheusMetrics.format(), Metric.MetricRegistry, registry)
+      // Loaded on first use: the module brings Effect's HTTP router with it, which a program that never asks
+      // for the text form should not pay for at import.
+      prometheus: Effect.promise(() => import("effect/observability/PrometheusMetrics")).pipe(
+        Effect.flatMap((PrometheusMetrics) =>
+          Effect.provideService(PrometheusMetrics.format(), Metric.MetricRegistry, registry)
+        )
+      )
     })
   })

@@ -10,6 +10,10 @@
  * - **Throughput**: calls are pipelined into busy workers (up to `concurrentTasksPerWorker`) while their
  *   estimated work stays small, and leave in batches, so tiny tasks are not bound by round trips; CPU-bound
  *   calls are spread over idle workers instead of queued behind one another.
+ * - **Event loop first**: while every core is busy, workers hold no next call and never spin before they
+ *   wait, so the event loop gets a core between calls; `niceIncrement` (0-19) lowers the workers' OS
+ *   scheduling priority, so that the OS runs your event loop before them (a thread worker renices itself on
+ *   Linux; a child-process worker its process on any OS). Measured in `npm run bench -- http`.
  * - **Cancellation and timeouts**: interrupting a caller removes a queued call at once and interrupts a running
  *   one in its worker; `timeout` (or the pool's `taskTimeoutMillis`) fails the call with `TaskTimeout`. A call
  *   that does not stop within `terminationGraceMillis` gets its worker terminated and replaced.

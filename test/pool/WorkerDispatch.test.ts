@@ -75,10 +75,14 @@ class FakeWorker {
   }
 }
 
+/** What the engine's idle-core probe answers: the machine's real load must not decide these specs. */
+let spareCore = true
+
 const setup = (config: Partial<PoolConfig> = {}, onSpawn?: (workers: ReadonlyArray<FakeWorker>) => void) => {
   const workers: Array<FakeWorker> = []
   const engine = new Engine({
     config: Schema.decodeUnknownSync(PoolConfig)({ minWorkers: 1, maxWorkers: 1, ...config }),
+    idleCores: { available: () => spareCore },
     spawner: (id, events) => {
       onSpawn?.(workers)
       const worker = new FakeWorker(id, events)
@@ -105,6 +109,7 @@ const flushMicrotasks = () => new Promise<void>((resolve) => setImmediate(resolv
 afterEach(() => {
   vi.useRealTimers()
   FakeWorker.canSkip = true
+  spareCore = true
 })
 
 describe("WorkerDispatch engine", () => {
@@ -309,6 +314,22 @@ describe("WorkerDispatch engine", () => {
       assert.deepStrictEqual(workers[0]!.runIds()[0], 3)
       assert.deepStrictEqual([...workers[0]!.runIds(), ...workers[1]!.runIds()].sort(), [2, 3, 4, 5])
       assert.deepStrictEqual([workers[0]!.runIds().length, workers[1]!.runIds().length], [2, 2])
+      assert.strictEqual(engine.stats().queued, 1)
+    })
+
+    it("not while the machine has no core to spare: the worker idles until this thread sends the next", async () => {
+      spareCore = false
+      const { engine, workers } = await busyPool(6)
+      workers[0]!.answer([1])
+      await flushMicrotasks()
+      assert.deepStrictEqual([workers[0]!.runIds(), workers[1]!.runIds()], [[3], [2]])
+      assert.strictEqual(engine.stats().queued, 3)
+      spareCore = true
+      workers[1]!.answer([2])
+      await flushMicrotasks()
+      assert.strictEqual(workers[1]!.runIds()[0], 4)
+      // With a core to spare again, call 5 waits behind a running one; call 6 stays queued.
+      assert.deepStrictEqual([...workers[0]!.runIds(), ...workers[1]!.runIds()].sort(), [3, 4, 5])
       assert.strictEqual(engine.stats().queued, 1)
     })
 

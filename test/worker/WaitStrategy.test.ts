@@ -11,6 +11,16 @@ const feed = (strategy: WaitStrategy, n: number, gapMillis: number, hit: boolean
 }
 
 describe("WaitStrategy", () => {
+  it("never spins while the machine has no core to spare, even where spinning pays", () => {
+    let spare = true
+    const strategy = new WaitStrategy({ available: () => spare })
+    feed(strategy, 8, slow, false)
+    assert.isTrue(strategy.spinning)
+    assert.isTrue(strategy.spinNow())
+    spare = false
+    assert.isFalse(strategy.spinNow())
+  })
+
   it("sleeps at once while turnarounds are short (both threads on one core)", () => {
     const strategy = new WaitStrategy()
     feed(strategy, 1000, fast, false)

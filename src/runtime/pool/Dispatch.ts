@@ -27,6 +27,7 @@ import {
   WorkerBootFailed,
   WorkerCrashed
 } from "../../domain/OrchestratorError.ts"
+import { IdleCores } from "../host/IdleCores.ts"
 import { Histogram } from "../metrics/MetricHooks.ts"
 import {
   isCloneError,
@@ -55,6 +56,7 @@ import {
 } from "./Call.ts"
 import { CallQueue } from "./CallQueue.ts"
 import { pick, pipelineBudgetMillis } from "./Placement.ts"
+import type { SpareCores } from "./Placement.ts"
 import { project } from "./PoolStats.ts"
 import type { PoolStats } from "./PoolStats.ts"
 import type { Spawner } from "./Transport.ts"
@@ -83,6 +85,8 @@ export interface EngineOptions {
   readonly onNewTask?: (stats: TaskStats) => void
   /** Called on the events a user should hear about (the layer logs them); never on the per-call path. */
   readonly onEvent?: (event: PoolEvent) => void
+  /** Whether the machine has a core to spare (see `Placement.canWait`); default: sampled from the OS (`IdleCores`). */
+  readonly idleCores?: SpareCores
 }
 
 const respawnInitialMillis = 50
@@ -114,6 +118,7 @@ export class Engine {
   private readonly onEvent: ((event: PoolEvent) => void) | undefined
   /** Crashed workers whose replacement has not said it is ready yet. */
   private replacementsDue = 0
+  private readonly idleCores: SpareCores
 
   /** Task names by index, from the first worker that became ready. */
   names: ReadonlyArray<string> | undefined
@@ -157,6 +162,7 @@ export class Engine {
     this.onEvent = options.onEvent
     this.waitTime = new Histogram(options.config.durationBucketsSeconds, 1 / 1000)
     this.runTime = new Histogram(options.config.durationBucketsSeconds, 1 / 1000)
+    this.idleCores = options.idleCores ?? new IdleCores()
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -348,7 +354,14 @@ export class Engine {
   // Dispatch
 
   private pick(call: Call, queued: number): Slot | undefined {
-    return pick(this.slots, call, queued, this.config, this.broken === undefined && this.state !== "closed")
+    return pick(
+      this.slots,
+      call,
+      queued,
+      this.config,
+      this.broken === undefined && this.state !== "closed",
+      this.idleCores
+    )
   }
 
   private pump(): void {

@@ -59,7 +59,8 @@ export const pick = (
   call: Call,
   queued: number,
   config: PoolConfig,
-  canGrow: boolean
+  canGrow: boolean,
+  idleCores: SpareCores
 ): Slot | undefined => {
   const cap = config.concurrentTasksPerWorker
   const estimate = call.stats.cpuMillis
@@ -83,18 +84,27 @@ export const pick = (
     ) best = slot
   }
   if (best === undefined || estimate === undefined) return undefined
-  if (best.pendingCpu + estimate > pipelineBudgetMillis && !canWait(best, call, estimate, queued, live, config)) {
+  if (
+    best.pendingCpu + estimate > pipelineBudgetMillis && !canWait(best, call, estimate, queued, live, config, idleCores)
+  ) {
     return undefined
   }
   if (booting || (live < config.maxWorkers && canGrow)) return undefined
   return best
 }
 
+/** Whether the machine has a core to spare right now (see `host/IdleCores.ts`). */
+export interface SpareCores {
+  readonly available: () => boolean
+}
+
 /**
  * Whether CPU-bound `call` may wait in busy worker `slot` behind its one call (see {@link pipelineBudgetMillis}):
  * not behind a much longer call, not when the other `live - 1` workers would run out of queued calls first,
- * not with moved buffers (a call that never started is sent again after a crash), and not when cancelling
- * it would terminate the worker (a grace period of 0).
+ * not with moved buffers (a call that never started is sent again after a crash), not when cancelling
+ * it would terminate the worker (a grace period of 0), and only while the machine has a core to spare: a
+ * worker that goes on at once keeps its core, which pays while this thread is busy on a core of its own,
+ * and takes the core this thread's event loop needs when every core is busy (measured in the http bench).
  */
 export const canWait = (
   slot: Slot,
@@ -102,7 +112,9 @@ export const canWait = (
   estimate: number,
   queued: number,
   live: number,
-  config: PoolConfig
+  config: PoolConfig,
+  idleCores: SpareCores
 ): boolean =>
   slot.waiting === undefined && slot.inFlight.size === 1 && slot.pendingCpu <= waitBehindFactor * estimate &&
-  call.bytes === 0 && queued >= live && config.terminationGraceMillis > 0 && slot.transport?.skip !== undefined
+  call.bytes === 0 && queued >= live && config.terminationGraceMillis > 0 && slot.transport?.skip !== undefined &&
+  idleCores.available()

@@ -10,12 +10,10 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { fork } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import { Worker } from "node:worker_threads"
 import type { TransferListItem } from "node:worker_threads"
 import type { PoolConfig, ResourceLimits } from "../../domain/Config.ts"
 import { InvalidConfig } from "../../domain/OrchestratorError.ts"
@@ -119,7 +117,10 @@ export const spawnerFor = (source: WorkerSource, config: PoolConfig): Spawner | 
       compileCache: source.compileCache ?? true,
       // A user's entry serves typed tasks, so it loads `effect`; the built-in one loads none.
       effectResolution: source.entry !== undefined,
-      ...(config.maxHeapMb !== undefined ? { heapReportMillis: 100 } : {})
+      ...(config.maxHeapMb !== undefined ? { heapReportMillis: 100 } : {}),
+      ...(config.niceIncrement !== undefined && config.niceIncrement > 0
+        ? { niceIncrement: config.niceIncrement }
+        : {})
     },
     resourceLimits: config.resourceLimits,
     execArgv: source.execArgv,
@@ -140,6 +141,8 @@ export const threadSpawner = (options: SpawnOptions): Spawner => (id, events) =>
     : undefined
   // Bumped after each send: a worker that was just busy waits on it rather than on its event loop.
   const signal = new Int32Array(new SharedArrayBuffer(SIGNAL_CELLS * Int32Array.BYTES_PER_ELEMENT))
+  // Loaded at the first spawn rather than imported, like `node:child_process` below.
+  const { Worker } = process.getBuiltinModule("node:worker_threads")
   const worker = new Worker(threadBootstrapUrl, {
     name: `${options.name}-${id}`,
     workerData: { [workerDataKey]: { ...options.boot, entry: options.entry.href, signal } },
@@ -197,6 +200,9 @@ export const processSpawner = (options: SpawnOptions): Spawner => (_id, events) 
     events.onExit(code, signal)
   }
   try {
+    // Loaded when a process pool first spawns: `node:child_process` brings `net`, `dgram` and the streams,
+    // which a program that only uses threads should not load at import.
+    const { fork } = process.getBuiltinModule("node:child_process")
     child = fork(fileURLToPath(processBootstrapUrl), [options.entry.href], {
       serialization: "advanced",
       execArgv,

@@ -16,7 +16,7 @@
  */
 import { Clock, Context, Duration, Effect, Exit, Metric, Result, Scheduler as EffectScheduler, Schema } from "effect"
 import type { Scope } from "effect"
-import { RateLimiter } from "effect/persistence"
+import * as RateLimiter from "effect/persistence/RateLimiter"
 import { defaultDurationBucketsSeconds, SchedulerConfig } from "../../domain/Config.ts"
 import type { SchedulerConfigInput } from "../../domain/Config.ts"
 import { QueueFull } from "../../domain/OrchestratorError.ts"

@@ -30,6 +30,8 @@ export interface WorkerBootOptions {
   readonly compileCache?: boolean
   /** Resolve `effect`'s own imports with the bootstrap's faster hook (`EffectResolution`); entries with typed tasks. */
   readonly effectResolution?: boolean
+  /** Added to the worker's OS scheduling priority (nice value) at boot; see `PoolConfig.niceIncrement`. */
+  readonly niceIncrement?: number
   /**
    * Threads: cell `SIGNAL_SENT` is a counter the pool bumps after each send, for low-latency wake-ups; cell
    * `SIGNAL_SKIP` names a call the worker must not start (see `skipKey`).

@@ -10,6 +10,7 @@ import * as module from "node:module"
 import { OP_FATAL, processOptionsKey, workerEnvKey } from "../wire/WorkerMarkers.ts"
 import type { WorkerBootOptions } from "../wire/WorkerMarkers.ts"
 import * as EffectResolution from "./EffectResolution.ts"
+import { lowerPriority } from "./SchedulingPriority.ts"
 
 const options: WorkerBootOptions = JSON.parse(process.env[workerEnvKey] ?? "{}")
 if (options.compileCache !== false) {
@@ -20,6 +21,7 @@ if (options.compileCache !== false) {
   }
 }
 if (options.effectResolution === true) EffectResolution.install()
+if (options.niceIncrement !== undefined) lowerPriority(options.niceIncrement, "process")
 // Children of this worker must not think they are pool workers too.
 delete process.env[workerEnvKey]
 ;(globalThis as Record<symbol, unknown>)[processOptionsKey] = options

@@ -34,8 +34,6 @@
 import type * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
-import * as v8 from "node:v8"
-import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads"
 import type { MessagePort, TransferListItem } from "node:worker_threads"
 import type { Any, AnySchema, Group, Handlers } from "../../domain/WorkerTask.ts"
 import * as FunctionSource from "../wire/FunctionSource.ts"
@@ -231,7 +229,7 @@ export const makeServer = <G extends Group<Any>>(
       if (now - lastHeapReport >= heapEvery) {
         lastHeapReport = now
         // First, so that the pool retires this worker before it hands it the callers' next calls.
-        out.unshift(OP_HEAP, 0, v8.getHeapStatistics().used_heap_size, 0)
+        out.unshift(OP_HEAP, 0, process.getBuiltinModule("node:v8").getHeapStatistics().used_heap_size, 0)
       }
     }
     const batch = out
@@ -516,6 +514,7 @@ const waitSliceMillis = 2
  * fixed (see `WaitStrategy`).
  */
 const makeHotWait = (port: MessagePort, signal: Int32Array) => {
+  const { receiveMessageOnPort } = process.getBuiltinModule("node:worker_threads")
   let server: Server | undefined
   let seen = Atomics.load(signal, SIGNAL_SENT)
   let hotUntil = 0
@@ -531,7 +530,7 @@ const makeHotWait = (port: MessagePort, signal: Int32Array) => {
     while (!server.busy() && performance.now() <= hotUntil) {
       server.flush()
       const start = performance.now()
-      const spun = strategy.spinning
+      const spun = strategy.spinNow()
       let hit = false
       if (spun) {
         const spinUntil = start + spinMillis
@@ -586,12 +585,17 @@ const loadTypedRuntime = async (): Promise<TypedRuntime> => {
   return { runFork: Effect.runFork, isExit: Exit.isExit, codecFor: WireCodec.codecFor }
 }
 
-/** The pool channel of this thread or process, if it is a pool worker. */
+/**
+ * The pool channel of this thread or process, if it is a pool worker. `node:worker_threads` and `node:v8` are
+ * loaded when used, not imported: the library's barrel re-exports `serve`, and a program that imports it
+ * should not load them at import.
+ */
 const poolChannel = ():
   | { readonly kind: "thread"; readonly port: MessagePort; readonly options: WorkerBootOptions }
   | { readonly kind: "process"; readonly options: WorkerBootOptions }
   | undefined =>
 {
+  const { parentPort, workerData } = process.getBuiltinModule("node:worker_threads")
   const threadOptions = (workerData as Record<string, unknown> | null | undefined)?.[workerDataKey]
   if (parentPort !== null && threadOptions !== undefined) {
     return { kind: "thread", port: parentPort, options: threadOptions as WorkerBootOptions }

@@ -15,6 +15,7 @@ import { workerData } from "node:worker_threads"
 import { workerDataKey } from "../wire/WorkerMarkers.ts"
 import type { WorkerBootOptions } from "../wire/WorkerMarkers.ts"
 import * as EffectResolution from "./EffectResolution.ts"
+import { lowerPriority } from "./SchedulingPriority.ts"
 
 const options = (workerData as Record<string, WorkerBootOptions | undefined> | null)?.[workerDataKey] ?? {}
 if (options.compileCache !== false) {
@@ -25,5 +26,7 @@ if (options.compileCache !== false) {
   }
 }
 if (options.effectResolution === true) EffectResolution.install()
+// Before the entry loads: its imports already compete with the event loop for a core.
+if (options.niceIncrement !== undefined) lowerPriority(options.niceIncrement, "thread")
 if (options.entry === undefined) throw new Error("no worker entry given to the thread bootstrap")
 await import(options.entry)

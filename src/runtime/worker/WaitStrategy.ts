@@ -19,8 +19,13 @@
  * time before it tries again; and every `probeEvery` waits of spinning that pays it sleeps again for a few
  * calls to see whether the placement has changed.
  *
+ * It never spins while the machine has no core to spare (`IdleCores`): then the threads that can run
+ * outnumber the cores, and a spinning worker takes the core the pool's thread (its event loop) or another
+ * process needs, for a wake-up that a context switch would pay anyway.
+ *
  * @internal
  */
+import { IdleCores } from "../host/IdleCores.ts"
 
 /** How long a spinning worker polls the signal before it sleeps (ms). */
 export const spinMillis = 0.03
@@ -38,13 +43,23 @@ const maxTurnaroundMillis = 1
 export const maxRetryAfter = 1024
 
 export class WaitStrategy {
-  /** Whether the next wait spins first. */
+  /** Whether spinning pays, as measured: the next wait spins first if a core is also to spare (`spinNow`). */
   spinning = false
+  private readonly idleCores: { readonly available: () => boolean }
   private turnaround = 0
   private hitRate = 1
   private samples = 0
   /** Samples of sleeping at once before the next try of spinning. */
   private retryAfter = minSamples
+
+  constructor(idleCores: { readonly available: () => boolean } = new IdleCores()) {
+    this.idleCores = idleCores
+  }
+
+  /** Whether the next wait spins first: spinning pays, and the machine has a core to spare. */
+  spinNow(): boolean {
+    return this.spinning && this.idleCores.available()
+  }
 
   /**
    * Records one wait that followed an answer and ended with the next call: `gapMillis` from the start of the

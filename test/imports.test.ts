@@ -1,0 +1,53 @@
+// The barrel loads nothing heavy at import: what a feature needs loads when the feature is used. Checked in a
+// fresh process (its module lists are the truth), not by timing.
+import { assert, describe, it } from "@effect/vitest"
+import { spawnSync } from "node:child_process"
+import { fileURLToPath } from "node:url"
+
+const root = fileURLToPath(new URL("..", import.meta.url))
+const barrel = new URL("../src/index.ts", import.meta.url).href
+
+/** Imports `effect`, then `target`, in a fresh process; returns what the second import loaded. */
+const loadedBy = (target: string): { readonly builtins: Array<string>; readonly urls: Array<string> } => {
+  const probe = `
+    import * as module from "node:module"
+    const urls = []
+    module.registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); urls.push(r.url); return r } })
+    await import("effect")
+    const seen = urls.length
+    const builtins = new Set(process.moduleLoadList)
+    await import(${JSON.stringify(target)})
+    console.log(JSON.stringify({
+      builtins: process.moduleLoadList.filter((m) => !builtins.has(m) && m.startsWith("NativeModule ")).map((m) => m.slice(13)),
+      urls: urls.slice(seen)
+    }))
+  `
+  const run = spawnSync(process.execPath, ["--input-type=module", "-e", probe], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 60_000
+  })
+  assert.strictEqual(run.status, 0, run.stderr)
+  return JSON.parse(run.stdout.trim().split("\n").at(-1)!)
+}
+
+describe("imports", () => {
+  it("the barrel loads no child_process, worker_threads, v8 or fs, no HTTP, observability or platform module", () => {
+    const { builtins, urls } = loadedBy(barrel)
+    for (const heavy of ["child_process", "worker_threads", "v8", "net", "internal/fs/promises", "stream"]) {
+      assert.notInclude(builtins, heavy, `importing the barrel loaded node:${heavy}`)
+    }
+    for (const heavy of ["/effect/dist/http/", "/effect/dist/observability/", "/@effect/platform-node", "/piscina/"]) {
+      assert.isUndefined(urls.find((url) => url.includes(heavy)), `importing the barrel loaded ${heavy}`)
+    }
+    assert.isDefined(
+      urls.find((url) => url.endsWith("/src/layers/WorkerPool.ts")),
+      "the probe sees the barrel's modules"
+    )
+  }, 60_000)
+
+  it("the probe tells: a module that imports Prometheus' exporter shows up", () => {
+    const { urls } = loadedBy("effect/observability/PrometheusMetrics")
+    assert.isDefined(urls.find((url) => url.includes("/effect/dist/http/")))
+  }, 60_000)
+})
