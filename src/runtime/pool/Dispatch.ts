@@ -23,10 +23,12 @@ import type { PoolConfig } from "../../domain/Config.ts"
 import {
   PayloadInvalid,
   PoolShutDown,
+  QueueFull,
   TaskTimeout,
   WorkerBootFailed,
   WorkerCrashed
 } from "../../domain/OrchestratorError.ts"
+import { levels } from "../../domain/TaskPriority.ts"
 import { Histogram } from "../metrics/MetricHooks.ts"
 import {
   isCloneError,
@@ -54,6 +56,7 @@ import {
   TaskStats
 } from "./Call.ts"
 import { CallQueue } from "./CallQueue.ts"
+import type { CallQueueOptions } from "./CallQueue.ts"
 import { pick, pipelineBudgetMillis } from "./Placement.ts"
 import { project } from "./PoolStats.ts"
 import type { PoolStats } from "./PoolStats.ts"
@@ -68,6 +71,8 @@ export interface EngineOptions {
   readonly spawner: Spawner
   /** Called when a task name is first seen, so the metrics can register its series. */
   readonly onNewTask?: (stats: TaskStats) => void
+  /** Order and bounds of the calls waiting for a worker (priorities always apply). */
+  readonly queue?: CallQueueOptions | undefined
 }
 
 const respawnInitialMillis = 50
@@ -102,7 +107,8 @@ export class Engine {
   private indexByName = new Map<string, number>()
 
   readonly slots: Array<Slot> = []
-  private readonly queue = new CallQueue()
+  private readonly queue: CallQueue
+  private readonly queueCapacity: number
   private nextCallId = 1
   private nextWorkerId = 1
 
@@ -129,12 +135,16 @@ export class Engine {
   crashed = 0
   spawned = 0
   redispatched = 0
+  /** Calls rejected because the queue was at capacity. */
+  rejectedFull = 0
 
   constructor(options: EngineOptions) {
     this.config = options.config
     this.spawner = options.spawner
     this.bootTimeoutMillis = options.config.bootTimeoutMillis
     this.onNewTask = options.onNewTask
+    this.queue = new CallQueue(options.queue)
+    this.queueCapacity = options.queue?.capacity ?? Infinity
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -239,8 +249,11 @@ export class Engine {
     this.statsOf(name).failed++
   }
 
-  /** Creates and queues a call. The caller has validated and encoded the payload. */
-  submit(request: CallRequest, resume: Resume): Call {
+  /**
+   * Creates and queues a call. The caller has validated and encoded the payload. Undefined when the queue is
+   * full and its overflow policy is `"fail"` (`resume` has been called with `QueueFull`).
+   */
+  submit(request: CallRequest, resume: Resume): Call | undefined {
     const stats = this.statsOf(request.name)
     const id = this.nextCallId++
     const transfer = request.transfer
@@ -257,6 +270,9 @@ export class Engine {
       stats,
       enqueuedAt: performance.now(),
       assignment: request.assignment,
+      priority: request.priority ?? 2,
+      key: request.key,
+      queued: undefined,
       cpuEstimate: 0,
       bytes: transfer === undefined ? 0 : movedBytes(transfer),
       resume,
@@ -273,7 +289,14 @@ export class Engine {
         return call
       }
     }
-    this.queue.push(call)
+    if (!this.queue.push(call)) {
+      call.state = DONE
+      call.resume = undefined
+      this.rejected(call.name)
+      this.rejectedFull++
+      resume(Exit.fail(new QueueFull({ capacity: this.queueCapacity, priority: levels[call.priority] ?? "normal" })))
+      return undefined
+    }
     this.scale()
     return call
   }
@@ -283,7 +306,7 @@ export class Engine {
     if (call.state === QUEUED) {
       call.state = DONE
       call.resume = undefined
-      this.queue.forget()
+      this.queue.remove(call)
       if (this.state === "closing" && this.drained()) this.finish()
     } else if (call.state === SENT) {
       call.state = ABANDONED
@@ -334,7 +357,7 @@ export class Engine {
     for (let call = queue.peek(); call !== undefined; call = queue.peek()) {
       const slot = this.pick(call, queue.size)
       if (slot === undefined) break
-      queue.take()
+      queue.take(call)
       this.send(slot, call)
     }
   }
@@ -820,6 +843,9 @@ export class Engine {
   stats(): PoolStats {
     return project(this.slots, {
       queued: this.queue.size,
+      queueDepth: this.queue.depth(),
+      promoted: this.queue.promoted,
+      rejectedFull: this.rejectedFull,
       completed: this.completed,
       failed: this.failed,
       crashed: this.crashed,

@@ -21,7 +21,7 @@ import { SchedulerConfig } from "../../domain/Config.ts"
 import type { SchedulerConfigInput } from "../../domain/Config.ts"
 import { QueueFull } from "../../domain/OrchestratorError.ts"
 import type { InvalidConfig } from "../../domain/OrchestratorError.ts"
-import { levels } from "../../domain/TaskPriority.ts"
+import { levels, rankOf } from "../../domain/TaskPriority.ts"
 import type { TaskPriority } from "../../domain/TaskPriority.ts"
 import { decodeConfig } from "../config/ConfigValidation.ts"
 import { counterHooks, gaugeHooks, Histogram, histogramHooks } from "../metrics/MetricHooks.ts"
@@ -105,8 +105,6 @@ const ADMITTED = 2
 /** Its task runs: the permit is released by the task's own exit, not by a cancellation. */
 const RUNNING = 3
 const CANCELLED = 4
-
-const rankOf: Record<string, number | undefined> = { critical: 0, high: 1, normal: 2, low: 3 }
 
 type Resume = (effect: Effect.Effect<any, any, any>) => void
 
@@ -371,7 +369,7 @@ class SchedulerCore {
   submit<A, E, R>(effect: Effect.Effect<A, E, R>, options?: SubmitOptions): Effect.Effect<A, E | QueueFull, R> {
     return Effect.uninterruptibleMask((restore): Effect.Effect<A, E | QueueFull, R> => {
       if (this.closed) return Effect.interrupt
-      const priority = options?.priority === undefined ? 2 : rankOf[options.priority]
+      const priority = options?.priority === undefined ? 2 : rankOf(options.priority)
       if (priority === undefined) {
         return Effect.die(new TypeError(`unknown task priority: ${String(options?.priority)}`))
       }
