@@ -42,12 +42,15 @@ import type { Scope } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { OrchestratorConfig } from "../domain/Config.ts"
 import type { OrchestratorConfigInput, SchedulerConfigInput } from "../domain/Config.ts"
-import type { InvalidConfig, PoolShutDown, WorkerBootFailed } from "../domain/OrchestratorError.ts"
+import { InvalidConfig } from "../domain/OrchestratorError.ts"
+import type { PoolShutDown, WorkerBootFailed } from "../domain/OrchestratorError.ts"
 import * as Task from "../domain/Task.ts"
 import type { TaskKind } from "../domain/TaskKind.ts"
+import { levels } from "../domain/TaskPriority.ts"
 import type { TaskResult } from "../domain/TaskResult.ts"
 import type * as WorkerTask from "../domain/WorkerTask.ts"
 import { decodeConfig } from "../runtime/config/ConfigValidation.ts"
+import * as MetricHooks from "../runtime/metrics/MetricHooks.ts"
 import * as BackgroundQueue from "../runtime/orchestrator/BackgroundQueue.ts"
 import * as Batch from "../runtime/orchestrator/Batch.ts"
 import * as TaskExecution from "../runtime/orchestrator/TaskExecution.ts"
@@ -65,11 +68,50 @@ export type OffloadError = RunError | WorkerPool.PoolError
 
 /** Options of `runAll`. */
 export interface RunAllOptions {
-  /** Tasks in flight at once (admission still applies). Default 1,024. */
-  readonly concurrency?: number | "unbounded"
+  /**
+   * Tasks in flight at once (admission still applies): a positive integer or `"unbounded"`. Default 1,024.
+   * Anything else fails with `InvalidConfig` (`runAll.concurrency`).
+   */
+  readonly concurrency?: number | "unbounded" | undefined
   /** Fail with the first failure and interrupt the rest, instead of returning every result. */
-  readonly failFast?: boolean
+  readonly failFast?: boolean | undefined
 }
+
+/** Any task, whatever its success, error and requirements. */
+export type AnyTask = Task.Task<any, any, any>
+
+/** What `runAll` accepts: a tuple or array of tasks, any iterable of tasks, or a record of tasks. */
+export type RunAllInput = ReadonlyArray<AnyTask> | Iterable<AnyTask> | { readonly [key: string]: AnyTask }
+
+/** The result of one task of `runAll`. */
+export type ResultOf<T> = T extends Task.Task<infer A, infer E, infer _R> ? TaskResult<A, E | RunError> : never
+
+type ElementOf<T> = T extends ReadonlyArray<infer X> ? X
+  : T extends Iterable<infer X> ? X
+  : T[keyof T]
+
+/**
+ * The results of `runAll`, shaped like its input as with `Effect.all`: a tuple gives a tuple (typed per
+ * element), an array or iterable an array, a record a record with the same keys.
+ */
+export type RunAllResults<T> = T extends ReadonlyArray<AnyTask> ? { -readonly [K in keyof T]: ResultOf<T[K]> }
+  : T extends Iterable<infer X> ? Array<ResultOf<X>>
+  : { -readonly [K in keyof T]: ResultOf<T[K]> }
+
+/**
+ * The error of `runAll`: without `failFast` it cannot fail with a task's error (every failure is in its
+ * result), only with `InvalidConfig` for bad options; with `failFast` also the first task error.
+ */
+export type RunAllError<T, O> =
+  | InvalidConfig
+  | (O extends { readonly failFast: true } ? TaskError<ElementOf<T>>
+    : O extends { readonly failFast?: false | undefined } ? never
+    : TaskError<ElementOf<T>>)
+
+type TaskError<T> = T extends Task.Task<infer _A, infer E, infer _R> ? E | RunError : never
+
+/** What `runAll` needs from its context: the union of its tasks' requirements. */
+export type RunAllContext<T> = ElementOf<T> extends Task.Task<infer _A, infer _E, infer R> ? R : never
 
 /** Options of `batchOffload`. */
 export interface BatchOffloadOptions extends Batch.BatchOptions {
@@ -118,13 +160,24 @@ export class Orchestrator extends Context.Service<Orchestrator, {
   /** Runs a task and returns its result, failure included. */
   readonly runResult: <A, E, R>(task: Task.Task<A, E, R>) => Effect.Effect<TaskResult<A, E | RunError>, never, R>
   /**
-   * Runs many tasks in parallel through their lanes; one result per task, in input order. With `failFast`,
-   * fails with the first failure instead and interrupts the tasks still running.
+   * Runs many tasks in parallel through their lanes; one result per task, in input order. Like `Effect.all`,
+   * a tuple or a record of tasks of different types gives a tuple or a record of results, each typed by its
+   * task. Without `failFast` it fails with no task error (each failure is in its result); with `failFast`,
+   * it fails with the first failure instead and interrupts the tasks still running.
+   *
+   * @example
+   * ```ts
+   * const { page, thumb } = yield* orchestrator.runAll({
+   *   page: Task.make(fetchPage, { name: "fetch" }),
+   *   thumb: orchestrator.workerTask(Resize, { width: 64 })
+   * })
+   * // page: TaskResult<string, FetchError | RunError>, thumb: TaskResult<Image, ResizeError | OffloadError>
+   * ```
    */
-  readonly runAll: <A, E, R>(
-    tasks: Iterable<Task.Task<A, E, R>>,
-    options?: RunAllOptions
-  ) => Effect.Effect<Array<TaskResult<A, E | RunError>>, E | RunError, R>
+  readonly runAll: <const T extends RunAllInput, const O extends RunAllOptions = {}>(
+    tasks: T,
+    options?: O
+  ) => Effect.Effect<RunAllResults<T>, RunAllError<T, O>, RunAllContext<T>>
   /** Runs a typed worker task in the cpu lane. */
   readonly offload: <T extends WorkerTask.Any>(
     task: T,
@@ -249,50 +302,133 @@ const makeWith = (
         testPool(FunctionWorker.served, blockingOptions)
       ])
 
-    const laneConfig = (permits: number): SchedulerConfigInput => ({ ...config.scheduler, permits })
-    // Each lane's metric series carry a `lane` attribute, so three schedulers share one registry without clashing.
-    const lane = (name: TaskKind, permits: number) =>
-      Effect.provideService(Scheduler.make(laneConfig(permits)), Metric.CurrentMetricAttributes, { lane: name })
-    const lanes: { readonly [K in TaskKind]: Scheduler.Scheduler["Service"] } = {
-      io: yield* lane("io", config.scheduler.permits),
-      cpu: yield* lane("cpu", inProcess ? config.scheduler.permits : config.cpuPermits ?? config.pool.maxWorkers * 2),
-      blocking: yield* lane("blocking", inProcess ? config.scheduler.permits : config.blocking.threads)
+    const laneConfig = (permits: number, withCapacity: boolean): SchedulerConfigInput => {
+      const { capacity, ...rest } = config.scheduler
+      return withCapacity && capacity !== undefined ? { ...rest, capacity, permits } : { ...rest, permits }
     }
+    // Each lane's metric series carry a `lane` attribute, so three schedulers share one registry without clashing.
+    const lane = (name: TaskKind, permits: number, withCapacity = true) =>
+      Effect.provideService(Scheduler.make(laneConfig(permits, withCapacity)), Metric.CurrentMetricAttributes, {
+        lane: name
+      })
+    const io = yield* lane("io", config.scheduler.permits)
+    const blockingLane = yield* lane("blocking", inProcess ? config.scheduler.permits : config.blocking.threads)
+    // cpu tasks wait in the pool's own queue, which orders them by priority, aging and fairness key and bounds
+    // them by the capacity, while it keeps every worker's pipeline full: a lane of permits in front of it
+    // would cap the calls in flight and queue them twice. A lane remains only for what the pool's queue does
+    // not do: a cap on cpu tasks at once (`cpuPermits`), a per-key limit or a rate. Its permits then count
+    // tasks handed to the pool, and calls past `cpuPermits` wait in it (with the capacity).
+    const cpuLane = config.cpuPermits !== undefined || config.scheduler.perKeyLimit !== undefined ||
+        config.scheduler.rate !== undefined
+      ? yield* lane("cpu", config.cpuPermits ?? Number.MAX_SAFE_INTEGER, config.cpuPermits !== undefined)
+      : undefined
+    let cpuHandedOver = 0
+    let closed = false
+    yield* Effect.addFinalizer(() => Effect.sync(() => closed = true))
+    const cpuAdmit: TaskExecution.Admit | undefined = cpuLane?.submit ?? ((effect) => {
+      cpuHandedOver++
+      return effect
+    })
+    const admits: { readonly [K in TaskKind]: TaskExecution.Admit | undefined } = {
+      io: io.submit,
+      cpu: cpuAdmit,
+      blocking: blockingLane.submit
+    }
+    const pipelineSlots = config.pool.maxWorkers * config.pool.concurrentTasksPerWorker
+    const cpuStats: Effect.Effect<Scheduler.SchedulerStats> = cpuLane?.stats ?? Effect.map(pool.stats, (p) => ({
+      permits: inProcess ? config.pool.concurrentTasksPerWorker : pipelineSlots,
+      running: p.inFlight,
+      queued: p.queuedByPriority,
+      queuedTotal: p.queued - p.waitingForCapacity,
+      waitingForCapacity: p.waitingForCapacity,
+      admitted: cpuHandedOver,
+      rejected: p.rejectedFull,
+      promoted: p.promoted,
+      shutDown: closed
+    }))
 
-    // Task metrics go to the registry the orchestrator was built with, beside the pool's and the lanes' own,
-    // whichever fiber runs the task.
-    const registry = yield* Metric.MetricRegistry
-    const runResult = <A, E, R>(task: Task.Task<A, E, R>): Effect.Effect<TaskResult<A, E | RunError>, never, R> => {
-      const labels = { task: task.name, kind: task.kind, priority: task.priority }
-      return TaskMetrics.recordSubmitted(labels).pipe(
-        Effect.provideService(Metric.MetricRegistry, registry),
-        Effect.andThen(TaskExecution.execute(task, { admit: lanes[task.kind].submit, defaultRetry: config.retry })),
-        Effect.tap((result) =>
-          Effect.provideService(TaskMetrics.recordResult(result), Metric.MetricRegistry, registry)
+    if (cpuLane === undefined) {
+      // The cpu lane's series read the pool's queue, where cpu calls wait, under the lane's usual names.
+      const context = yield* Effect.context<never>()
+      const read = (f: (stats: Scheduler.SchedulerStats) => number) => () => f(Effect.runSync(cpuStats))
+      const tagged = <I, S>(metric: Metric.Metric<I, S>, extra: Record<string, string> = {}) =>
+        Metric.withAttributes(metric, { lane: "cpu", ...extra })
+      const metrics = Scheduler.metrics
+      const registrations = [
+        ...levels.map((priority) =>
+          Metric.registerUnsafe(
+            tagged(metrics.queued, { priority }),
+            context,
+            MetricHooks.gaugeHooks(read((s) => s.queued[priority]))
+          )
         ),
-        Effect.withSpan(`task ${task.name}`, {
-          attributes: { "task.id": task.id, "task.kind": task.kind, "task.priority": task.priority }
+        Metric.registerUnsafe(
+          tagged(metrics.waitingForCapacity),
+          context,
+          MetricHooks.gaugeHooks(read((s) => s.waitingForCapacity))
+        ),
+        Metric.registerUnsafe(tagged(metrics.running), context, MetricHooks.gaugeHooks(read((s) => s.running))),
+        Metric.registerUnsafe(tagged(metrics.permits), context, MetricHooks.gaugeHooks(read((s) => s.permits))),
+        Metric.registerUnsafe(tagged(metrics.admitted), context, MetricHooks.counterHooks(read((s) => s.admitted))),
+        Metric.registerUnsafe(tagged(metrics.rejected), context, MetricHooks.counterHooks(read((s) => s.rejected))),
+        Metric.registerUnsafe(tagged(metrics.promoted), context, MetricHooks.counterHooks(read((s) => s.promoted)))
+      ]
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          for (const registration of registrations) registration.remove()
         })
       )
     }
 
+    // Task metrics go to the registry the orchestrator was built with, beside the pool's and the lanes' own,
+    // whichever fiber runs the task: plain counters read on snapshot (see `TaskMetrics`).
+    const registry = yield* Metric.MetricRegistry
+    const metrics = TaskMetrics.recorderFor(yield* Effect.context<never>())
+    const executeOptions = {
+      io: { admit: admits.io, defaultRetry: config.retry, metrics },
+      cpu: { admit: admits.cpu, defaultRetry: config.retry, metrics },
+      blocking: { admit: admits.blocking, defaultRetry: config.retry, metrics }
+    } as const
+    const runResult = <A, E, R>(task: Task.Task<A, E, R>): Effect.Effect<TaskResult<A, E | RunError>, never, R> =>
+      // No stack trace: capturing one per span cost more than the rest of the span.
+      Effect.withSpan(TaskExecution.execute(task, executeOptions[task.kind]), `task ${task.name}`, {
+        attributes: { "task.id": task.id, "task.kind": task.kind, "task.priority": task.priority },
+        captureStackTrace: false
+      })
+
     const run = <A, E, R>(task: Task.Task<A, E, R>): Effect.Effect<A, E | RunError, R> =>
       Effect.flatMap(runResult(task), (result) => result.exit)
 
-    const runAll = <A, E, R>(tasks: Iterable<Task.Task<A, E, R>>, options: RunAllOptions = {}) => {
+    const failOnFailure = (task: AnyTask): Effect.Effect<TaskResult<unknown, unknown>, unknown, unknown> =>
+      Effect.flatMap(
+        runResult(task),
+        (r): Effect.Effect<TaskResult<unknown, unknown>, unknown> =>
+          Exit.isSuccess(r.exit) ? Effect.succeed(r) : Effect.failCause(r.exit.cause)
+      )
+
+    const runAll = (
+      tasks: RunAllInput,
+      options: RunAllOptions = {}
+    ): Effect.Effect<unknown, unknown, unknown> => {
       const concurrency = options.concurrency ?? 1_024
-      return options.failFast === true
-        ? Effect.forEach(
-          tasks,
-          (task) =>
-            Effect.flatMap(
-              runResult(task),
-              (r): Effect.Effect<TaskResult<A, E | RunError>, E | RunError> =>
-                Exit.isSuccess(r.exit) ? Effect.succeed(r) : Effect.failCause(r.exit.cause)
-            ),
-          { concurrency }
+      if (concurrency !== "unbounded" && !(Number.isInteger(concurrency) && concurrency >= 1)) {
+        return Effect.fail(
+          new InvalidConfig({
+            field: "runAll.concurrency",
+            value: String(concurrency),
+            detail: "expected a positive integer or \"unbounded\""
+          })
         )
-        : Effect.forEach(tasks, runResult, { concurrency })
+      }
+      const each = options.failFast === true ? failOnFailure : runResult
+      if (Symbol.iterator in tasks) return Effect.forEach(tasks as Iterable<AnyTask>, each, { concurrency })
+      const record = tasks as { readonly [key: string]: AnyTask }
+      const keys = Object.keys(record)
+      return Effect.map(Effect.forEach(keys, (key) => each(record[key]!), { concurrency }), (results) => {
+        const out: Record<string, unknown> = {}
+        for (let i = 0; i < keys.length; i++) out[keys[i]!] = results[i]
+        return out
+      })
     }
 
     const workerTask = <T extends WorkerTask.Any>(
@@ -360,7 +496,7 @@ const makeWith = (
       submit: background.submit,
       shutdown: background.shutdown,
       stats: Effect.all({
-        lanes: Effect.all({ cpu: lanes.cpu.stats, io: lanes.io.stats, blocking: lanes.blocking.stats }),
+        lanes: Effect.all({ cpu: cpuStats, io: io.stats, blocking: blockingLane.stats }),
         pool: pool.stats,
         blockingPool: blockingPool.stats,
         background: background.stats

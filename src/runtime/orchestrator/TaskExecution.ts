@@ -12,24 +12,28 @@
  * the last attempt's last pool call, and is absent when that attempt sent nothing to a worker (a call rejected
  * or timed out before it left the queue). `io` tasks run on the main runtime and get no cell: they report no
  * worker and pay nothing for it (providing the cell costs about 0.4 µs per task, a tenth of an io task's
- * execution).
+ * execution). The cell also carries the task's priority and fairness key, by which the pool orders its calls
+ * while they wait for a worker: for cpu work the pool's queue is the task's queue.
+ *
+ * Cost: a task without a timeout or a retry policy runs inside one `withFiber` frame plus an `exit`, with the
+ * clock read directly (no generator, no timeout fiber, no retry schedule); a timeout adds
+ * `Effect.timeoutOrElse`, a policy the retry loop. Metrics, when a recorder is given, are a few adds on plain
+ * counters (see `TaskMetrics`).
  *
  * @since 0.1.0
  */
 import { Clock, Duration, Effect, Exit } from "effect"
-import type { Types } from "effect"
 import type { InvalidConfig, QueueFull } from "../../domain/OrchestratorError.ts"
 import { TaskTimeout } from "../../domain/OrchestratorError.ts"
-import { RetryPolicy as RetryPolicySchema } from "../../domain/RetryPolicy.ts"
 import type { RetryPolicy, RetryPolicyInput } from "../../domain/RetryPolicy.ts"
 import type { Task } from "../../domain/Task.ts"
+import { rank } from "../../domain/TaskPriority.ts"
 import type { TaskPriority } from "../../domain/TaskPriority.ts"
 import type { TaskResult } from "../../domain/TaskResult.ts"
-import { decodeConfigExit, timeoutMillis as decodeTimeoutMillis } from "../config/ConfigValidation.ts"
+import { timeoutMillis as decodeTimeoutMillis } from "../config/ConfigValidation.ts"
 import * as WorkerAssignment from "../pool/WorkerAssignment.ts"
-import { retryCountedDecoded } from "../resilience/Retry.ts"
-
-const decodePolicyExit = decodeConfigExit(RetryPolicySchema, "retry")
+import { decodePolicyExit, retryCountedDecoded } from "../resilience/Retry.ts"
+import type { Recorder } from "./TaskMetrics.ts"
 
 /** Admits an effect: runs it once a permit of the right lane is free. */
 export type Admit = <A, E, R>(
@@ -46,9 +50,9 @@ export interface ExecuteOptions {
   readonly admit?: Admit | undefined
   /** Retry policy of tasks that name none; default: a single attempt. */
   readonly defaultRetry?: RetryPolicyInput | undefined
+  /** Where the task's submission and result are counted; default: nowhere. */
+  readonly metrics?: Recorder | undefined
 }
-
-const noAdmission: Admit = (effect) => effect
 
 /** Decodes a task's timeout: a positive duration (infinite means none), or `InvalidConfig` naming `task.timeout`. */
 export const timeoutMillis = (
@@ -59,17 +63,6 @@ export const timeoutMillis = (
   return typeof millis !== "number"
     ? Exit.fail(millis)
     : Exit.succeed(millis === Number.POSITIVE_INFINITY ? undefined : millis)
-}
-
-// Policies are usually module constants shared by many tasks: decode each one once.
-const decodedPolicies = new WeakMap<RetryPolicyInput, Exit.Exit<RetryPolicy, InvalidConfig>>()
-const decodePolicyCached = (input: RetryPolicyInput): Exit.Exit<RetryPolicy, InvalidConfig> => {
-  let decoded = decodedPolicies.get(input)
-  if (decoded === undefined) {
-    decoded = decodePolicyExit(input)
-    decodedPolicies.set(input, decoded)
-  }
-  return decoded
 }
 
 /** One attempt under a timeout, for tasks without a retry policy: the common case, kept cheap. */
@@ -85,65 +78,104 @@ const singleAttempt = <A, E, R>(
   })
 }
 
+/** Attempts under a decoded policy, the task's timeout applying to each attempt unless the policy sets one. */
+const retried = <A, E, R>(
+  task: Task<A, E, R>,
+  policy: RetryPolicy,
+  timeout: number | undefined,
+  assignment: WorkerAssignment.WorkerAssignment | undefined,
+  counted: (attempts: number) => void
+): Effect.Effect<A, E | TaskTimeout, R> => {
+  const withTimeout = timeout !== undefined && policy.attemptTimeoutMillis === undefined
+    ? { ...policy, attemptTimeoutMillis: timeout }
+    : policy
+  const info = { taskId: task.id, taskName: task.name }
+  const attempts = assignment === undefined
+    ? retryCountedDecoded(task.effect, withTimeout, info)
+    : WorkerAssignment.track(
+      retryCountedDecoded(
+        Effect.suspend(() => {
+          // the result names the worker of the last attempt: none when that attempt never reached one
+          assignment.workerId = undefined
+          return task.effect
+        }),
+        withTimeout,
+        info
+      ),
+      assignment
+    )
+  return Effect.flatMap(attempts, (attempted) => {
+    counted(attempted.attempts)
+    return attempted.exit
+  })
+}
+
 /** Runs `task` to its result. */
 export const execute = <A, E, R>(
   task: Task<A, E, R>,
   options: ExecuteOptions = {}
 ): Effect.Effect<TaskResult<A, E | ExecutionError>, never, R> =>
-  Effect.gen(function*() {
-    const enqueuedAt = yield* Clock.currentTimeMillis
-    let startedAt: number | undefined = undefined
+  Effect.withFiber((fiber) => {
+    const clock = fiber.getRef(Clock.Clock)
+    const enqueuedAt = clock.currentTimeMillisUnsafe()
+    const series = options.metrics?.series(task.name, task.kind, task.priority)
+    if (series !== undefined) series.submitted++
+    let startedAt = -1
     let attempts = 0
-    // Filled by the worker pool with the worker each pool call of the task is sent to; emptied before each
-    // attempt, so that the result names the worker of the last attempt (none when it never reached one).
-    const assignment = task.kind === "io" ? undefined : WorkerAssignment.make()
-    const outcome = yield* Effect.exit(Effect.gen(function*() {
-      const timeout = yield* timeoutMillis(task.timeout)
-      const input = task.retry ?? options.defaultRetry
-      const policy = input === undefined ? undefined : yield* decodePolicyCached(input)
-      const attempt = Effect.gen(function*() {
-        startedAt = yield* Clock.currentTimeMillis
-        if (policy === undefined) {
-          attempts = 1
-          return yield* singleAttempt(task, timeout, assignment)
-        }
-        const withTimeout = timeout !== undefined && policy.attemptTimeoutMillis === undefined
-          ? { ...policy, attemptTimeoutMillis: timeout }
-          : policy
-        const info = { taskId: task.id, taskName: task.name }
-        const attempted = yield* assignment === undefined
-          ? retryCountedDecoded(task.effect, withTimeout, info)
-          : WorkerAssignment.track(
-            retryCountedDecoded(
-              Effect.suspend(() => {
-                assignment.workerId = undefined
-                return task.effect
-              }),
-              withTimeout,
-              info
-            ),
-            assignment
-          )
-        attempts = attempted.attempts
-        return yield* attempted.exit
+    // Filled by the worker pool with the worker each pool call of the task is sent to.
+    const assignment = task.kind === "io" ? undefined : WorkerAssignment.make(rank(task.priority), task.key)
+    let run: Effect.Effect<A, E | ExecutionError, R>
+    const timeout = timeoutMillis(task.timeout)
+    const input = task.retry ?? options.defaultRetry
+    const policy = input === undefined ? undefined : decodePolicyExit(input)
+    if (timeout._tag === "Failure") run = Exit.failCause(timeout.cause)
+    else if (policy?._tag === "Failure") run = Exit.failCause(policy.cause)
+    else {
+      const attempt = policy === undefined
+        ? singleAttempt(task, timeout.value, assignment)
+        : retried(task, policy.value, timeout.value, assignment, (n) => attempts = n)
+      const started = Effect.suspend(() => {
+        startedAt = clock.currentTimeMillisUnsafe()
+        attempts = 1
+        return attempt
       })
-      return yield* (options.admit ?? noAdmission)(attempt, { priority: task.priority, key: task.key })
-    }))
-    const finishedAt = yield* Clock.currentTimeMillis
-    const started = startedAt ?? finishedAt
-    const result: Types.Mutable<TaskResult<A, E | ExecutionError>> = {
-      taskId: task.id,
-      name: task.name,
-      priority: task.priority,
-      kind: task.kind,
-      enqueuedAt,
-      startedAt: started,
-      finishedAt,
-      queueWaitMillis: started - enqueuedAt,
-      runMillis: finishedAt - started,
-      attempts,
-      exit: outcome
+      run = options.admit === undefined
+        ? started
+        : options.admit(started, { priority: task.priority, key: task.key })
     }
-    if (assignment?.workerId !== undefined) result.workerId = assignment.workerId
-    return result
+    return Effect.map(Effect.exit(run), (exit): TaskResult<A, E | ExecutionError> => {
+      const finishedAt = clock.currentTimeMillisUnsafe()
+      const started = startedAt < 0 ? finishedAt : startedAt
+      const workerId = assignment?.workerId
+      const result: TaskResult<A, E | ExecutionError> = workerId === undefined
+        ? {
+          taskId: task.id,
+          name: task.name,
+          priority: task.priority,
+          kind: task.kind,
+          enqueuedAt,
+          startedAt: started,
+          finishedAt,
+          queueWaitMillis: started - enqueuedAt,
+          runMillis: finishedAt - started,
+          attempts,
+          exit
+        }
+        : {
+          taskId: task.id,
+          name: task.name,
+          priority: task.priority,
+          kind: task.kind,
+          enqueuedAt,
+          startedAt: started,
+          finishedAt,
+          queueWaitMillis: started - enqueuedAt,
+          runMillis: finishedAt - started,
+          attempts,
+          workerId,
+          exit
+        }
+      series?.record(result)
+      return result
+    })
   })
