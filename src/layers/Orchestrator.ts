@@ -105,8 +105,10 @@ export type RunAllResults<T> = T extends ReadonlyArray<AnyTask> ? { -readonly [K
 export type RunAllError<T, O> =
   | InvalidConfig
   | (O extends { readonly failFast: true } ? TaskError<ElementOf<T>>
-    : O extends { readonly failFast?: false | undefined } ? never
-    : TaskError<ElementOf<T>>)
+    : O extends { readonly failFast: false | undefined } ? never
+    // a `boolean` known only at run time
+    : O extends { readonly failFast: boolean } ? TaskError<ElementOf<T>>
+    : never)
 
 type TaskError<T> = T extends Task.Task<infer _A, infer E, infer _R> ? E | RunError : never
 
@@ -252,18 +254,6 @@ export class Orchestrator extends Context.Service<Orchestrator, {
     Layer.effect(Orchestrator, makeWith(options, served ?? "test"))
 }
 
-const mapChunk = function mapChunk(source: string, items: ReadonlyArray<unknown>) {
-  const cache: Map<string, (item: unknown) => unknown> = ((globalThis as any).__orchestratorMappers ??= new Map())
-  let f = cache.get(source)
-  if (f === undefined) {
-    f = (0, eval)(`(${source})`) as (item: unknown) => unknown
-    cache.set(source, f)
-  }
-  const out = new Array(items.length)
-  for (let i = 0; i < items.length; i++) out[i] = f(items[i])
-  return out
-}
-
 /** Builds the orchestrator in the current scope with real worker threads. */
 export const make = (
   options: Options = {}
@@ -279,7 +269,19 @@ const makeWith = (
     const config = yield* decodeConfig(OrchestratorConfig)(
       inProcess ? { ...input, scheduler: { permits: 1, ...input.scheduler } } : input
     )
-    const poolOptions: WorkerPool.Options = { ...config.pool, name: "cpu", ...(entry === undefined ? {} : { entry }) }
+    // The cpu pool's queue is the cpu lane's: the lanes' aging and overflow, and their capacity unless a lane
+    // of `cpuPermits` sits in front of it (calls then wait there, bounded by it).
+    const { agingMillis, capacity, overflow } = config.scheduler
+    const poolOptions: WorkerPool.Options = {
+      ...config.pool,
+      name: "cpu",
+      queue: {
+        agingMillis,
+        overflow,
+        ...(capacity === undefined || config.cpuPermits !== undefined ? {} : { capacity })
+      },
+      ...(entry === undefined ? {} : { entry })
+    }
     const blockingOptions: WorkerPool.Options = {
       name: "blocking",
       // Every blocking thread starts up front: a blocking call should not wait for a thread to boot.
@@ -325,15 +327,6 @@ const makeWith = (
     let cpuHandedOver = 0
     let closed = false
     yield* Effect.addFinalizer(() => Effect.sync(() => closed = true))
-    const cpuAdmit: TaskExecution.Admit | undefined = cpuLane?.submit ?? ((effect) => {
-      cpuHandedOver++
-      return effect
-    })
-    const admits: { readonly [K in TaskKind]: TaskExecution.Admit | undefined } = {
-      io: io.submit,
-      cpu: cpuAdmit,
-      blocking: blockingLane.submit
-    }
     const pipelineSlots = config.pool.maxWorkers * config.pool.concurrentTasksPerWorker
     const cpuStats: Effect.Effect<Scheduler.SchedulerStats> = cpuLane?.stats ?? Effect.map(pool.stats, (p) => ({
       permits: inProcess ? config.pool.concurrentTasksPerWorker : pipelineSlots,
@@ -384,17 +377,15 @@ const makeWith = (
     // whichever fiber runs the task: plain counters read on snapshot (see `TaskMetrics`).
     const registry = yield* Metric.MetricRegistry
     const metrics = TaskMetrics.recorderFor(yield* Effect.context<never>())
-    const executeOptions = {
-      io: { admit: admits.io, defaultRetry: config.retry, metrics },
-      cpu: { admit: admits.cpu, defaultRetry: config.retry, metrics },
-      blocking: { admit: admits.blocking, defaultRetry: config.retry, metrics }
-    } as const
+    const executeOptions: { readonly [K in TaskKind]: TaskExecution.ExecuteOptions } = {
+      io: { admit: io.submit, defaultRetry: config.retry, metrics, span: true },
+      cpu: cpuLane === undefined
+        ? { defaultRetry: config.retry, metrics, span: true, onStart: () => cpuHandedOver++ }
+        : { admit: cpuLane.submit, defaultRetry: config.retry, metrics, span: true },
+      blocking: { admit: blockingLane.submit, defaultRetry: config.retry, metrics, span: true }
+    }
     const runResult = <A, E, R>(task: Task.Task<A, E, R>): Effect.Effect<TaskResult<A, E | RunError>, never, R> =>
-      // No stack trace: capturing one per span cost more than the rest of the span.
-      Effect.withSpan(TaskExecution.execute(task, executeOptions[task.kind]), `task ${task.name}`, {
-        attributes: { "task.id": task.id, "task.kind": task.kind, "task.priority": task.priority },
-        captureStackTrace: false
-      })
+      TaskExecution.execute(task, executeOptions[task.kind])
 
     const run = <A, E, R>(task: Task.Task<A, E, R>): Effect.Effect<A, E | RunError, R> =>
       Effect.flatMap(runResult(task), (result) => result.exit)
@@ -458,12 +449,11 @@ const makeWith = (
       input: Batch.BatchInput<A, E2, R2>,
       options: BatchOffloadOptions = {}
     ): Effect.Effect<Array<Awaited<B>>, OffloadError | E2, R2> => {
-      const source = fn.toString()
       const { priority, ...batchOptions } = options
       return Batch.run(
         input,
         (chunk) =>
-          run(Task.make(pool.offload(mapChunk, source, chunk), {
+          run(Task.make(pool.offloadEach(fn, chunk), {
             name: `batch ${fn.name || "map"}`,
             kind: "cpu",
             ...(priority === undefined ? {} : { priority })

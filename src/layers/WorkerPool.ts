@@ -183,6 +183,15 @@ export class WorkerPool extends Context.Service<WorkerPool, {
     fn: (...args: Args) => R,
     ...args: Args
   ) => Effect.Effect<Awaited<R>, PoolError>
+  /**
+   * Applies a self-contained one-argument function to each item in one call: the items travel together, the
+   * function is compiled once per worker, and the call answers the results in order (awaited when promises).
+   * The function's limits are {@link offload}'s.
+   */
+  readonly offloadEach: <A, B>(
+    fn: (item: A) => B,
+    items: ReadonlyArray<A>
+  ) => Effect.Effect<Array<Awaited<B>>, PoolError>
   /** Workers, busy workers, queue depth, calls in flight, completed and failed calls, utilisation. */
   readonly stats: Effect.Effect<PoolStats>
 }>()("effect-orchestrator/WorkerPool") {
@@ -318,7 +327,16 @@ const build = (
         if (call !== undefined) return Effect.sync(() => engine.cancel(call))
       })
 
-    return WorkerPool.of({ run, offload, stats: Effect.sync(() => engine.stats()) })
+    const offloadEach = <A, B>(
+      fn: (item: A) => B,
+      items: ReadonlyArray<A>
+    ): Effect.Effect<Array<Awaited<B>>, PoolError> =>
+      Effect.callback((resume) => {
+        const call = callers.fn(fn as (...args: Array<any>) => unknown, [items], resume as Resume, true)
+        if (call !== undefined) return Effect.sync(() => engine.cancel(call))
+      })
+
+    return WorkerPool.of({ run, offload, offloadEach, stats: Effect.sync(() => engine.stats()) })
   })
 
 /**

@@ -22,7 +22,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, Exit } from "effect"
+import { Clock, Context, Duration, Effect, Exit, Tracer } from "effect"
 import type { InvalidConfig, QueueFull } from "../../domain/OrchestratorError.ts"
 import { TaskTimeout } from "../../domain/OrchestratorError.ts"
 import type { RetryPolicy, RetryPolicyInput } from "../../domain/RetryPolicy.ts"
@@ -52,6 +52,13 @@ export interface ExecuteOptions {
   readonly defaultRetry?: RetryPolicyInput | undefined
   /** Where the task's submission and result are counted; default: nowhere. */
   readonly metrics?: Recorder | undefined
+  /**
+   * Whether the task runs in a span of its own (`task <name>`, attributes `task.id`, `task.kind`,
+   * `task.priority`), the parent of the spans it makes. Default false.
+   */
+  readonly span?: boolean | undefined
+  /** Called as a task starts when there is no admission (so counting it costs no effect of its own). */
+  readonly onStart?: (() => void) | undefined
 }
 
 /** Decodes a task's timeout: a positive duration (infinite means none), or `InvalidConfig` naming `task.timeout`. */
@@ -68,10 +75,9 @@ export const timeoutMillis = (
 /** One attempt under a timeout, for tasks without a retry policy: the common case, kept cheap. */
 const singleAttempt = <A, E, R>(
   task: Task<A, E, R>,
-  timeout: number | undefined,
-  assignment: WorkerAssignment.WorkerAssignment | undefined
+  timeout: number | undefined
 ): Effect.Effect<A, E | TaskTimeout, R> => {
-  const effect = assignment === undefined ? task.effect : WorkerAssignment.track(task.effect, assignment)
+  const effect = task.effect
   return timeout === undefined ? effect : Effect.timeoutOrElse(effect, {
     duration: Duration.millis(timeout),
     orElse: () => Effect.fail(new TaskTimeout({ taskId: task.id, taskName: task.name, timeoutMillis: timeout }))
@@ -92,21 +98,36 @@ const retried = <A, E, R>(
   const info = { taskId: task.id, taskName: task.name }
   const attempts = assignment === undefined
     ? retryCountedDecoded(task.effect, withTimeout, info)
-    : WorkerAssignment.track(
-      retryCountedDecoded(
-        Effect.suspend(() => {
-          // the result names the worker of the last attempt: none when that attempt never reached one
-          assignment.workerId = undefined
-          return task.effect
-        }),
-        withTimeout,
-        info
-      ),
-      assignment
+    : retryCountedDecoded(
+      Effect.suspend(() => {
+        // the result names the worker of the last attempt: none when that attempt never reached one
+        assignment.workerId = undefined
+        return task.effect
+      }),
+      withTimeout,
+      info
     )
   return Effect.flatMap(attempts, (attempted) => {
     counted(attempted.attempts)
     return attempted.exit
+  })
+}
+
+/**
+ * The task's context: its span as the parent span and its `WorkerAssignment` cell, in one context change (each
+ * change rebuilds the fiber's context cache, the larger part of a span's cost).
+ */
+const taskContext = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  span: Tracer.Span | undefined,
+  assignment: WorkerAssignment.WorkerAssignment | undefined
+): Effect.Effect<A, E, R> => {
+  if (span === undefined && assignment === undefined) return effect
+  return Effect.updateContext(effect, (context: Context.Context<R>) => {
+    const withSpan = span === undefined ? context : Context.add(context, Tracer.ParentSpan, span)
+    return assignment === undefined
+      ? withSpan
+      : Context.add(withSpan, WorkerAssignment.CurrentWorkerAssignment, assignment)
   })
 }
 
@@ -115,12 +136,25 @@ export const execute = <A, E, R>(
   task: Task<A, E, R>,
   options: ExecuteOptions = {}
 ): Effect.Effect<TaskResult<A, E | ExecutionError>, never, R> =>
+  options.span === true
+    ? Effect.useSpan(`task ${task.name}`, {
+      attributes: { "task.id": task.id, "task.kind": task.kind, "task.priority": task.priority }
+    }, (span) => executeIn(task, options, span))
+    : executeIn(task, options, undefined)
+
+const executeIn = <A, E, R>(
+  task: Task<A, E, R>,
+  options: ExecuteOptions,
+  span: Tracer.Span | undefined
+): Effect.Effect<TaskResult<A, E | ExecutionError>, never, R> =>
   Effect.withFiber((fiber) => {
     const clock = fiber.getRef(Clock.Clock)
     const enqueuedAt = clock.currentTimeMillisUnsafe()
     const series = options.metrics?.series(task.name, task.kind, task.priority)
     if (series !== undefined) series.submitted++
     let startedAt = -1
+    // `performance.now()` when `startedAt` was read: the pool stamps its first send with that clock
+    let startedAtPerf = 0
     let attempts = 0
     // Filled by the worker pool with the worker each pool call of the task is sent to.
     const assignment = task.kind === "io" ? undefined : WorkerAssignment.make(rank(task.priority), task.key)
@@ -131,21 +165,40 @@ export const execute = <A, E, R>(
     if (timeout._tag === "Failure") run = Exit.failCause(timeout.cause)
     else if (policy?._tag === "Failure") run = Exit.failCause(policy.cause)
     else {
-      const attempt = policy === undefined
-        ? singleAttempt(task, timeout.value, assignment)
-        : retried(task, policy.value, timeout.value, assignment, (n) => attempts = n)
-      const started = Effect.suspend(() => {
-        startedAt = clock.currentTimeMillisUnsafe()
+      const attempt = taskContext(
+        policy === undefined
+          ? singleAttempt(task, timeout.value)
+          : retried(task, policy.value, timeout.value, assignment, (n) => attempts = n),
+        span,
+        assignment
+      )
+      if (options.admit === undefined) {
         attempts = 1
-        return attempt
-      })
-      run = options.admit === undefined
-        ? started
-        : options.admit(started, { priority: task.priority, key: task.key })
+        startedAt = enqueuedAt
+        if (assignment !== undefined) startedAtPerf = performance.now()
+        options.onStart?.()
+        run = attempt
+      } else {
+        run = options.admit(
+          Effect.suspend(() => {
+            attempts = 1
+            startedAt = clock.currentTimeMillisUnsafe()
+            if (assignment !== undefined) startedAtPerf = performance.now()
+            return attempt
+          }),
+          { priority: task.priority, key: task.key }
+        )
+      }
     }
-    return Effect.map(Effect.exit(run), (exit): TaskResult<A, E | ExecutionError> => {
+    const finish = (exit: Exit.Exit<A, E | ExecutionError>): TaskResult<A, E | ExecutionError> => {
       const finishedAt = clock.currentTimeMillisUnsafe()
-      const started = startedAt < 0 ? finishedAt : startedAt
+      // A cpu or blocking task starts when its first call leaves the pool's queue for a worker.
+      const sentAt = assignment?.sentAt
+      const started = startedAt < 0
+        ? finishedAt
+        : sentAt !== undefined && sentAt > startedAtPerf
+        ? Math.min(finishedAt, startedAt + (sentAt - startedAtPerf))
+        : startedAt
       const workerId = assignment?.workerId
       const result: TaskResult<A, E | ExecutionError> = workerId === undefined
         ? {
@@ -177,5 +230,9 @@ export const execute = <A, E, R>(
         }
       series?.record(result)
       return result
+    }
+    return Effect.matchCause(run, {
+      onFailure: (cause) => finish(Exit.failCause(cause)),
+      onSuccess: (value) => finish(Exit.succeed(value))
     })
   })

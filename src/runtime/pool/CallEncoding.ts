@@ -60,8 +60,16 @@ export interface Callers {
   readonly task: (task: WorkerTask.Any, payload: unknown, options: CallOptions | undefined, resume: Resume) =>
     | Call
     | undefined
-  /** Submits a function and its arguments; undefined when it was rejected. */
-  readonly fn: (fn: (...args: Array<any>) => unknown, args: ReadonlyArray<unknown>, resume: Resume) => Call | undefined
+  /**
+   * Submits a function and its arguments; undefined when it was rejected. With `each`, the function is applied
+   * to each item of `args[0]` in the worker, and the call answers the array of results.
+   */
+  readonly fn: (
+    fn: (...args: Array<any>) => unknown,
+    args: ReadonlyArray<unknown>,
+    resume: Resume,
+    each?: boolean
+  ) => Call | undefined
   /** The typed tasks the workers serve, for `UnknownTask`. */
   readonly known: () => ReadonlyArray<string>
 }
@@ -141,7 +149,7 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
     }, resume)
   }
 
-  const fn: Callers["fn"] = (fn, args, resume) => {
+  const fn: Callers["fn"] = (fn, args, resume, each) => {
     const name = `offload:${(typeof fn === "function" && fn.name.trim()) || "anonymous"}`
     const rejected = engine.rejection()
     if (rejected !== undefined) return reject(name, resume, rejected)
@@ -157,7 +165,7 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
     return engine.submit({
       name,
       index: engine.indexOf(offloadTaskName)!,
-      payload: { source: checked.source, args },
+      payload: each === true ? { source: checked.source, args, each: true } : { source: checked.source, args },
       timeoutMillis: defaultTimeoutMillis,
       assignment,
       priority: assignment?.priority,

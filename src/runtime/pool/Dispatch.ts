@@ -365,8 +365,11 @@ export class Engine {
   private send(slot: Slot, call: Call): void {
     call.state = SENT
     call.slot = slot
-    if (call.assignment !== undefined) call.assignment.workerId = slot.id
     const now = performance.now()
+    if (call.assignment !== undefined) {
+      call.assignment.workerId = slot.id
+      call.assignment.sentAt ??= now
+    }
     if (slot.inFlight.size === 0) slot.busySince = now
     // Unknown tasks count as CPU-bound until their first answer: a burst of heavy calls is spread over the
     // workers from the start, at the price of one round trip for a burst of light ones.

@@ -37,6 +37,11 @@ import { dual } from "effect/Function"
  */
 export interface WorkerAssignment {
   workerId: number | undefined
+  /**
+   * When the first call was sent to a worker (`performance.now()`), so a task's queue wait includes its wait in
+   * the pool's queue; undefined while none has been sent.
+   */
+  sentAt?: number | undefined
   /** Rank of the task's priority (`TaskPriority.rank`: 0 critical … 3 low); absent: normal. */
   readonly priority?: number | undefined
   /** The task's fairness key. */
@@ -49,7 +54,12 @@ export const CurrentWorkerAssignment: Context.Reference<WorkerAssignment | undef
 >("effect-orchestrator/WorkerAssignment", { defaultValue: () => undefined })
 
 /** A fresh, empty cell, for the calls of a task of priority rank `priority` and fairness key `key`. */
-export const make = (priority?: number, key?: string): WorkerAssignment => ({ workerId: undefined, priority, key })
+export const make = (priority?: number, key?: string): WorkerAssignment => ({
+  workerId: undefined,
+  sentAt: undefined,
+  priority,
+  key
+})
 
 /**
  * Runs `effect` with `cell` as the current cell: the pool calls it makes (in its fiber and the fibers it forks)

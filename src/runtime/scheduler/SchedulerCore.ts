@@ -58,13 +58,20 @@ export interface SchedulerStats {
   readonly shutDown: boolean
 }
 
-/** The service's interface; see `Scheduler` in `src/layers/Scheduler.ts`. */
+/** The scheduler service's interface, the one declaration of it (`Scheduler` in `src/layers/Scheduler.ts`). */
 export interface SchedulerService {
+  /**
+   * Waits for admission (priority, fairness key, capacity, rate), then runs `effect` holding one permit and
+   * releases it when `effect` ends, however it ends. Interrupting the caller while it waits removes the task
+   * from the queue. Fails with `QueueFull` only when the queue is at capacity and `overflow` is `"fail"`.
+   */
   readonly submit: <A, E, R>(
     effect: Effect.Effect<A, E, R>,
     options?: SubmitOptions
   ) => Effect.Effect<A, E | QueueFull, R>
+  /** Sets the number of permits; grows admit waiters at once, shrinks let running tasks finish. */
   readonly resize: (permits: number) => Effect.Effect<void, InvalidConfig>
+  /** Running, queued per level, waiting for capacity, admitted, rejected, promoted, permits. */
   readonly stats: Effect.Effect<SchedulerStats>
 }
 
