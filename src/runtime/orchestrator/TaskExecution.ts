@@ -197,7 +197,8 @@ const executeIn = <A, E, R>(
       const started = startedAt < 0
         ? finishedAt
         : sentAt !== undefined && sentAt > startedAtPerf
-        ? Math.min(finishedAt, startedAt + (sentAt - startedAtPerf))
+        // whole milliseconds, as the clock gives them
+        ? Math.min(finishedAt, startedAt + Math.round(sentAt - startedAtPerf))
         : startedAt
       const workerId = assignment?.workerId
       const result: TaskResult<A, E | ExecutionError> = workerId === undefined
