@@ -1,10 +1,14 @@
 /**
  * The orchestrator: one service, built from one validated configuration, that runs every kind of task.
  *
- * - **Lanes**: each task kind has its own lane, a `Scheduler` with its own permits, so blocking calls cannot
- *   starve CPU work and neither can starve io. `cpu` tasks run on the worker pool, `blocking` calls on a pool of
- *   threads of their own, `io` tasks on the main runtime. Every lane shares the configured capacity, overflow,
- *   aging, fairness and rate rules.
+ * - **Lanes**: each task kind has its own lane, so blocking calls cannot starve CPU work and neither can
+ *   starve io. `io` tasks run on the main runtime and `blocking` calls on threads of their own, each admitted
+ *   by a `Scheduler` with its own permits. `cpu` tasks run on the worker pool and wait in one queue only, the
+ *   pool's, which applies the same priorities, aging, fairness keys and capacity while it keeps every
+ *   worker's pipeline full (a lane of permits in front of it only with `cpuPermits`, `perKeyLimit` or a
+ *   rate). Every lane shares the configured capacity, overflow, aging, fairness and rate rules.
+ * - **Cost**: a task pays for what it uses: no timeout fiber without a timeout, no retry loop without a policy;
+ *   its span and metrics, on by default, cost a few microseconds and a fraction of one (see the README).
  * - **Execution**: a task is admitted by its lane, then runs under its timeout and retry policy
  *   (timeout inside retry inside admission), and ends as a `TaskResult` with its timings and attempts.
  * - **Parallel runs**: `runAll` returns one result per task, so one failure does not sink the rest
@@ -117,7 +121,7 @@ export type RunAllContext<T> = ElementOf<T> extends Task.Task<infer _A, infer _E
 
 /** Options of `batchOffload`. */
 export interface BatchOffloadOptions extends Batch.BatchOptions {
-  /** Priority of the chunks in the cpu lane. */
+  /** Priority of the chunks in the pool's queue. */
   readonly priority?: Task.TaskOptions["priority"]
 }
 
@@ -180,7 +184,7 @@ export class Orchestrator extends Context.Service<Orchestrator, {
     tasks: T,
     options?: O
   ) => Effect.Effect<RunAllResults<T>, RunAllError<T, O>, RunAllContext<T>>
-  /** Runs a typed worker task in the cpu lane. */
+  /** Runs a typed worker task on the cpu pool, by its priority in the pool's queue. */
   readonly offload: <T extends WorkerTask.Any>(
     task: T,
     payload: WorkerTask.Payload<T>,
@@ -245,7 +249,8 @@ export class Orchestrator extends Context.Service<Orchestrator, {
   /**
    * The orchestrator with no threads, for specs: cpu and blocking work run in-process through the same
    * schemas, structured clone, cancellation and stats as real workers. Pass what the worker entry's `serve`
-   * returns to offload typed tasks. One permit per lane unless configured, so runs are deterministic.
+   * returns to offload typed tasks. One permit per io and blocking lane unless configured, and one in-process
+   * worker that takes cpu calls in the order of the pool's queue, so runs are deterministic.
    */
   static readonly layerTest = (
     served?: Served<WorkerTask.Group<WorkerTask.Any>>,
