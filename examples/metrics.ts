@@ -28,7 +28,7 @@ export const example: Example = {
   program: ({ small }) =>
     Effect.gen(function*() {
       const orchestrator = yield* Orchestrator.Orchestrator
-      const results = yield* orchestrator.runAll<unknown, unknown, never>([
+      const results = yield* orchestrator.runAll([
         ...[22, 23, 24].map((n) => orchestrator.workerTask(Fib, n, { name: "thumbnail", priority: "high" })),
         Task.make(Effect.sleep("5 millis"), { name: "fetch-profile" }),
         Task.make(Effect.sleep("8 millis"), { name: "fetch-profile" }),

@@ -44,12 +44,12 @@ export const example: Example = {
         )
       ]
       yield* line(`${tasks.length} tasks in one runAll: 3 cpu, 2 io, ${blockingThreads + 1} blocking`)
-      const [results, wallMillis] = yield* timed(orchestrator.runAll<unknown, unknown, never>(tasks))
+      const [results, wallMillis] = yield* timed(orchestrator.runAll(tasks))
       yield* table(
         ["task", "kind", "queued", "ran", "result"],
         results.map((r) => [r.name, r.kind, ms(r.queueWaitMillis), ms(r.runMillis), show(r.exit)])
       )
-      const failed = results.filter((r) => Exit.isFailure(r.exit))
+      const failed = results.filter((r) => r.exit._tag === "Failure")
       if (failed.length > 0) return yield* Effect.fail(new Error(`${failed.length} tasks failed`))
       const busy = results.reduce((sum, r) => sum + r.runMillis, 0)
       yield* line(dim(

@@ -175,11 +175,16 @@ export const BackgroundConfig = Schema.Struct({
 /** Schema of the whole orchestrator's configuration. */
 export const OrchestratorConfig = Schema.Struct({
   pool: PoolConfig.pipe(withDefault({})),
-  /** Admission of every lane: capacity, overflow, aging, fairness and rate. `permits` is the io lane's. */
+  /**
+   * Admission of every lane: capacity, overflow, aging, fairness and rate. `permits` is the io lane's. For cpu
+   * tasks capacity, overflow and aging apply in the pool's queue (see `cpuPermits`).
+   */
   scheduler: SchedulerConfig.pipe(withDefault({})),
   /**
-   * CPU tasks admitted at once; absent: twice `pool.maxWorkers`, so each worker has one task running and one
-   * ready while priorities still decide who goes next.
+   * CPU tasks handed to the pool at once, the others waiting by priority in a lane in front of it (with the
+   * scheduler's capacity); absent: no such cap. cpu calls then wait only in the pool's own queue, which
+   * applies the scheduler's priorities, aging, fairness keys and capacity while it keeps every worker's
+   * pipeline full. Set it when a cpu task makes several pool calls, or to keep cpu tasks one per worker.
    */
   cpuPermits: Schema.optionalKey(PositiveInt),
   blocking: BlockingConfig.pipe(withDefault({})),

@@ -26,22 +26,17 @@ export type TaskPriority = typeof TaskPriority.Type
 /** The default priority of a task. */
 export const defaultPriority: TaskPriority = "normal"
 
+const ranks: { readonly [P in TaskPriority]: 0 | 1 | 2 | 3 } = { critical: 0, high: 1, normal: 2, low: 3 }
+
 /**
  * Rank of a level: 0 for `critical` up to 3 for `low`. Schedulers index their queues by it, so it must stay
- * dense and start at zero.
+ * dense and start at zero. The one place a level becomes a number.
  */
-export const rank = (priority: TaskPriority): 0 | 1 | 2 | 3 => {
-  switch (priority) {
-    case "critical":
-      return 0
-    case "high":
-      return 1
-    case "normal":
-      return 2
-    case "low":
-      return 3
-  }
-}
+export const rank = (priority: TaskPriority): 0 | 1 | 2 | 3 => ranks[priority]
+
+/** Rank of a value from an untyped caller; undefined when it is not a level. */
+export const rankOf = (value: unknown): 0 | 1 | 2 | 3 | undefined =>
+  typeof value === "string" && Object.hasOwn(ranks, value) ? ranks[value as TaskPriority] : undefined
 
 /** The level of a rank; the inverse of {@link rank}. */
 export const fromRank = (r: 0 | 1 | 2 | 3): TaskPriority => levels[r]

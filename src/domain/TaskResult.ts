@@ -13,7 +13,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { Cause, Schema } from "effect"
 import type { Exit } from "effect"
 import { TaskKind } from "./TaskKind.ts"
 import { TaskPriority } from "./TaskPriority.ts"
@@ -51,3 +51,17 @@ export const schema = <A extends Schema.Top, E extends Schema.Top>(success: A, e
     ...TaskTimings.fields,
     exit: Schema.Exit(success, error, Schema.Defect({ includeStack: true }))
   })
+
+const failsWith = (cause: Cause.Cause<unknown>, tag: string): boolean =>
+  cause.reasons.some((r) => r._tag === "Fail" && (r.error as { _tag?: unknown } | null)?._tag === tag)
+
+/**
+ * Whether a task's exit is a cancellation: an interruption and nothing else, or a `TaskCancelled` failure (a
+ * background task cancelled by its handle or by a shutdown). Metrics and stats count these apart from failures.
+ */
+export const isCancelled = (exit: Exit.Exit<unknown, unknown>): boolean =>
+  exit._tag === "Failure" && (Cause.hasInterruptsOnly(exit.cause) || failsWith(exit.cause, "TaskCancelled"))
+
+/** Whether a task's exit is a failure with `TaskTimeout` (its last attempt timed out). */
+export const isTimedOut = (exit: Exit.Exit<unknown, unknown>): boolean =>
+  exit._tag === "Failure" && failsWith(exit.cause, "TaskTimeout")

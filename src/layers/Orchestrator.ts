@@ -1,10 +1,14 @@
 /**
  * The orchestrator: one service, built from one validated configuration, that runs every kind of task.
  *
- * - **Lanes**: each task kind has its own lane, a `Scheduler` with its own permits, so blocking calls cannot
- *   starve CPU work and neither can starve io. `cpu` tasks run on the worker pool, `blocking` calls on a pool of
- *   threads of their own, `io` tasks on the main runtime. Every lane shares the configured capacity, overflow,
- *   aging, fairness and rate rules.
+ * - **Lanes**: each task kind has its own lane, so blocking calls cannot starve CPU work and neither can
+ *   starve io. `io` tasks run on the main runtime and `blocking` calls on threads of their own, each admitted
+ *   by a `Scheduler` with its own permits. `cpu` tasks run on the worker pool and wait in one queue only, the
+ *   pool's, which applies the same priorities, aging, fairness keys and capacity while it keeps every
+ *   worker's pipeline full (a lane of permits in front of it only with `cpuPermits`, `perKeyLimit` or a
+ *   rate). Every lane shares the configured capacity, overflow, aging, fairness and rate rules.
+ * - **Cost**: a task pays for what it uses: no timeout fiber without a timeout, no retry loop without a policy;
+ *   its span and metrics, on by default, cost a few microseconds and a fraction of one (see the README).
  * - **Execution**: a task is admitted by its lane, then runs under its timeout and retry policy
  *   (timeout inside retry inside admission), and ends as a `TaskResult` with its timings and attempts.
  * - **Parallel runs**: `runAll` returns one result per task, so one failure does not sink the rest
@@ -44,12 +48,15 @@ import { Context, Effect, Exit, Layer, Metric, Schema } from "effect"
 import type { Scope } from "effect"
 import { OrchestratorConfig } from "../domain/Config.ts"
 import type { OrchestratorConfigInput, SchedulerConfigInput } from "../domain/Config.ts"
-import type { InvalidConfig, PoolShutDown, WorkerBootFailed } from "../domain/OrchestratorError.ts"
+import { InvalidConfig } from "../domain/OrchestratorError.ts"
+import type { PoolShutDown, WorkerBootFailed } from "../domain/OrchestratorError.ts"
 import * as Task from "../domain/Task.ts"
 import type { TaskKind } from "../domain/TaskKind.ts"
+import { levels } from "../domain/TaskPriority.ts"
 import type { TaskResult } from "../domain/TaskResult.ts"
 import type * as WorkerTask from "../domain/WorkerTask.ts"
 import { decodeConfig } from "../runtime/config/ConfigValidation.ts"
+import * as MetricHooks from "../runtime/metrics/MetricHooks.ts"
 import * as BackgroundQueue from "../runtime/orchestrator/BackgroundQueue.ts"
 import * as Batch from "../runtime/orchestrator/Batch.ts"
 import * as TaskExecution from "../runtime/orchestrator/TaskExecution.ts"
@@ -66,15 +73,56 @@ export type OffloadError = RunError | WorkerPool.PoolError
 
 /** Options of `runAll`. */
 export interface RunAllOptions {
-  /** Tasks in flight at once (admission still applies). Default 1,024. */
-  readonly concurrency?: number | "unbounded"
+  /**
+   * Tasks in flight at once (admission still applies): a positive integer or `"unbounded"`. Default 1,024.
+   * Anything else fails with `InvalidConfig` (`runAll.concurrency`).
+   */
+  readonly concurrency?: number | "unbounded" | undefined
   /** Fail with the first failure and interrupt the rest, instead of returning every result. */
-  readonly failFast?: boolean
+  readonly failFast?: boolean | undefined
 }
+
+/** Any task, whatever its success, error and requirements. */
+export type AnyTask = Task.Task<any, any, any>
+
+/** What `runAll` accepts: a tuple or array of tasks, any iterable of tasks, or a record of tasks. */
+export type RunAllInput = ReadonlyArray<AnyTask> | Iterable<AnyTask> | { readonly [key: string]: AnyTask }
+
+/** The result of one task of `runAll`. */
+export type ResultOf<T> = T extends Task.Task<infer A, infer E, infer _R> ? TaskResult<A, E | RunError> : never
+
+type ElementOf<T> = T extends ReadonlyArray<infer X> ? X
+  : T extends Iterable<infer X> ? X
+  : T[keyof T]
+
+/**
+ * The results of `runAll`, shaped like its input as with `Effect.all`: a tuple gives a tuple (typed per
+ * element), an array or iterable an array, a record a record with the same keys.
+ */
+export type RunAllResults<T> = T extends ReadonlyArray<AnyTask> ? { -readonly [K in keyof T]: ResultOf<T[K]> }
+  : T extends Iterable<infer X> ? Array<ResultOf<X>>
+  : { -readonly [K in keyof T]: ResultOf<T[K]> }
+
+/**
+ * The error of `runAll`: without `failFast` it cannot fail with a task's error (every failure is in its
+ * result), only with `InvalidConfig` for bad options; with `failFast` also the first task error.
+ */
+export type RunAllError<T, O> =
+  | InvalidConfig
+  | (O extends { readonly failFast: true } ? TaskError<ElementOf<T>>
+    : O extends { readonly failFast: false | undefined } ? never
+    // a `boolean` known only at run time
+    : O extends { readonly failFast: boolean } ? TaskError<ElementOf<T>>
+    : never)
+
+type TaskError<T> = T extends Task.Task<infer _A, infer E, infer _R> ? E | RunError : never
+
+/** What `runAll` needs from its context: the union of its tasks' requirements. */
+export type RunAllContext<T> = ElementOf<T> extends Task.Task<infer _A, infer _E, infer R> ? R : never
 
 /** Options of `batchOffload`. */
 export interface BatchOffloadOptions extends Batch.BatchOptions {
-  /** Priority of the chunks in the cpu lane. */
+  /** Priority of the chunks in the pool's queue. */
   readonly priority?: Task.TaskOptions["priority"]
 }
 
@@ -119,14 +167,25 @@ export class Orchestrator extends Context.Service<Orchestrator, {
   /** Runs a task and returns its result, failure included. */
   readonly runResult: <A, E, R>(task: Task.Task<A, E, R>) => Effect.Effect<TaskResult<A, E | RunError>, never, R>
   /**
-   * Runs many tasks in parallel through their lanes; one result per task, in input order. With `failFast`,
-   * fails with the first failure instead and interrupts the tasks still running.
+   * Runs many tasks in parallel through their lanes; one result per task, in input order. Like `Effect.all`,
+   * a tuple or a record of tasks of different types gives a tuple or a record of results, each typed by its
+   * task. Without `failFast` it fails with no task error (each failure is in its result); with `failFast`,
+   * it fails with the first failure instead and interrupts the tasks still running.
+   *
+   * @example
+   * ```ts
+   * const { page, thumb } = yield* orchestrator.runAll({
+   *   page: Task.make(fetchPage, { name: "fetch" }),
+   *   thumb: orchestrator.workerTask(Resize, { width: 64 })
+   * })
+   * // page: TaskResult<string, FetchError | RunError>, thumb: TaskResult<Image, ResizeError | OffloadError>
+   * ```
    */
-  readonly runAll: <A, E, R>(
-    tasks: Iterable<Task.Task<A, E, R>>,
-    options?: RunAllOptions
-  ) => Effect.Effect<Array<TaskResult<A, E | RunError>>, E | RunError, R>
-  /** Runs a typed worker task in the cpu lane. */
+  readonly runAll: <const T extends RunAllInput, const O extends RunAllOptions = {}>(
+    tasks: T,
+    options?: O
+  ) => Effect.Effect<RunAllResults<T>, RunAllError<T, O>, RunAllContext<T>>
+  /** Runs a typed worker task on the cpu pool, by its priority in the pool's queue. */
   readonly offload: <T extends WorkerTask.Any>(
     task: T,
     payload: WorkerTask.Payload<T>,
@@ -191,25 +250,14 @@ export class Orchestrator extends Context.Service<Orchestrator, {
   /**
    * The orchestrator with no threads, for specs: cpu and blocking work run in-process through the same
    * schemas, structured clone, cancellation and stats as real workers. Pass what the worker entry's `serve`
-   * returns to offload typed tasks. One permit per lane unless configured, so runs are deterministic.
+   * returns to offload typed tasks. One permit per io and blocking lane unless configured, and one in-process
+   * worker that takes cpu calls in the order of the pool's queue, so runs are deterministic.
    */
   static readonly layerTest = (
     served?: Served<WorkerTask.Group<WorkerTask.Any>>,
     options: OrchestratorConfigInput = {}
   ): Layer.Layer<Orchestrator, InvalidConfig | WorkerBootFailed> =>
     Layer.effect(Orchestrator, makeWith(options, served ?? "test"))
-}
-
-const mapChunk = function mapChunk(source: string, items: ReadonlyArray<unknown>) {
-  const cache: Map<string, (item: unknown) => unknown> = ((globalThis as any).__orchestratorMappers ??= new Map())
-  let f = cache.get(source)
-  if (f === undefined) {
-    f = (0, eval)(`(${source})`) as (item: unknown) => unknown
-    cache.set(source, f)
-  }
-  const out = new Array(items.length)
-  for (let i = 0; i < items.length; i++) out[i] = f(items[i])
-  return out
 }
 
 const decodeBuckets = decodeConfig(
@@ -240,7 +288,19 @@ const makeWith = (
     const config = yield* decodeConfig(OrchestratorConfig)(
       inProcess ? { ...input, scheduler: { permits: 1, ...input.scheduler } } : input
     )
-    const poolOptions: WorkerPool.Options = { ...config.pool, name: "cpu", ...(entry === undefined ? {} : { entry }) }
+    // The cpu pool's queue is the cpu lane's: the lanes' aging and overflow, and their capacity unless a lane
+    // of `cpuPermits` sits in front of it (calls then wait there, bounded by it).
+    const { agingMillis, capacity, overflow } = config.scheduler
+    const poolOptions: WorkerPool.Options = {
+      ...config.pool,
+      name: "cpu",
+      queue: {
+        agingMillis,
+        overflow,
+        ...(capacity === undefined || config.cpuPermits !== undefined ? {} : { capacity })
+      },
+      ...(entry === undefined ? {} : { entry })
+    }
     const blockingOptions: WorkerPool.Options = {
       name: "blocking",
       // Every blocking thread starts up front: a blocking call should not wait for a thread to boot.
@@ -272,51 +332,122 @@ const makeWith = (
         testPool(offloadOnly, blockingOptions)
       ])
 
-    const laneConfig = (permits: number): SchedulerConfigInput => ({ ...config.scheduler, permits })
-    // Each lane's metric series carry a `lane` attribute, so three schedulers share one registry without clashing.
-    const lane = (name: TaskKind, permits: number) =>
-      Effect.provideService(Scheduler.make(laneConfig(permits)), Metric.CurrentMetricAttributes, { lane: name })
-    const lanes: { readonly [K in TaskKind]: Scheduler.Scheduler["Service"] } = {
-      io: yield* lane("io", config.scheduler.permits),
-      cpu: yield* lane("cpu", inProcess ? config.scheduler.permits : config.cpuPermits ?? config.pool.maxWorkers * 2),
-      blocking: yield* lane("blocking", inProcess ? config.scheduler.permits : config.blocking.threads)
+    const laneConfig = (permits: number, withCapacity: boolean): SchedulerConfigInput => {
+      const { capacity, ...rest } = config.scheduler
+      return withCapacity && capacity !== undefined ? { ...rest, capacity, permits } : { ...rest, permits }
     }
+    // Each lane's metric series carry a `lane` attribute, so three schedulers share one registry without clashing.
+    const lane = (name: TaskKind, permits: number, withCapacity = true) =>
+      Effect.provideService(Scheduler.make(laneConfig(permits, withCapacity)), Metric.CurrentMetricAttributes, {
+        lane: name
+      })
+    const io = yield* lane("io", config.scheduler.permits)
+    const blockingLane = yield* lane("blocking", inProcess ? config.scheduler.permits : config.blocking.threads)
+    // cpu tasks wait in the pool's own queue, which orders them by priority, aging and fairness key and bounds
+    // them by the capacity, while it keeps every worker's pipeline full: a lane of permits in front of it
+    // would cap the calls in flight and queue them twice. A lane remains only for what the pool's queue does
+    // not do: a cap on cpu tasks at once (`cpuPermits`), a per-key limit or a rate. Its permits then count
+    // tasks handed to the pool, and calls past `cpuPermits` wait in it (with the capacity).
+    const cpuLane = config.cpuPermits !== undefined || config.scheduler.perKeyLimit !== undefined ||
+        config.scheduler.rate !== undefined
+      ? yield* lane("cpu", config.cpuPermits ?? Number.MAX_SAFE_INTEGER, config.cpuPermits !== undefined)
+      : undefined
+    let cpuHandedOver = 0
+    let closed = false
+    yield* Effect.addFinalizer(() => Effect.sync(() => closed = true))
+    const pipelineSlots = config.pool.maxWorkers * config.pool.concurrentTasksPerWorker
+    const cpuStats: Effect.Effect<Scheduler.SchedulerStats> = cpuLane?.stats ?? Effect.map(pool.stats, (p) => ({
+      permits: inProcess ? config.pool.concurrentTasksPerWorker : pipelineSlots,
+      running: p.inFlight,
+      queued: p.queuedByPriority,
+      queuedTotal: p.queued - p.waitingForCapacity,
+      waitingForCapacity: p.waitingForCapacity,
+      admitted: cpuHandedOver,
+      rejected: p.rejectedFull,
+      promoted: p.promoted,
+      shutDown: closed
+    }))
 
-    // Task metrics go to the registry the orchestrator was built with, beside the pool's and the lanes' own,
-    // whichever fiber runs the task.
-    const registry = yield* Metric.MetricRegistry
-    const histograms = TaskMetrics.histograms(config.durationBucketsSeconds)
-    const runResult = <A, E, R>(task: Task.Task<A, E, R>): Effect.Effect<TaskResult<A, E | RunError>, never, R> => {
-      const labels = { task: task.name, kind: task.kind, priority: task.priority }
-      return TaskMetrics.recordSubmitted(labels).pipe(
-        Effect.provideService(Metric.MetricRegistry, registry),
-        Effect.andThen(TaskExecution.execute(task, { admit: lanes[task.kind].submit, defaultRetry: config.retry })),
-        Effect.tap((result) =>
-          Effect.provideService(TaskMetrics.recordResult(result, histograms), Metric.MetricRegistry, registry)
+    if (cpuLane === undefined) {
+      // The cpu lane's series read the pool's queue, where cpu calls wait, under the lane's usual names.
+      const context = yield* Effect.context<never>()
+      const read = (f: (stats: Scheduler.SchedulerStats) => number) => () => f(Effect.runSync(cpuStats))
+      const tagged = <I, S>(metric: Metric.Metric<I, S>, extra: Record<string, string> = {}) =>
+        Metric.withAttributes(metric, { lane: "cpu", ...extra })
+      const metrics = Scheduler.metrics
+      const registrations = [
+        ...levels.map((priority) =>
+          Metric.registerUnsafe(
+            tagged(metrics.queued, { priority }),
+            context,
+            MetricHooks.gaugeHooks(read((s) => s.queued[priority]))
+          )
         ),
-        Effect.withSpan(`task ${task.name}`, {
-          attributes: { "task.id": task.id, "task.kind": task.kind, "task.priority": task.priority }
+        Metric.registerUnsafe(
+          tagged(metrics.waitingForCapacity),
+          context,
+          MetricHooks.gaugeHooks(read((s) => s.waitingForCapacity))
+        ),
+        Metric.registerUnsafe(tagged(metrics.running), context, MetricHooks.gaugeHooks(read((s) => s.running))),
+        Metric.registerUnsafe(tagged(metrics.permits), context, MetricHooks.gaugeHooks(read((s) => s.permits))),
+        Metric.registerUnsafe(tagged(metrics.admitted), context, MetricHooks.counterHooks(read((s) => s.admitted))),
+        Metric.registerUnsafe(tagged(metrics.rejected), context, MetricHooks.counterHooks(read((s) => s.rejected))),
+        Metric.registerUnsafe(tagged(metrics.promoted), context, MetricHooks.counterHooks(read((s) => s.promoted)))
+      ]
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          for (const registration of registrations) registration.remove()
         })
       )
     }
 
+    // Task metrics go to the registry the orchestrator was built with, beside the pool's and the lanes' own,
+    // whichever fiber runs the task: plain counters read on snapshot (see `TaskMetrics`).
+    const registry = yield* Metric.MetricRegistry
+    const metrics = TaskMetrics.recorderFor(yield* Effect.context<never>(), config.durationBucketsSeconds)
+    const executeOptions: { readonly [K in TaskKind]: TaskExecution.ExecuteOptions } = {
+      io: { admit: io.submit, defaultRetry: config.retry, metrics, span: true },
+      cpu: cpuLane === undefined
+        ? { defaultRetry: config.retry, metrics, span: true, onStart: () => cpuHandedOver++ }
+        : { admit: cpuLane.submit, defaultRetry: config.retry, metrics, span: true },
+      blocking: { admit: blockingLane.submit, defaultRetry: config.retry, metrics, span: true }
+    }
+    const runResult = <A, E, R>(task: Task.Task<A, E, R>): Effect.Effect<TaskResult<A, E | RunError>, never, R> =>
+      TaskExecution.execute(task, executeOptions[task.kind])
+
     const run = <A, E, R>(task: Task.Task<A, E, R>): Effect.Effect<A, E | RunError, R> =>
       Effect.flatMap(runResult(task), (result) => result.exit)
 
-    const runAll = <A, E, R>(tasks: Iterable<Task.Task<A, E, R>>, options: RunAllOptions = {}) => {
+    const failOnFailure = (task: AnyTask): Effect.Effect<TaskResult<unknown, unknown>, unknown, unknown> =>
+      Effect.flatMap(
+        runResult(task),
+        (r): Effect.Effect<TaskResult<unknown, unknown>, unknown> =>
+          Exit.isSuccess(r.exit) ? Effect.succeed(r) : Effect.failCause(r.exit.cause)
+      )
+
+    const runAll = (
+      tasks: RunAllInput,
+      options: RunAllOptions = {}
+    ): Effect.Effect<unknown, unknown, unknown> => {
       const concurrency = options.concurrency ?? 1_024
-      return options.failFast === true
-        ? Effect.forEach(
-          tasks,
-          (task) =>
-            Effect.flatMap(
-              runResult(task),
-              (r): Effect.Effect<TaskResult<A, E | RunError>, E | RunError> =>
-                Exit.isSuccess(r.exit) ? Effect.succeed(r) : Effect.failCause(r.exit.cause)
-            ),
-          { concurrency }
+      if (concurrency !== "unbounded" && !(Number.isInteger(concurrency) && concurrency >= 1)) {
+        return Effect.fail(
+          new InvalidConfig({
+            field: "runAll.concurrency",
+            value: String(concurrency),
+            detail: "expected a positive integer or \"unbounded\""
+          })
         )
-        : Effect.forEach(tasks, runResult, { concurrency })
+      }
+      const each = options.failFast === true ? failOnFailure : runResult
+      if (Symbol.iterator in tasks) return Effect.forEach(tasks as Iterable<AnyTask>, each, { concurrency })
+      const record = tasks as { readonly [key: string]: AnyTask }
+      const keys = Object.keys(record)
+      return Effect.map(Effect.forEach(keys, (key) => each(record[key]!), { concurrency }), (results) => {
+        const out: Record<string, unknown> = {}
+        for (let i = 0; i < keys.length; i++) out[keys[i]!] = results[i]
+        return out
+      })
     }
 
     const workerTask = <T extends WorkerTask.Any>(
@@ -346,12 +477,11 @@ const makeWith = (
       input: Batch.BatchInput<A, E2, R2>,
       options: BatchOffloadOptions = {}
     ): Effect.Effect<Array<Awaited<B>>, OffloadError | E2, R2> => {
-      const source = fn.toString()
       const { priority, ...batchOptions } = options
       return Batch.run(
         input,
         (chunk) =>
-          run(Task.make(pool.offload(mapChunk, source, chunk), {
+          run(Task.make(pool.offloadEach(fn, chunk), {
             name: `batch ${fn.name || "map"}`,
             kind: "cpu",
             ...(priority === undefined ? {} : { priority })
@@ -400,7 +530,7 @@ const makeWith = (
       submit: background.submit,
       shutdown: background.shutdown,
       stats: Effect.all({
-        lanes: Effect.all({ cpu: lanes.cpu.stats, io: lanes.io.stats, blocking: lanes.blocking.stats }),
+        lanes: Effect.all({ cpu: cpuStats, io: io.stats, blocking: blockingLane.stats }),
         pool: pool.stats,
         blockingPool: blockingPool.stats,
         background: background.stats

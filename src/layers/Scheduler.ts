@@ -51,11 +51,10 @@
 import { Context, Layer } from "effect"
 import type { Effect, Scope } from "effect"
 import type { SchedulerConfigInput } from "../domain/Config.ts"
-import type { InvalidConfig, QueueFull } from "../domain/OrchestratorError.ts"
-import type { TaskPriority } from "../domain/TaskPriority.ts"
+import type { InvalidConfig } from "../domain/OrchestratorError.ts"
 import * as internal from "../runtime/scheduler/SchedulerCore.ts"
 
-export type { SchedulerStats, SubmitOptions } from "../runtime/scheduler/SchedulerCore.ts"
+export type { SchedulerService, SchedulerStats, SubmitOptions } from "../runtime/scheduler/SchedulerCore.ts"
 
 /** The scheduler's metrics (gauges, counters and the wait-time histogram), named `orchestrator_scheduler_*`. */
 export const metrics = internal.metrics
@@ -75,24 +74,9 @@ export const metrics = internal.metrics
  * })
  * ```
  */
-export class Scheduler extends Context.Service<Scheduler, {
-  /**
-   * Waits for admission (priority, fairness key, capacity, rate), then runs `effect` holding one permit and
-   * releases it when `effect` ends, however it ends. Interrupting the caller while it waits removes the task
-   * from the queue. Fails with `QueueFull` only when the queue is at capacity and `overflow` is `"fail"`.
-   */
-  readonly submit: <A, E, R>(
-    effect: Effect.Effect<A, E, R>,
-    options?: {
-      readonly priority?: TaskPriority | undefined
-      readonly key?: string | undefined
-    }
-  ) => Effect.Effect<A, E | QueueFull, R>
-  /** Sets the number of permits; grows admit waiters at once, shrinks let running tasks finish. */
-  readonly resize: (permits: number) => Effect.Effect<void, InvalidConfig>
-  /** Running, queued per level, waiting for capacity, admitted, rejected, promoted, permits. */
-  readonly stats: Effect.Effect<internal.SchedulerStats>
-}>()("effect-orchestrator/Scheduler") {
+export class Scheduler
+  extends Context.Service<Scheduler, internal.SchedulerService>()("effect-orchestrator/Scheduler")
+{
   /**
    * A scheduler built from `config` (every field optional, see `Config.SchedulerConfig`). Fails with
    * `InvalidConfig` naming the field (`scheduler.permits`, `scheduler.capacity`, `scheduler.rate.limit`, ...)

@@ -56,24 +56,27 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
 import type { Duration, Scope } from "effect"
-import { PoolConfig } from "../domain/Config.ts"
+import { PoolConfig, SchedulerConfig } from "../domain/Config.ts"
 import type { PoolConfigInput } from "../domain/Config.ts"
 import { InvalidConfig } from "../domain/OrchestratorError.ts"
 import type {
   PayloadInvalid,
   PoolShutDown,
+  QueueFull,
   TaskCancelled,
   TaskTimeout,
   UnknownTask,
   WorkerBootFailed,
   WorkerCrashed
 } from "../domain/OrchestratorError.ts"
+import type { TaskPriority } from "../domain/TaskPriority.ts"
 import type * as WorkerTask from "../domain/WorkerTask.ts"
 import { decodeConfig } from "../runtime/config/ConfigValidation.ts"
 import type { Resume } from "../runtime/pool/Call.ts"
 import { makeCallers } from "../runtime/pool/CallEncoding.ts"
+import type { CallQueueOptions } from "../runtime/pool/CallQueue.ts"
 import { Engine } from "../runtime/pool/Dispatch.ts"
 import type { PoolEvent } from "../runtime/pool/Dispatch.ts"
 import * as PoolMetrics from "../runtime/pool/PoolMetrics.ts"
@@ -94,6 +97,7 @@ export type PoolError =
   | UnknownTask
   | PayloadInvalid
   | InvalidConfig
+  | QueueFull
 
 /** Options of one call. */
 export interface RunOptions {
@@ -104,6 +108,26 @@ export interface RunOptions {
   readonly timeout?: Duration.Input | undefined
   /** Identifier reported in `TaskTimeout`/`TaskCancelled`; default `<task name>#<call number>`. */
   readonly taskId?: string | undefined
+  /**
+   * Its place in the pool's queue while every worker's pipeline is full: `critical` calls are sent before the
+   * `low` ones still waiting. Default: the priority of the orchestrator task the call belongs to, or `normal`.
+   */
+  readonly priority?: TaskPriority | undefined
+  /** Fairness key while it waits: within a level, keys take turns. Default: the orchestrator task's key. */
+  readonly key?: string | undefined
+}
+
+/**
+ * How calls wait for a worker: the scheduler's aging, capacity and overflow settings (see
+ * `Config.SchedulerConfig`), applied to the pool's own queue.
+ */
+export interface QueueOptions {
+  /** A call that waited this long at its level is promoted one level. Default 10,000 ms. */
+  readonly agingMillis?: number | undefined
+  /** Calls waiting at most; default unbounded. */
+  readonly capacity?: number | undefined
+  /** At capacity: `"suspend"` (default) holds the call until there is room; `"fail"` rejects it with `QueueFull`. */
+  readonly overflow?: "suspend" | "fail" | undefined
 }
 
 /** The arguments of `run` after the task: the payload (optional when the task takes none) and the options. */
@@ -134,6 +158,8 @@ export interface Options extends PoolConfigInput {
    * start inherit it). Default true; `NODE_DISABLE_COMPILE_CACHE=1` also turns it off.
    */
   readonly compileCache?: boolean | undefined
+  /** How calls wait for a worker (priorities always apply); invalid values fail with `InvalidConfig` (`pool.queue.*`). */
+  readonly queue?: QueueOptions | undefined
 }
 
 /**
@@ -167,6 +193,15 @@ export class WorkerPool extends Context.Service<WorkerPool, {
     fn: (...args: Args) => R,
     ...args: Args
   ) => Effect.Effect<Awaited<R>, PoolError>
+  /**
+   * Applies a self-contained one-argument function to each item in one call: the items travel together, the
+   * function is compiled once per worker, and the call answers the results in order (awaited when promises).
+   * The function's limits are {@link offload}'s.
+   */
+  readonly offloadEach: <A, B>(
+    fn: (item: A) => B,
+    items: ReadonlyArray<A>
+  ) => Effect.Effect<Array<Awaited<B>>, PoolError>
   /** Workers, busy workers, queue depth, calls in flight, completed and failed calls, utilisation. */
   readonly stats: Effect.Effect<PoolStats>
 }>()("effect-orchestrator/WorkerPool") {
@@ -202,6 +237,12 @@ export class WorkerPool extends Context.Service<WorkerPool, {
   }
 }
 
+const QueueConfig = Schema.Struct({
+  agingMillis: SchedulerConfig.fields.agingMillis,
+  capacity: SchedulerConfig.fields.capacity,
+  overflow: SchedulerConfig.fields.overflow
+})
+const decodeQueue = decodeConfig(QueueConfig, "pool.queue")
 const configKeys = Object.keys(PoolConfig.fields) as ReadonlyArray<keyof PoolConfigInput>
 
 const configOf = (options: Options): PoolConfigInput => {
@@ -230,9 +271,10 @@ export const make = (
   Effect.gen(function*() {
     const config = yield* decodeConfig(PoolConfig, "pool")(configOf(options))
     const name = options.name ?? "default"
+    const queue = yield* decodeQueue(options.queue)
     const spawner = spawnerFor({ ...options, name }, config)
     if (spawner instanceof InvalidConfig) return yield* spawner
-    return yield* build(config, spawner, name, config.mode !== "process")
+    return yield* build(config, queue, spawner, name, config.mode !== "process")
   })
 
 const makeTest = <G extends WorkerTask.Group<WorkerTask.Any>>(
@@ -242,8 +284,9 @@ const makeTest = <G extends WorkerTask.Group<WorkerTask.Any>>(
 ): Effect.Effect<WorkerPool["Service"], InvalidConfig | WorkerBootFailed, Scope.Scope> =>
   Effect.gen(function*() {
     const config = yield* decodeConfig(PoolConfig, "pool")({ minWorkers: 1, maxWorkers: 1, ...configOf(options) })
+    const queue = yield* decodeQueue(options.queue)
     const boot = config.maxHeapMb !== undefined ? { heapReportMillis: 100 } : {}
-    return yield* build(config, inProcessSpawner(group, handlers, boot), options.name ?? "test", true)
+    return yield* build(config, queue, inProcessSpawner(group, handlers, boot), options.name ?? "test", true)
   })
 
 /** The pool's metrics, named `orchestrator_pool_*`; series carry a `pool` attribute (and `task` where noted). */
@@ -278,6 +321,7 @@ const logLine = (event: PoolEvent): Effect.Effect<void> => {
 
 const build = (
   config: PoolConfig,
+  queue: CallQueueOptions,
   spawner: Spawner,
   name: string,
   canTransfer: boolean
@@ -290,7 +334,7 @@ const build = (
     const onEvent = (event: PoolEvent): void => {
       Effect.runForkWith(context)(Effect.annotateLogs(logLine(event), { pool: name }))
     }
-    const engine = new Engine({ config, spawner, onNewTask: registry.onNewTask, onEvent })
+    const engine = new Engine({ config, spawner, onNewTask: registry.onNewTask, onEvent, queue })
     registry.attach(engine)
 
     yield* Effect.addFinalizer(() =>
@@ -343,7 +387,16 @@ const build = (
         if (call !== undefined) return Effect.sync(() => engine.cancel(call))
       })
 
-    return WorkerPool.of({ run, offload, stats: Effect.sync(() => engine.stats()) })
+    const offloadEach = <A, B>(
+      fn: (item: A) => B,
+      items: ReadonlyArray<A>
+    ): Effect.Effect<Array<Awaited<B>>, PoolError> =>
+      Effect.callback((resume) => {
+        const call = callers.fn(fn as (...args: Array<any>) => unknown, [items], resume as Resume, true)
+        if (call !== undefined) return Effect.sync(() => engine.cancel(call))
+      })
+
+    return WorkerPool.of({ run, offload, offloadEach, stats: Effect.sync(() => engine.stats()) })
   })
 
 /**

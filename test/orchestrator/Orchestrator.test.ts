@@ -22,6 +22,8 @@ const failureTag = (exit: Exit.Exit<unknown, unknown>): string | undefined =>
     ? (exit.cause.reasons[0].error as { _tag: string })._tag
     : undefined
 
+const valueOf = <A>(exit: Exit.Exit<A, unknown>): A | undefined => Exit.isSuccess(exit) ? exit.value : undefined
+
 const entry = new URL("../pool/fixtures/worker.ts", import.meta.url)
 const Live = Orchestrator.layer({ entry, pool: { minWorkers: 2, maxWorkers: 2 }, blocking: { threads: 2 } }).pipe(
   Layer.provide(Layer.succeed(Metric.MetricRegistry, new Map()))
@@ -41,14 +43,15 @@ layer(Live, { excludeTestServices: true, timeout: 60_000 })("Orchestrator with r
     Effect.gen(function*() {
       const orchestrator = yield* Orchestrator
       const before = yield* orchestrator.stats
-      const results = yield* orchestrator.runAll<unknown, unknown, never>([
+      const results = yield* orchestrator.runAll([
         orchestrator.functionTask(fib, [15]),
         orchestrator.blockingTask(blockFor, [5]),
         Task.make(Effect.sync(() => "main"), { name: "io-task" })
       ])
       const after = yield* orchestrator.stats
       assert.deepStrictEqual(results.map((r) => r.kind), ["cpu", "blocking", "io"])
-      assert.deepStrictEqual(results.map((r) => Exit.isSuccess(r.exit) ? r.exit.value : undefined), [610, 5, "main"])
+      const [cpu, blocking, io] = results
+      assert.deepStrictEqual([valueOf(cpu.exit), valueOf(blocking.exit), valueOf(io.exit)], [610, 5, "main"])
       assert.strictEqual(after.pool.completed - before.pool.completed, 1)
       assert.strictEqual(after.blockingPool.completed - before.blockingPool.completed, 1)
       assert.strictEqual(after.lanes.io.admitted - before.lanes.io.admitted, 1)

@@ -97,10 +97,11 @@ const setup = (config: Partial<PoolConfig> = {}, onSpawn?: (workers: ReadonlyArr
     bootResult = error
   })
   const exits: Array<Exit.Exit<unknown, unknown>> = []
+  // Without a queue capacity every call is accepted.
   const submit = (payload: unknown, timeoutMillis = 0) =>
     engine.submit({ name: "echo", index: 0, payload, timeoutMillis }, (exit) => {
       exits.push(exit)
-    })
+    })!
   return { engine, workers, exits, submit, bootResult: () => bootResult }
 }
 

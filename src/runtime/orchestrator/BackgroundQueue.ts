@@ -7,10 +7,11 @@
  * @since 0.1.0
  */
 import type { Scope } from "effect"
-import { Clock, Deferred, Effect, Exit, Fiber, Option } from "effect"
+import { Cause, Clock, Deferred, Effect, Exit, Fiber, Option } from "effect"
 import { PoolShutDown, TaskCancelled } from "../../domain/OrchestratorError.ts"
 import type { Task } from "../../domain/Task.ts"
 import { rank } from "../../domain/TaskPriority.ts"
+import { isCancelled } from "../../domain/TaskResult.ts"
 import type { TaskResult } from "../../domain/TaskResult.ts"
 import { Entry, PriorityQueue } from "../scheduler/PriorityQueue.ts"
 
@@ -96,7 +97,7 @@ const cancelledResult = (job: Job, now: number, reason: string): TaskResult<neve
 
 // A result whose exit was an interruption becomes a typed cancellation, so awaiting a handle never dies.
 const typedCancellation = (job: Job, result: TaskResult<unknown, unknown>, reason: string) =>
-  Exit.isFailure(result.exit) && result.exit.cause.reasons.every((r) => r._tag === "Interrupt")
+  Exit.isFailure(result.exit) && Cause.hasInterruptsOnly(result.exit.cause)
     ? {
       ...result,
       exit: Exit.fail(new TaskCancelled({ taskId: job.task.id, taskName: job.task.name, reason }))
@@ -133,7 +134,7 @@ export const make = <X = never>(options: {
         job.state = "done"
         job.onDone?.(result)
         running.delete(job)
-        if (Exit.isFailure(result.exit) && (result.exit.cause.reasons[0] as any)?.error?._tag === "TaskCancelled") {
+        if (isCancelled(result.exit)) {
           cancelled++
         } else completed++
         // The handle first: `checkSettled` resumes a draining shutdown, after which the scope may interrupt this

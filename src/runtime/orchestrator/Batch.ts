@@ -17,7 +17,6 @@
  *
  * @since 0.1.0
  */
-import type { Exit } from "effect"
 import { Clock, Effect, Schema, Stream } from "effect"
 import { parallelism } from "../../domain/Config.ts"
 import type { InvalidConfig } from "../../domain/OrchestratorError.ts"
@@ -156,7 +155,3 @@ function* chunksOf<A>(input: Iterable<A>, size: number): Generator<ReadonlyArray
   }
   if (chunk.length > 0) yield chunk
 }
-
-/** Exit-returning validation of batch options, for callers that validate before they start. */
-export const validateOptions = (options?: BatchOptions): Exit.Exit<typeof BatchConfig.Type, InvalidConfig> =>
-  validate(pickNumbers(options))

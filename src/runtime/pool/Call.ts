@@ -14,6 +14,7 @@
 import type * as Exit from "effect/Exit"
 import type { TransferListItem } from "node:worker_threads"
 import type { ValueCodec } from "../wire/Protocol.ts"
+import type { QueuedCall } from "./CallQueue.ts"
 import type { Transport } from "./Transport.ts"
 import type { WorkerAssignment } from "./WorkerAssignment.ts"
 
@@ -78,6 +79,10 @@ export interface CallRequest {
   readonly timeoutMillis: number
   /** The caller's cell, told the id of each worker the call is sent to (see `WorkerAssignment`). */
   readonly assignment?: WorkerAssignment | undefined
+  /** Rank of its priority while it waits for a worker (`TaskPriority.rank`: 0 critical … 3 low); default 2. */
+  readonly priority?: number | undefined
+  /** Fairness key while it waits: keys take turns within a level. */
+  readonly key?: string | undefined
 }
 
 /** A call as the dispatcher tracks it. */
@@ -94,6 +99,11 @@ export interface Call {
   readonly stats: TaskStats
   readonly enqueuedAt: number
   readonly assignment: WorkerAssignment | undefined
+  /** Rank of its priority in the pool's queue (0 critical … 3 low). */
+  readonly priority: number
+  readonly key: string | undefined
+  /** Its place in the pool's queue while it waits there. */
+  queued: QueuedCall | undefined
   /** Its estimated synchronous work (ms) when it was sent (see `Placement.pipelineBudgetMillis`). */
   cpuEstimate: number
   /** Bytes of the buffers its transfer list moves (see `Placement.pipelineBytes`). */

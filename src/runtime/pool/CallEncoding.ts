@@ -9,8 +9,10 @@
 import type * as Duration from "effect/Duration"
 import * as Exit from "effect/Exit"
 import type { TransferListItem } from "node:worker_threads"
-import type { InvalidConfig, PoolShutDown, WorkerBootFailed } from "../../domain/OrchestratorError.ts"
-import { PayloadInvalid, UnknownTask } from "../../domain/OrchestratorError.ts"
+import type { PoolShutDown, QueueFull, WorkerBootFailed } from "../../domain/OrchestratorError.ts"
+import { InvalidConfig, PayloadInvalid, UnknownTask } from "../../domain/OrchestratorError.ts"
+import { rankOf } from "../../domain/TaskPriority.ts"
+import type { TaskPriority } from "../../domain/TaskPriority.ts"
 import type * as WorkerTask from "../../domain/WorkerTask.ts"
 import { timeoutMillis as decodeTimeoutMillis } from "../config/ConfigValidation.ts"
 import * as FunctionSource from "../wire/FunctionSource.ts"
@@ -27,10 +29,14 @@ export interface CallOptions {
   readonly timeout?: Duration.Input | undefined
   /** Reported in `TaskTimeout` and `TaskCancelled`; default `<task name>#<call number>`. */
   readonly taskId?: string | undefined
+  /** Its place in the pool's queue while it waits for a worker; default: the task's in context, or normal. */
+  readonly priority?: TaskPriority | undefined
+  /** Fairness key while it waits; default: the task's in context. */
+  readonly key?: string | undefined
 }
 
 /** What a caller can be rejected with before anything is sent. */
-export type Rejection = PoolShutDown | WorkerBootFailed | UnknownTask | PayloadInvalid | InvalidConfig
+export type Rejection = PoolShutDown | WorkerBootFailed | UnknownTask | PayloadInvalid | InvalidConfig | QueueFull
 
 interface TaskCodecs {
   readonly payload: ValueCodec
@@ -54,8 +60,16 @@ export interface Callers {
   readonly task: (task: WorkerTask.Any, payload: unknown, options: CallOptions | undefined, resume: Resume) =>
     | Call
     | undefined
-  /** Submits a function and its arguments; undefined when it was rejected. */
-  readonly fn: (fn: (...args: Array<any>) => unknown, args: ReadonlyArray<unknown>, resume: Resume) => Call | undefined
+  /**
+   * Submits a function and its arguments; undefined when it was rejected. With `each`, the function is applied
+   * to each item of `args[0]` in the worker, and the call answers the array of results.
+   */
+  readonly fn: (
+    fn: (...args: Array<any>) => unknown,
+    args: ReadonlyArray<unknown>,
+    resume: Resume,
+    each?: boolean
+  ) => Call | undefined
   /** The typed tasks the workers serve, for `UnknownTask`. */
   readonly known: () => ReadonlyArray<string>
 }
@@ -104,6 +118,22 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
       // The dispatcher spells "no timeout" 0.
       timeoutMillis = decoded === Number.POSITIVE_INFINITY ? 0 : decoded
     }
+    const assignment = WorkerAssignment.current()
+    let priority = assignment?.priority
+    if (options?.priority !== undefined) {
+      priority = rankOf(options.priority)
+      if (priority === undefined) {
+        return reject(
+          task.name,
+          resume,
+          new InvalidConfig({
+            field: "priority",
+            value: String(options.priority),
+            detail: "not a priority level (critical, high, normal, low)"
+          })
+        )
+      }
+    }
     return engine.submit({
       taskId: options?.taskId,
       name: task.name,
@@ -113,11 +143,13 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
       success: codecs.success,
       error: codecs.error,
       timeoutMillis,
-      assignment: WorkerAssignment.current()
+      assignment,
+      priority,
+      key: options?.key ?? assignment?.key
     }, resume)
   }
 
-  const fn: Callers["fn"] = (fn, args, resume) => {
+  const fn: Callers["fn"] = (fn, args, resume, each) => {
     const name = `offload:${(typeof fn === "function" && fn.name.trim()) || "anonymous"}`
     const rejected = engine.rejection()
     if (rejected !== undefined) return reject(name, resume, rejected)
@@ -129,12 +161,15 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
         new PayloadInvalid({ taskName: name, reason: "not-self-contained", detail: checked.detail })
       )
     }
+    const assignment = WorkerAssignment.current()
     return engine.submit({
       name,
       index: engine.indexOf(offloadTaskName)!,
-      payload: { source: checked.source, args },
+      payload: each === true ? { source: checked.source, args, each: true } : { source: checked.source, args },
       timeoutMillis: defaultTimeoutMillis,
-      assignment: WorkerAssignment.current()
+      assignment,
+      priority: assignment?.priority,
+      key: assignment?.key
     }, resume)
   }
 

@@ -1,81 +1,153 @@
 /**
- * The pool's queue of calls waiting for a worker: FIFO, with calls put back at the front when their worker was
- * terminated before they started.
+ * The pool's queue of calls waiting for a worker, and the one place where cpu work waits: the scheduler's
+ * four-level queue (`scheduler/PriorityQueue.ts`), so priorities, aging, fairness keys and capacity apply to
+ * the calls themselves while the pool keeps every worker's pipeline full. A `critical` call overtakes the
+ * `low` ones still queued; calls already sent to a worker are not recalled.
  *
- * An array read from a moving head, so taking a call is O(1) and nothing is copied per call; the consumed
- * prefix is dropped when it is empty or when it is most of the array. A cancelled call is not searched for:
- * it is counted out at once (`forget`) and skipped when the head reaches it.
+ * - Calls without a priority are `normal` and without a key: one FIFO, O(1) per call, one small entry each.
+ * - Within a level, fairness keys take turns; a call that waited `agingMillis` at its level is promoted one
+ *   level (see `PriorityQueue`).
+ * - With `capacity`, at most that many calls wait in the levels: past it a call is rejected (`overflow:
+ *   "fail"`) or held, in arrival order, until there is room (`"suspend"`, the default).
+ * - Calls put back after their worker was terminated before they started go first, in their order: they
+ *   had already been picked.
+ * - A cancelled call is unlinked at once (O(1)).
  *
  * @internal
  */
+import { Entry, holdingLane, PriorityQueue } from "../scheduler/PriorityQueue.ts"
 import type { Call } from "./Call.ts"
-import { QUEUED } from "./Call.ts"
+
+/** How the queue orders and bounds calls; the scheduler's settings of the same names. */
+export interface CallQueueOptions {
+  /** Default 10,000 ms, as the scheduler's. */
+  readonly agingMillis?: number | undefined
+  /** Calls waiting at most; default unbounded. */
+  readonly capacity?: number | undefined
+  /** At capacity: `"suspend"` holds the call until there is room, `"fail"` rejects it. Default `"suspend"`. */
+  readonly overflow?: "suspend" | "fail" | undefined
+}
+
+/** A call's place in the queue. */
+export class QueuedCall extends Entry {
+  readonly call: Call
+  constructor(call: Call) {
+    super(call.priority)
+    this.call = call
+  }
+}
 
 export class CallQueue {
-  private items: Array<Call | undefined> = []
-  private head = 0
-  /** Calls still waiting: cancelled ones are no longer counted. */
+  private readonly queue: PriorityQueue<QueuedCall>
+  private readonly capacity: number
+  private readonly failWhenFull: boolean
+  /** Calls put back after their worker was terminated: served before the levels. */
+  private front: Array<Call | undefined> = []
+  private frontHead = 0
+  /** Calls still waiting (held ones included). */
   size = 0
 
-  push(call: Call): void {
-    this.items.push(call)
+  constructor(options: CallQueueOptions = {}) {
+    this.queue = new PriorityQueue({ agingMillis: options.agingMillis ?? 10_000 })
+    this.capacity = options.capacity ?? Infinity
+    this.failWhenFull = options.overflow === "fail"
+  }
+
+  /** Queues `call`; false when the queue is at capacity and its overflow policy is `"fail"`. */
+  push(call: Call): boolean {
+    const queue = this.queue
+    const now = performance.now()
+    const entry = new QueuedCall(call)
+    const group = queue.group(call.key)
+    if (queue.queued >= this.capacity) {
+      if (this.failWhenFull) {
+        queue.dropIfIdle(group)
+        return false
+      }
+      queue.hold(entry, group, now)
+    } else {
+      queue.push(entry, group, now)
+    }
+    call.queued = entry
     this.size++
+    return true
   }
 
   /** Puts calls back at the front, in their order, ahead of everything queued. */
   unshift(calls: ReadonlyArray<Call>): void {
     if (calls.length === 0) return
-    this.items = [...calls, ...this.items.slice(this.head)]
-    this.head = 0
+    this.front = [...calls, ...this.front.slice(this.frontHead)]
+    this.frontHead = 0
     this.size += calls.length
   }
 
-  /** A queued call's caller is gone: it no longer counts, and is skipped when reached. */
-  forget(): void {
+  /** Takes out a queued call whose caller is gone. */
+  remove(call: Call): void {
+    const entry = call.queued
+    if (entry !== undefined) {
+      call.queued = undefined
+      this.queue.remove(entry)
+      this.afterRemoval(entry)
+    } else {
+      const index = this.front.indexOf(call, this.frontHead)
+      if (index < 0) return
+      this.front.splice(index, 1)
+    }
     this.size--
   }
 
-  /** The first call still waiting, left in place; undefined when none is. */
+  /** The call to send next, left in place; undefined when none waits. */
   peek(): Call | undefined {
-    const items = this.items
-    while (this.head < items.length) {
-      const call = items[this.head]
-      if (call !== undefined && call.state === QUEUED) return call
-      items[this.head++] = undefined
-    }
-    this.compact()
-    return undefined
+    if (this.frontHead < this.front.length) return this.front[this.frontHead]
+    return this.queue.peek(performance.now())?.call
   }
 
   /** Takes the call that {@link peek} returned. */
-  take(): void {
-    this.items[this.head++] = undefined
+  take(call: Call): void {
     this.size--
-    this.compact()
+    const entry = call.queued
+    if (entry === undefined) {
+      this.front[this.frontHead++] = undefined
+      if (this.frontHead === this.front.length) {
+        this.front = []
+        this.frontHead = 0
+      }
+      return
+    }
+    call.queued = undefined
+    this.queue.take(entry)
+    this.afterRemoval(entry)
+  }
+
+  /** Waiting calls by level (`critical` … `low`) and held for room, as in the scheduler's stats. */
+  depth(): ReadonlyArray<number> {
+    return this.queue.depth
+  }
+
+  /** Promotions by aging so far. */
+  get promoted(): number {
+    return this.queue.promoted
   }
 
   /** Empties the queue and returns the calls that were still waiting. */
   drain(): Array<Call> {
-    const items = this.items
-    const head = this.head
-    this.items = []
-    this.head = 0
-    this.size = 0
-    const waiting: Array<Call> = []
-    for (let i = head; i < items.length; i++) {
-      const call = items[i]
-      if (call !== undefined && call.state === QUEUED) waiting.push(call)
+    const waiting = this.front.slice(this.frontHead) as Array<Call>
+    this.front = []
+    this.frontHead = 0
+    for (const entry of this.queue.takeAll()) {
+      entry.call.queued = undefined
+      waiting.push(entry.call)
     }
+    this.size = 0
     return waiting
   }
 
-  private compact(): void {
-    if (this.head === this.items.length) {
-      this.items = []
-      this.head = 0
-    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head)
-      this.head = 0
+  private afterRemoval(entry: QueuedCall): void {
+    const queue = this.queue
+    if (queue.depth[holdingLane]! > 0) {
+      const now = performance.now()
+      while (queue.queued < this.capacity && queue.depth[holdingLane]! > 0) queue.admitHeld(now)
     }
+    queue.dropIfIdle(entry.group!)
   }
 }

@@ -23,10 +23,12 @@ import type { PoolConfig } from "../../domain/Config.ts"
 import {
   PayloadInvalid,
   PoolShutDown,
+  QueueFull,
   TaskTimeout,
   WorkerBootFailed,
   WorkerCrashed
 } from "../../domain/OrchestratorError.ts"
+import { levels } from "../../domain/TaskPriority.ts"
 import { IdleCores } from "../host/IdleCores.ts"
 import { Histogram } from "../metrics/MetricHooks.ts"
 import {
@@ -55,6 +57,7 @@ import {
   TaskStats
 } from "./Call.ts"
 import { CallQueue } from "./CallQueue.ts"
+import type { CallQueueOptions } from "./CallQueue.ts"
 import { pick, pipelineBudgetMillis } from "./Placement.ts"
 import type { SpareCores } from "./Placement.ts"
 import { project } from "./PoolStats.ts"
@@ -87,6 +90,8 @@ export interface EngineOptions {
   readonly onEvent?: (event: PoolEvent) => void
   /** Whether the machine has a core to spare (see `Placement.canWait`); default: sampled from the OS (`IdleCores`). */
   readonly idleCores?: SpareCores
+  /** Order and bounds of the calls waiting for a worker (priorities always apply). */
+  readonly queue?: CallQueueOptions | undefined
 }
 
 const respawnInitialMillis = 50
@@ -125,7 +130,8 @@ export class Engine {
   private indexByName = new Map<string, number>()
 
   readonly slots: Array<Slot> = []
-  private readonly queue = new CallQueue()
+  private readonly queue: CallQueue
+  private readonly queueCapacity: number
   private nextCallId = 1
   private nextWorkerId = 1
 
@@ -153,6 +159,8 @@ export class Engine {
   crashed = 0
   spawned = 0
   redispatched = 0
+  /** Calls rejected because the queue was at capacity. */
+  rejectedFull = 0
 
   constructor(options: EngineOptions) {
     this.config = options.config
@@ -163,6 +171,8 @@ export class Engine {
     this.waitTime = new Histogram(options.config.durationBucketsSeconds, 1 / 1000)
     this.runTime = new Histogram(options.config.durationBucketsSeconds, 1 / 1000)
     this.idleCores = options.idleCores ?? new IdleCores()
+    this.queue = new CallQueue(options.queue)
+    this.queueCapacity = options.queue?.capacity ?? Infinity
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -267,8 +277,11 @@ export class Engine {
     this.statsOf(name).failed++
   }
 
-  /** Creates and queues a call. The caller has validated and encoded the payload. */
-  submit(request: CallRequest, resume: Resume): Call {
+  /**
+   * Creates and queues a call. The caller has validated and encoded the payload. Undefined when the queue is
+   * full and its overflow policy is `"fail"` (`resume` has been called with `QueueFull`).
+   */
+  submit(request: CallRequest, resume: Resume): Call | undefined {
     const stats = this.statsOf(request.name)
     const id = this.nextCallId++
     const transfer = request.transfer
@@ -285,6 +298,9 @@ export class Engine {
       stats,
       enqueuedAt: performance.now(),
       assignment: request.assignment,
+      priority: request.priority ?? 2,
+      key: request.key,
+      queued: undefined,
       cpuEstimate: 0,
       bytes: transfer === undefined ? 0 : movedBytes(transfer),
       resume,
@@ -301,7 +317,14 @@ export class Engine {
         return call
       }
     }
-    this.queue.push(call)
+    if (!this.queue.push(call)) {
+      call.state = DONE
+      call.resume = undefined
+      this.rejected(call.name)
+      this.rejectedFull++
+      resume(Exit.fail(new QueueFull({ capacity: this.queueCapacity, priority: levels[call.priority] ?? "normal" })))
+      return undefined
+    }
     this.scale()
     return call
   }
@@ -311,7 +334,7 @@ export class Engine {
     if (call.state === QUEUED) {
       call.state = DONE
       call.resume = undefined
-      this.queue.forget()
+      this.queue.remove(call)
       if (this.state === "closing" && this.drained()) this.finish()
     } else if (call.state === SENT) {
       call.state = ABANDONED
@@ -369,7 +392,7 @@ export class Engine {
     for (let call = queue.peek(); call !== undefined; call = queue.peek()) {
       const slot = this.pick(call, queue.size)
       if (slot === undefined) break
-      queue.take()
+      queue.take(call)
       this.send(slot, call)
     }
   }
@@ -377,8 +400,11 @@ export class Engine {
   private send(slot: Slot, call: Call): void {
     call.state = SENT
     call.slot = slot
-    if (call.assignment !== undefined) call.assignment.workerId = slot.id
     const now = performance.now()
+    if (call.assignment !== undefined) {
+      call.assignment.workerId = slot.id
+      call.assignment.sentAt ??= now
+    }
     if (slot.inFlight.size === 0) slot.busySince = now
     // Unknown tasks count as CPU-bound until their first answer: a burst of heavy calls is spread over the
     // workers from the start, at the price of one round trip for a burst of light ones.
@@ -873,6 +899,9 @@ export class Engine {
   stats(): PoolStats {
     return project(this.slots, {
       queued: this.queue.size,
+      queueDepth: this.queue.depth(),
+      promoted: this.queue.promoted,
+      rejectedFull: this.rejectedFull,
       completed: this.completed,
       failed: this.failed,
       crashed: this.crashed,

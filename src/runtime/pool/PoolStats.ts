@@ -19,6 +19,19 @@ export interface PoolStats {
   readonly idle: number
   /** Calls waiting for a worker. */
   readonly queued: number
+  /** Calls waiting in the queue's levels, by their current level (aging included). */
+  readonly queuedByPriority: {
+    readonly critical: number
+    readonly high: number
+    readonly normal: number
+    readonly low: number
+  }
+  /** Calls held because the queue was at its capacity (`queue.overflow: "suspend"`). */
+  readonly waitingForCapacity: number
+  /** Promotions of waiting calls by aging. */
+  readonly promoted: number
+  /** Calls rejected with `QueueFull` (`queue.overflow: "fail"`). */
+  readonly rejectedFull: number
   /** Calls sent to a worker and not answered yet. */
   readonly inFlight: number
   /** Calls answered with a success. */
@@ -40,6 +53,10 @@ export interface PoolStats {
 /** The dispatcher's counters that the view reports as they are. */
 export interface PoolCounters {
   readonly queued: number
+  /** Calls per level of the queue, then held (see `CallQueue.depth`). */
+  readonly queueDepth: ReadonlyArray<number>
+  readonly promoted: number
+  readonly rejectedFull: number
   readonly completed: number
   readonly failed: number
   readonly crashed: number
@@ -75,6 +92,15 @@ export const project = (slots: ReadonlyArray<Slot>, counters: PoolCounters): Poo
     busy,
     idle,
     queued: counters.queued,
+    queuedByPriority: {
+      critical: counters.queueDepth[0]!,
+      high: counters.queueDepth[1]!,
+      normal: counters.queueDepth[2]!,
+      low: counters.queueDepth[3]!
+    },
+    waitingForCapacity: counters.queueDepth[4]!,
+    promoted: counters.promoted,
+    rejectedFull: counters.rejectedFull,
     inFlight,
     completed: counters.completed,
     failed: counters.failed,

@@ -30,9 +30,22 @@ import { provideService } from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { dual } from "effect/Function"
 
-/** The cell: the id of the worker the last call was sent to, or undefined while no call has been sent. */
+/**
+ * The cell: the id of the worker the last call was sent to, or undefined while no call has been sent; and the
+ * admission of the task the calls belong to (priority rank and fairness key), by which the pool orders them
+ * while they wait for a worker, so the pool's queue is the task's queue.
+ */
 export interface WorkerAssignment {
   workerId: number | undefined
+  /**
+   * When the first call was sent to a worker (`performance.now()`), so a task's queue wait includes its wait in
+   * the pool's queue; undefined while none has been sent.
+   */
+  sentAt?: number | undefined
+  /** Rank of the task's priority (`TaskPriority.rank`: 0 critical … 3 low); absent: normal. */
+  readonly priority?: number | undefined
+  /** The task's fairness key. */
+  readonly key?: string | undefined
 }
 
 /** The cell of the current fiber, if a caller placed one; the pool writes into it. */
@@ -40,8 +53,13 @@ export const CurrentWorkerAssignment: Context.Reference<WorkerAssignment | undef
   WorkerAssignment | undefined
 >("effect-orchestrator/WorkerAssignment", { defaultValue: () => undefined })
 
-/** A fresh, empty cell. */
-export const make = (): WorkerAssignment => ({ workerId: undefined })
+/** A fresh, empty cell, for the calls of a task of priority rank `priority` and fairness key `key`. */
+export const make = (priority?: number, key?: string): WorkerAssignment => ({
+  workerId: undefined,
+  sentAt: undefined,
+  priority,
+  key
+})
 
 /**
  * Runs `effect` with `cell` as the current cell: the pool calls it makes (in its fiber and the fibers it forks)

@@ -43,7 +43,7 @@ import type { InvalidConfig } from "../../domain/OrchestratorError.ts"
 import { TaskTimeout } from "../../domain/OrchestratorError.ts"
 import { maximumIntervalOf, RetryPolicy } from "../../domain/RetryPolicy.ts"
 import type { RetryPolicyInput } from "../../domain/RetryPolicy.ts"
-import { decodeConfig } from "../config/ConfigValidation.ts"
+import { decodeConfigExit } from "../config/ConfigValidation.ts"
 
 /** What a retry adds to the policy at run time: things that cannot be Schema data. */
 export interface RetryOptions<E> {
@@ -64,9 +64,27 @@ export interface Attempted<A, E> {
   readonly attempts: number
 }
 
-/** Decodes a policy as written by a user; a bad field gives `InvalidConfig` naming it (`retry.backoffCoefficient`). */
-export const decodePolicy: (input: RetryPolicyInput | undefined) => Effect.Effect<RetryPolicy, InvalidConfig> =
-  decodeConfig(RetryPolicy, "retry")
+const decodeExit = decodeConfigExit(RetryPolicy, "retry")
+// Policies are usually module constants shared by many tasks: decode each one once.
+const decodedPolicies = new WeakMap<RetryPolicyInput, Exit.Exit<RetryPolicy, InvalidConfig>>()
+
+/**
+ * Decodes a policy as written by a user, synchronously; a bad field gives `InvalidConfig` naming it
+ * (`retry.backoffCoefficient`). The outcome is cached per policy object, so a shared policy is decoded once.
+ */
+export const decodePolicyExit = (input: RetryPolicyInput | undefined): Exit.Exit<RetryPolicy, InvalidConfig> => {
+  if (input === undefined || input === null || typeof input !== "object") return decodeExit(input)
+  let decoded = decodedPolicies.get(input)
+  if (decoded === undefined) {
+    decoded = decodeExit(input)
+    decodedPolicies.set(input, decoded)
+  }
+  return decoded
+}
+
+/** {@link decodePolicyExit} as an Effect. */
+export const decodePolicy = (input: RetryPolicyInput | undefined): Effect.Effect<RetryPolicy, InvalidConfig> =>
+  Effect.suspend(() => decodePolicyExit(input))
 
 const hasTag = (error: unknown): error is { readonly _tag: string } =>
   typeof error === "object" && error !== null && typeof (error as { _tag?: unknown })._tag === "string"

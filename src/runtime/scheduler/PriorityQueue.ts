@@ -186,16 +186,27 @@ export class PriorityQueue<E extends Entry> {
    * left idle. Ages the queue first.
    */
   pop(now: number): E | undefined {
+    const entry = this.peek(now)
+    if (entry !== undefined) this.take(entry)
+    return entry
+  }
+
+  /** The entry {@link pop} would return, left in place. Ages the queue first. */
+  peek(now: number): E | undefined {
     this.age(now)
     for (let lane = 0; lane < laneCount; lane++) {
       const group = this.rings[lane]
-      if (group === undefined) continue
-      const entry = group.heads[lane]!
-      this.rings[lane] = group.ringNext[lane]
-      this.unlink(entry)
-      return entry as E
+      if (group !== undefined) return group.heads[lane] as E
     }
     return undefined
+  }
+
+  /** Removes the entry {@link peek} returned, as {@link pop} would: its lane's turn moves to the next group. */
+  take(entry: E): void {
+    const lane = entry.lane
+    const group = entry.group!
+    if (this.rings[lane] === group) this.rings[lane] = group.ringNext[lane]
+    this.unlink(entry)
   }
 
   /** Removes `entry` from wherever it is in the queue. O(1). */

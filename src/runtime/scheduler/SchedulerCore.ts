@@ -21,7 +21,7 @@ import { defaultDurationBucketsSeconds, SchedulerConfig } from "../../domain/Con
 import type { SchedulerConfigInput } from "../../domain/Config.ts"
 import { QueueFull } from "../../domain/OrchestratorError.ts"
 import type { InvalidConfig } from "../../domain/OrchestratorError.ts"
-import { levels } from "../../domain/TaskPriority.ts"
+import { levels, rankOf } from "../../domain/TaskPriority.ts"
 import type { TaskPriority } from "../../domain/TaskPriority.ts"
 import { decodeConfig } from "../config/ConfigValidation.ts"
 import { counterHooks, gaugeHooks, Histogram, histogramHooks } from "../metrics/MetricHooks.ts"
@@ -58,13 +58,20 @@ export interface SchedulerStats {
   readonly shutDown: boolean
 }
 
-/** The service's interface; see `Scheduler` in `src/layers/Scheduler.ts`. */
+/** The scheduler service's interface, the one declaration of it (`Scheduler` in `src/layers/Scheduler.ts`). */
 export interface SchedulerService {
+  /**
+   * Waits for admission (priority, fairness key, capacity, rate), then runs `effect` holding one permit and
+   * releases it when `effect` ends, however it ends. Interrupting the caller while it waits removes the task
+   * from the queue. Fails with `QueueFull` only when the queue is at capacity and `overflow` is `"fail"`.
+   */
   readonly submit: <A, E, R>(
     effect: Effect.Effect<A, E, R>,
     options?: SubmitOptions
   ) => Effect.Effect<A, E | QueueFull, R>
+  /** Sets the number of permits; grows admit waiters at once, shrinks let running tasks finish. */
   readonly resize: (permits: number) => Effect.Effect<void, InvalidConfig>
+  /** Running, queued per level, waiting for capacity, admitted, rejected, promoted, permits. */
   readonly stats: Effect.Effect<SchedulerStats>
 }
 
@@ -104,8 +111,6 @@ const ADMITTED = 2
 /** Its task runs: the permit is released by the task's own exit, not by a cancellation. */
 const RUNNING = 3
 const CANCELLED = 4
-
-const rankOf: Record<string, number | undefined> = { critical: 0, high: 1, normal: 2, low: 3 }
 
 type Resume = (effect: Effect.Effect<any, any, any>) => void
 
@@ -371,7 +376,7 @@ class SchedulerCore {
   submit<A, E, R>(effect: Effect.Effect<A, E, R>, options?: SubmitOptions): Effect.Effect<A, E | QueueFull, R> {
     return Effect.uninterruptibleMask((restore): Effect.Effect<A, E | QueueFull, R> => {
       if (this.closed) return Effect.interrupt
-      const priority = options?.priority === undefined ? 2 : rankOf[options.priority]
+      const priority = options?.priority === undefined ? 2 : rankOf(options.priority)
       if (priority === undefined) {
         return Effect.die(new TypeError(`unknown task priority: ${String(options?.priority)}`))
       }

@@ -63,6 +63,8 @@ export const offloadTaskName = "__orchestrator/offload"
 export interface OffloadPayload {
   readonly source: string
   readonly args: ReadonlyArray<unknown>
+  /** The function is applied to each item of `args[0]` in turn, and the call answers the array of results. */
+  readonly each?: true | undefined
 }
 
 /** Raised by a codec when a value does not match its schema; `detail` names the path and the value. */

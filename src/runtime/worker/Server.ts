@@ -371,7 +371,9 @@ export const makeServer = <G extends Group<Any>>(
     const start = performance.now()
     let result: unknown
     try {
-      result = fn(...payload.args)
+      result = payload.each === true
+        ? FunctionSource.mapEach(fn, payload.args[0] as ReadonlyArray<unknown>)
+        : fn(...payload.args)
     } catch (error) {
       cpu = performance.now() - start
       return offloadFailed(id, error)
