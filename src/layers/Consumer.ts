@@ -48,6 +48,7 @@ import type { Job } from "bullmq"
 import { Cause, Context, Deferred, Effect, Exit, Layer, Metric, Option, Tracer } from "effect"
 import type { Scope } from "effect"
 import type { Redis } from "ioredis"
+import * as os from "node:os"
 import { JobDataInvalid } from "../domain/DistributedError.ts"
 import type { RedisUnavailable } from "../domain/DistributedError.ts"
 import { InvalidConfig, PayloadInvalid, TaskCancelled, TaskTimeout, UnknownTask } from "../domain/OrchestratorError.ts"
@@ -101,6 +102,8 @@ export interface Options<G extends WorkerTask.Group<WorkerTask.Any>> {
   readonly keepCompleted?: Retention | undefined
   /** Failed jobs kept in Redis. Default: the last 10,000, for at most one day. */
   readonly keepFailed?: Retention | undefined
+  /** Written into each job it runs (BullMQ's `processedBy`). Default `<hostname>:<pid>`. */
+  readonly name?: string | undefined
 }
 
 /** A snapshot of one consumer. */
@@ -349,6 +352,7 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
       })
 
     const worker = new Worker(name, processor, {
+      name: options.name ?? `${os.hostname()}:${process.pid}`,
       connection: workerClient,
       prefix,
       autorun: false,

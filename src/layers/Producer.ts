@@ -292,12 +292,14 @@ export const make = (options: Options): Effect.Effect<Producer["Service"], Redis
     const probe = (jobId: string): void => {
       const entry = waiters.get(jobId)
       if (entry !== undefined) entry.probedAt = Date.now()
-      queue.getJob(jobId).then(async (job: Job | undefined) => {
-        if (job === undefined) return settle(jobId, { _tag: "lost" })
-        const state = await job.getState()
-        if (state === "completed") settle(jobId, { _tag: "completed", returnvalue: job.returnvalue })
-        else if (state === "failed") settle(jobId, { _tag: "failed", failedReason: job.failedReason })
-        else if (state === "unknown") settle(jobId, { _tag: "lost" })
+      // The state first: a job read before it finished would carry no result yet.
+      queue.getJobState(jobId).then(async (state) => {
+        if (state === "unknown") return settle(jobId, { _tag: "lost" })
+        if (state !== "completed" && state !== "failed") return
+        const job: Job | undefined = await queue.getJob(jobId)
+        if (job === undefined) settle(jobId, { _tag: "lost" })
+        else if (state === "completed") settle(jobId, { _tag: "completed", returnvalue: job.returnvalue })
+        else settle(jobId, { _tag: "failed", failedReason: job.failedReason })
       }, () => undefined)
     }
     yield* Effect.sync(() => {

@@ -44,9 +44,9 @@ const bull = (queue: string) =>
   Effect.acquireRelease(
     Effect.sync(() =>
       new BullQueue(queue, {
-        connection: new Redis({ port: redis.port, maxRetriesPerRequest: null }),
+        connection: new Redis({ port: redis.port, maxRetriesPerRequest: null }).on("error", () => {}),
         prefix: "orchestrator"
-      })
+      }).on("error", () => {})
     ),
     (q) => Effect.promise(() => q.close())
   )
