@@ -45,7 +45,7 @@
  */
 import { UnrecoverableError, WaitingError, Worker } from "bullmq"
 import type { Job } from "bullmq"
-import { Cause, Context, Deferred, Effect, Exit, Layer, Metric, Option, Tracer } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, Layer, Metric, Option, Tracer } from "effect"
 import type { Scope } from "effect"
 import type { Redis } from "ioredis"
 import * as os from "node:os"
@@ -166,7 +166,16 @@ type Outcome =
   | { readonly _tag: "fail"; readonly reason: string; readonly retry: boolean }
   | { readonly _tag: "handback" }
 
-type Control = "cancel" | "handback"
+interface Control {
+  reason: "cancel" | "handback" | undefined
+  readonly fiber: Fiber.Fiber<unknown, unknown>
+}
+
+const stop = (control: Control, reason: "cancel" | "handback"): void => {
+  if (control.reason !== undefined) return
+  control.reason = reason
+  control.fiber.interruptUnsafe()
+}
 
 const positive = (field: string, value: number | undefined, fallback: number): number | InvalidConfig => {
   if (value === undefined) return fallback
@@ -218,12 +227,30 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
     const counters = { completed: 0, failed: 0, retried: 0, stalled: 0 }
     const count = (key: keyof typeof counters) => {
       counters[key]++
-      runFork(Metric.update(Metric.withAttributes(metrics[key], attributes), 1))
     }
 
     // Jobs running here, by id: how to stop each one.
-    const active = new Map<string, Deferred.Deferred<Control>>()
-    const setActive = () => runFork(Metric.update(Metric.withAttributes(metrics.active, attributes), active.size))
+    const active = new Map<string, Control>()
+    // Cancellations heard on the channel, for a job that becomes active here just after its message.
+    const cancelled = new Set<string>()
+
+    // The series are read from the counters when exported, so the per-job path records nothing.
+    const noop = () => {}
+    const registrations = [
+      Metric.registerUnsafe(Metric.withAttributes(metrics.active, attributes), context, {
+        get: () => ({ value: active.size }),
+        update: noop,
+        modify: noop
+      }),
+      ...(["completed", "failed", "retried", "stalled"] as const).map((key) =>
+        Metric.registerUnsafe(Metric.withAttributes(metrics[key], attributes), context, {
+          get: () => ({ count: counters[key], incremental: true }),
+          update: noop,
+          modify: noop
+        })
+      )
+    ]
+    yield* Effect.addFinalizer(() => Effect.sync(() => registrations.forEach((r) => r.remove())))
 
     yield* Effect.tryPromise({
       try: () => subscriber.subscribe(cancelChannel(prefix, name)),
@@ -231,7 +258,9 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
     }).pipe(Effect.orDie)
     subscriber.on("message", (_channel: string, jobId: string) => {
       const control = active.get(jobId)
-      if (control !== undefined) Deferred.doneUnsafe(control, Exit.succeed("cancel"))
+      if (control !== undefined) return stop(control, "cancel")
+      cancelled.add(jobId)
+      if (cancelled.size > 10_000) cancelled.delete(cancelled.values().next().value!)
     })
 
     const failWith = (task: WorkerTask.Any | undefined, failure: Failure, retry: boolean): Outcome => ({
@@ -242,99 +271,93 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
       retry
     })
 
-    const runJob = (job: Job, control: Deferred.Deferred<Control>): Effect.Effect<Outcome> =>
-      Effect.gen(function*() {
-        const jobId = job.id!
-        const decoded = decodeJobData(job.data)
-        if (Exit.isFailure(decoded)) {
-          const detail = describeIssue(Option.getOrUndefined(Cause.findErrorOption(decoded.cause)))
-          return failWith(undefined, { _tag: "Fail", error: new JobDataInvalid({ jobId, detail }) }, false)
+    const failed = (task: WorkerTask.Any, error: unknown): Outcome => failWith(task, { _tag: "Fail", error }, false)
+
+    /** What a job asks for, checked and decoded: an outcome at once, or the task and how to run it. */
+    const prepare = (job: Job): Outcome | {
+      readonly task: WorkerTask.Any
+      readonly payload: unknown
+      readonly data: JobData
+      readonly timeoutMillis: number
+      readonly checkMark: boolean
+    } => {
+      const jobId = job.id!
+      const decoded = decodeJobData(job.data)
+      if (Exit.isFailure(decoded)) {
+        const detail = describeIssue(Option.getOrUndefined(Cause.findErrorOption(decoded.cause)))
+        return failWith(undefined, { _tag: "Fail", error: new JobDataInvalid({ jobId, detail }) }, false)
+      }
+      const data: JobData = decoded.value
+      const task = byName.get(data.task)
+      if (task === undefined) {
+        return failWith(undefined, { _tag: "Fail", error: new UnknownTask({ taskName: data.task, known }) }, false)
+      }
+      const payload = codecsOf(task).decodePayload(data.payload)
+      if (Exit.isFailure(payload)) {
+        const detail = describeIssue(Option.getOrUndefined(Cause.findErrorOption(payload.cause)))
+        return failed(task, new PayloadInvalid({ taskName: task.name, reason: "schema", detail }))
+      }
+      const policy = data.retry
+      let timeoutMillis = Math.min(data.timeoutMillis ?? Infinity, policy?.attemptTimeoutMillis ?? Infinity)
+      if (policy?.deadlineMillis !== undefined) {
+        const left = data.enqueuedAt + policy.deadlineMillis - Date.now()
+        if (left <= 0) {
+          return failed(task, new TaskTimeout({ taskId: jobId, taskName: task.name, timeoutMillis: policy.deadlineMillis }))
         }
-        const data: JobData = decoded.value
-        const task = byName.get(data.task)
-        if (task === undefined) {
-          return failWith(undefined, { _tag: "Fail", error: new UnknownTask({ taskName: data.task, known }) }, false)
+        timeoutMillis = Math.min(timeoutMillis, left)
+      }
+      if (cancelled.delete(jobId)) return failed(task, cancelledBy(jobId, task))
+      // The mark in Redis covers a cancellation sent before this consumer subscribed; only a job that started
+      // before (retried, stalled or handed back) can have one, so first attempts skip the round trip.
+      return { task, payload: payload.value, data, timeoutMillis, checkMark: (job.attemptsStarted ?? 1) > 1 }
+    }
+
+    const cancelledBy = (jobId: string, task: WorkerTask.Any) =>
+      new TaskCancelled({ taskId: jobId, taskName: task.name, reason: "cancelled by its producer" })
+
+    const outcomeOf = (task: WorkerTask.Any, policy: JobData["retry"], exit: Exit.Exit<unknown, unknown>): Outcome => {
+      if (Exit.isSuccess(exit)) {
+        try {
+          return { _tag: "ok", value: codecsOf(task).encodeSuccess(exit.value) }
+        } catch (error) {
+          return failWith(task, { _tag: "Die", defect: error }, false)
         }
-        const codecs = codecsOf(task)
-        const payload = codecs.decodePayload(data.payload)
-        if (Exit.isFailure(payload)) {
-          const detail = describeIssue(Option.getOrUndefined(Cause.findErrorOption(payload.cause)))
-          return failWith(task, {
-            _tag: "Fail",
-            error: new PayloadInvalid({ taskName: task.name, reason: "schema", detail })
-          }, false)
-        }
-        const policy = data.retry
-        let timeoutMillis = Math.min(data.timeoutMillis ?? Infinity, policy?.attemptTimeoutMillis ?? Infinity)
-        if (policy?.deadlineMillis !== undefined) {
-          const left = data.enqueuedAt + policy.deadlineMillis - Date.now()
-          if (left <= 0) {
-            return failWith(task, {
-              _tag: "Fail",
-              error: new TaskTimeout({ taskId: jobId, taskName: task.name, timeoutMillis: policy.deadlineMillis })
-            }, false)
-          }
-          timeoutMillis = Math.min(timeoutMillis, left)
-        }
-        const cancelled = yield* Effect.promise(() => client.exists(cancelKey(prefix, name, jobId)).catch(() => 0))
-        if (cancelled > 0) {
-          return failWith(task, {
-            _tag: "Fail",
-            error: new TaskCancelled({ taskId: jobId, taskName: task.name, reason: "cancelled by its producer" })
-          }, false)
-        }
-        const run = orchestrator.offload(task, payload.value, {
-          id: `job-${jobId}`,
-          name: task.name,
-          priority: data.priority,
-          ...(data.key === undefined ? {} : { key: data.key }),
-          ...(timeoutMillis === Infinity ? {} : { timeout: Math.max(1, Math.floor(timeoutMillis)) })
-        })
-        const raced = yield* Effect.raceFirst(
-          Effect.exit(run),
-          Effect.map(Deferred.await(control), (reason) => reason)
+      }
+      const error = Cause.findErrorOption(exit.cause)
+      if (Option.isSome(error)) return failWith(task, { _tag: "Fail", error: error.value }, isRetryable(policy, error.value))
+      return failWith(task, { _tag: "Die", defect: Cause.squash(exit.cause) }, false)
+    }
+
+    const runJob = (job: Job, prepared: Exclude<ReturnType<typeof prepare>, Outcome>) => {
+      const { data, payload, task, timeoutMillis } = prepared
+      const jobId = job.id!
+      const run = orchestrator.offload(task, payload, {
+        id: `job-${jobId}`,
+        name: task.name,
+        priority: data.priority,
+        ...(data.key === undefined ? {} : { key: data.key }),
+        ...(timeoutMillis === Infinity ? {} : { timeout: Math.max(1, Math.floor(timeoutMillis)) })
+      })
+      const checked = prepared.checkMark
+        ? Effect.flatMap(
+          Effect.promise(() => client.exists(cancelKey(prefix, name, jobId)).catch(() => 0)),
+          (marked) => marked > 0 ? Effect.fail(cancelledBy(jobId, task)) : run
         )
-        if (raced === "handback") return { _tag: "handback" } satisfies Outcome
-        if (raced === "cancel") {
-          return failWith(task, {
-            _tag: "Fail",
-            error: new TaskCancelled({ taskId: jobId, taskName: task.name, reason: "cancelled by its producer" })
-          }, false)
-        }
-        const exit = raced
-        if (Exit.isSuccess(exit)) {
-          try {
-            return { _tag: "ok", value: codecs.encodeSuccess(exit.value) } satisfies Outcome
-          } catch (error) {
-            return failWith(task, { _tag: "Die", defect: error }, false)
-          }
-        }
-        const error = Cause.findErrorOption(exit.cause)
-        if (Option.isSome(error)) {
-          return failWith(task, { _tag: "Fail", error: error.value }, isRetryable(policy, error.value))
-        }
-        return failWith(task, { _tag: "Die", defect: Cause.squash(exit.cause) }, false)
-      }).pipe(
-        Effect.withSpan(`Consumer.job ${typeof job.data?.task === "string" ? job.data.task : job.name}`, {
+        : run
+      return checked.pipe(
+        Effect.withSpan(`Consumer.job ${task.name}`, {
           kind: "consumer",
-          attributes: { queue: name, jobId: job.id, attempt: job.attemptsMade + 1 },
-          ...(isTrace(job.data?.trace) ? { parent: Tracer.externalSpan(job.data.trace) } : {})
-        })
+          attributes: { queue: name, jobId, attempt: job.attemptsMade + 1 },
+          ...(data.trace === undefined ? {} : { parent: Tracer.externalSpan(data.trace) })
+        }, { captureStackTrace: false })
       )
+    }
 
     let closing = false
     const processor = (job: Job, token?: string): Promise<unknown> =>
       new Promise((resolve, reject) => {
         const jobId = job.id!
-        const control = Deferred.makeUnsafe<Control>()
-        active.set(jobId, control)
-        setActive()
-        const fiber = runFork(runJob(job, control))
-        fiber.addObserver((exit) => {
-          active.delete(jobId)
-          setActive()
-          if (Exit.isFailure(exit)) return reject(new Error(Cause.pretty(exit.cause)))
-          const outcome = exit.value
+        const settle = (outcome: Outcome): void => {
           switch (outcome._tag) {
             case "ok":
               count("completed")
@@ -346,8 +369,20 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
             }
             case "handback":
               // Back to waiting, this attempt not counted: BullMQ leaves a job alone after a WaitingError.
-              return job.moveToWait(token).then(() => reject(new WaitingError()), reject)
+              return void job.moveToWait(token).then(() => reject(new WaitingError()), reject)
           }
+        }
+        const prepared = prepare(job)
+        if ("_tag" in prepared) return settle(prepared)
+        const fiber = runFork(runJob(job, prepared))
+        // A cancellation or a hand-back interrupts the fiber; the reason says what the job ends as.
+        const control: Control = { reason: undefined, fiber }
+        active.set(jobId, control)
+        fiber.addObserver((exit) => {
+          active.delete(jobId)
+          if (control.reason === "handback") return settle({ _tag: "handback" })
+          if (control.reason === "cancel") return settle(failed(prepared.task, cancelledBy(jobId, prepared.task)))
+          settle(outcomeOf(prepared.task, prepared.data.retry, exit))
         })
       })
 
@@ -393,7 +428,7 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
           new Promise<boolean>((resolve) => setTimeout(() => resolve(false), shutdownDeadline))
         ])
         if (!finished) {
-          for (const control of active.values()) Deferred.doneUnsafe(control, Exit.succeed("handback"))
+          for (const control of active.values()) stop(control, "handback")
           await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 5_000))])
           await worker.close(true).catch(() => undefined)
         }
@@ -404,10 +439,6 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
       stats: Effect.sync(() => ({ active: active.size, ...counters, running: worker.isRunning() }))
     })
   })
-
-const isTrace = (u: unknown): u is { traceId: string; spanId: string; sampled: boolean } =>
-  typeof u === "object" && u !== null && typeof (u as { traceId?: unknown }).traceId === "string" &&
-  typeof (u as { spanId?: unknown }).spanId === "string" && typeof (u as { sampled?: unknown }).sampled === "boolean"
 
 // Failures of jobs whose task is unknown here are encoded with the library's errors only.
 const unknownTaskCodec: WorkerTask.Any = WorkerTask.make("effect-orchestrator/unknown-task")

@@ -214,6 +214,9 @@ interface Waiters {
   probedAt: number
 }
 
+/** Outcomes kept for handles not awaited yet. */
+const recentOutcomes = 20_000
+
 /** Results not seen in the event stream within this time are read from the job itself. */
 const probeAfterMillis = 5_000
 
@@ -275,7 +278,12 @@ export const make = (options: Options): Effect.Effect<Producer["Service"], Redis
     events.on("error", () => {})
 
     const waiters = new Map<string, Waiters>()
+    // The latest outcomes, for awaits that begin after them (the await usually comes after the enqueue
+    // returns, and a handle may be awaited twice): no round trip to Redis. Bounded: older ones are read again.
+    const recent = new Map<string, Outcome>()
     const settle = (jobId: string, outcome: Outcome): void => {
+      recent.set(jobId, outcome)
+      if (recent.size > recentOutcomes) recent.delete(recent.keys().next().value!)
       const entry = waiters.get(jobId)
       if (entry === undefined) return
       waiters.delete(jobId)
@@ -312,8 +320,10 @@ export const make = (options: Options): Effect.Effect<Producer["Service"], Redis
       }
     }).pipe(Effect.delay(1_000), Effect.forever, Effect.forkScoped)
 
-    const awaitOutcome = (jobId: string): Effect.Effect<Outcome> =>
+    const awaitOutcome = (jobId: string, enqueuedHere: number | undefined): Effect.Effect<Outcome> =>
       Effect.callback<Outcome>((resume) => {
+        const known = recent.get(jobId)
+        if (known !== undefined) return resume(Effect.succeed(known))
         const onOutcome = (outcome: Outcome) => resume(Effect.succeed(outcome))
         let entry = waiters.get(jobId)
         if (entry === undefined) {
@@ -321,7 +331,9 @@ export const make = (options: Options): Effect.Effect<Producer["Service"], Redis
           waiters.set(jobId, entry)
         }
         entry.resumes.add(onOutcome)
-        probe(jobId)
+        // A job enqueued here a moment ago has its outcome still to come in the event stream, which is read
+        // from before its enqueue; any other job may have finished already.
+        if (enqueuedHere === undefined || Date.now() - enqueuedHere > 1_000) probe(jobId)
         return Effect.sync(() => {
           const current = waiters.get(jobId)
           if (current === undefined) return
@@ -330,7 +342,7 @@ export const make = (options: Options): Effect.Effect<Producer["Service"], Redis
         })
       })
 
-    const makeHandle = <T extends WorkerTask.Any>(task: T, id: string): JobHandle<T> => {
+    const makeHandle = <T extends WorkerTask.Any>(task: T, id: string, enqueuedHere?: number): JobHandle<T> => {
       const codecs = codecsOf(task)
       const outcomeToEffect = (
         outcome: Outcome
@@ -362,7 +374,7 @@ export const make = (options: Options): Effect.Effect<Producer["Service"], Redis
       return {
         id,
         taskName: task.name,
-        await: Effect.flatMap(awaitOutcome(id), outcomeToEffect),
+        await: Effect.flatMap(awaitOutcome(id, enqueuedHere), outcomeToEffect),
         status: Effect.tryPromise({ try: () => queue.getJobState(id), catch: unavailable }).pipe(Effect.map(statusOf)),
         cancel: Effect.tryPromise({
           try: async () => {
@@ -471,7 +483,8 @@ export const make = (options: Options): Effect.Effect<Producer["Service"], Redis
           try: () => queue.add(task.name, data, jobId === undefined ? prepared.opts : { ...prepared.opts, jobId }),
           catch: unavailable
         })
-        return makeHandle(task, job.id!)
+        // A job found under an idempotency key may have finished long ago: its await reads it from Redis.
+        return makeHandle(task, job.id!, jobId === undefined ? Date.now() : undefined)
       }).pipe(
         Effect.withSpan(`Producer.enqueue ${task.name}`, {
           kind: "producer",
@@ -500,7 +513,8 @@ export const make = (options: Options): Effect.Effect<Producer["Service"], Redis
           index++
         }
         const added = yield* Effect.tryPromise({ try: () => queue.addBulk(jobs), catch: unavailable })
-        return added.map((job) => makeHandle(task, job.id!))
+        const now = Date.now()
+        return added.map((job) => makeHandle(task, job.id!, now))
       }).pipe(
         Effect.withSpan(`Producer.enqueueAll ${task.name}`, { kind: "producer", attributes: { queue: name, task: task.name } })
       )
@@ -545,5 +559,5 @@ export const make = (options: Options): Effect.Effect<Producer["Service"], Redis
       )
     }
 
-    return Producer.of({ enqueue, enqueueAll, handle: makeHandle, depth })
+    return Producer.of({ enqueue, enqueueAll, handle: (task, id) => makeHandle(task, id), depth })
   })

@@ -3,7 +3,7 @@
 // priorities, timeouts, tracing, metrics and the faults that must be typed.
 import { assert, describe, it } from "@effect/vitest"
 import { Queue as BullQueue } from "bullmq"
-import { Cause, Effect, Exit, Layer, Metric, Option, Tracer } from "effect"
+import { Cause, Effect, Exit, Fiber, Layer, Metric, Option, Tracer } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll } from "vitest"
 import * as Consumer from "../../src/layers/Consumer.ts"
@@ -318,18 +318,64 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
           retry: { maximumAttempts: 2, initialIntervalMillis: 10 }
         })
         yield* Effect.exit(failing.await)
-        return yield* Effect.forEach(handles, (h) => h.await)
+        const results = yield* Effect.forEach(handles, (h) => h.await)
+        const value = (m: Metric.Metric<number, { readonly count: number }>) =>
+          Effect.map(Metric.value(Metric.withAttributes(m, { queue })), (s) => Number(s.count))
+        assert.strictEqual(yield* value(Consumer.metrics.completed as never), 5)
+        assert.strictEqual(yield* value(Consumer.metrics.failed as never), 1)
+        assert.strictEqual(yield* value(Consumer.metrics.retried as never), 1)
+        const active = yield* Metric.value(Metric.withAttributes(Consumer.metrics.active, { queue }))
+        assert.strictEqual(active.value, 0)
+        return results
       }).pipe(Effect.provide(consumerLayer(queue)))
       assert.deepStrictEqual(results, [2, 3])
-      const value = (m: Metric.Metric<number, { readonly count: number }>) =>
-        Effect.map(Metric.value(Metric.withAttributes(m, { queue })), (s) => Number(s.count))
-      assert.strictEqual(yield* value(Consumer.metrics.completed as never), 5)
-      assert.strictEqual(yield* value(Consumer.metrics.failed as never), 1)
-      assert.strictEqual(yield* value(Consumer.metrics.retried as never), 1)
     }).pipe(
       Effect.provide(producerLayer(queue, { metricsIntervalMillis: 100 })),
       Effect.provideService(Metric.MetricRegistry, new Map())
     )
+  })
+
+  it.live("a handle from another process (by id) reads the outcome from Redis; a job that is gone is JobLost", () => {
+    const queue = freshQueue()
+    return Effect.gen(function*() {
+      const id = yield* Effect.gen(function*() {
+        const producer = yield* Producer.Producer
+        const handle = yield* producer.enqueue(Inc, 9)
+        assert.strictEqual(yield* handle.await, 10)
+        return handle.id
+      }).pipe(Effect.provide(Layer.merge(producerLayer(queue), consumerLayer(queue))))
+      // A fresh producer, after the fact.
+      yield* Effect.gen(function*() {
+        const producer = yield* Producer.Producer
+        assert.strictEqual(yield* producer.handle(Inc, id).await, 10)
+        const gone = failureOf(yield* Effect.exit(producer.handle(Inc, "no-such-job").await))
+        assert.strictEqual(gone._tag, "JobLost")
+        assert.strictEqual(yield* producer.handle(Inc, "no-such-job").status, "unknown")
+      }).pipe(Effect.provide(producerLayer(queue)))
+    })
+  })
+
+  it.live("Redis lost mid-run: enqueue fails typed with whenDisconnected \"fail\", waits for Redis by default", () => {
+    const queue = freshQueue()
+    return Effect.gen(function*() {
+      const failing = yield* Layer.build(producerLayer(queue, { whenDisconnected: "fail" }))
+      const waiting = yield* Layer.build(producerLayer(queue))
+      const restart = yield* Effect.forkChild(Effect.promise(() => redis.restart(1_500)))
+      const failFast = Producer.Producer.use((p) => p.enqueue(Inc, 1)).pipe(Effect.provide(failing))
+      // Wait until the producers have seen the connection drop.
+      let error: unknown
+      for (let i = 0; i < 100 && error === undefined; i++) {
+        yield* Effect.sleep("20 millis")
+        const exit = yield* Effect.exit(failFast)
+        if (Exit.isFailure(exit)) error = failureOf(exit)
+      }
+      assert.strictEqual((error as { _tag: string })._tag, "RedisUnavailable")
+      assert.strictEqual((error as { port: number }).port, redis.port)
+      const handle = yield* Producer.Producer.use((p) => p.enqueue(Inc, 5)).pipe(Effect.provide(waiting))
+      yield* Fiber.join(restart)
+      const result = yield* handle.await.pipe(Effect.provide(consumerLayer(queue)))
+      assert.strictEqual(result, 6)
+    }).pipe(Effect.scoped)
   })
 
   it.live("Redis unreachable when a layer is built: RedisUnavailable naming host and port, within the timeout", () =>

@@ -1,0 +1,7 @@
+// Task definitions of the distributed benchmark, shared by the producer side, the consumers and their worker.
+import * as Schema from "effect/Schema"
+import * as WorkerTask from "../../src/domain/WorkerTask.ts"
+
+export const Inc = WorkerTask.make("inc", { payload: Schema.Number, success: Schema.Number })
+export const Sleep = WorkerTask.make("sleep", { payload: Schema.Number, success: Schema.Number })
+export const BenchTasks = WorkerTask.group(Inc, Sleep)
