@@ -43,7 +43,6 @@
  *
  * @since 0.1.0
  */
-import { UnrecoverableError, WaitingError, Worker } from "bullmq"
 import type { Job } from "bullmq"
 import { Cause, Context, Effect, Exit, Fiber, Layer, Metric, Option, Tracer } from "effect"
 import type { Scope } from "effect"
@@ -53,6 +52,7 @@ import { JobDataInvalid } from "../domain/DistributedError.ts"
 import type { RedisUnavailable } from "../domain/DistributedError.ts"
 import { InvalidConfig, PayloadInvalid, TaskCancelled, TaskTimeout, UnknownTask } from "../domain/OrchestratorError.ts"
 import * as WorkerTask from "../domain/WorkerTask.ts"
+import { bullmq } from "../runtime/distributed/Drivers.ts"
 import {
   backoffMillis,
   codecsOf,
@@ -217,6 +217,7 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
     const byName = new Map<string, WorkerTask.Any>(options.tasks.tasks.map((task) => [task.name, task]))
     const known = [...byName.keys()]
     const redis = options.redis ?? {}
+    const { UnrecoverableError, WaitingError, Worker } = yield* bullmq
     const client: Redis = yield* connect(redis, "consumer")
     const workerClient: Redis = yield* connect(redis, "consumer-worker")
     const subscriber: Redis = yield* connect(redis, "consumer-cancel")

@@ -46,7 +46,6 @@
  *
  * @since 0.1.0
  */
-import { Queue as BullQueue, QueueEvents } from "bullmq"
 import type { Job } from "bullmq"
 import { Context, Effect, Exit, Layer, Metric, Option, Schema } from "effect"
 import type { Duration, Scope } from "effect"
@@ -59,6 +58,7 @@ import { RetryPolicy } from "../domain/RetryPolicy.ts"
 import type { RetryPolicyInput } from "../domain/RetryPolicy.ts"
 import { levels, TaskPriority } from "../domain/TaskPriority.ts"
 import type * as WorkerTask from "../domain/WorkerTask.ts"
+import { bullmq } from "../runtime/distributed/Drivers.ts"
 import { bullPriority, codecsOf, describeIssue, encodeJobData } from "../runtime/distributed/JobWire.ts"
 import type { JobData } from "../runtime/distributed/JobWire.ts"
 import {
@@ -256,6 +256,7 @@ export const make = (options: Options): Effect.Effect<Producer["Service"], Redis
     const unavailable = (error: unknown) =>
       new RedisUnavailable({ host, port, detail: error instanceof Error ? error.message : String(error) })
 
+    const { Queue: BullQueue, QueueEvents } = yield* bullmq
     const client: Redis = yield* connect(redis, "producer")
     const eventsClient: Redis = yield* connect(redis, "producer-events")
     const queue = new BullQueue(name, {
@@ -502,6 +503,8 @@ export const make = (options: Options): Effect.Effect<Producer["Service"], Redis
         const prepared = prepare(task, options)
         if (prepared instanceof InvalidConfig) return yield* prepared
         const trace = yield* traceContext
+        // Every job of the call shares its data but the payload: encode that part once.
+        const template = encodeJobData(prepared.data(undefined, trace)) as Record<string, unknown>
         const jobs: Array<{ name: string; data: unknown; opts: typeof prepared.opts }> = []
         let index = 0
         for (const payload of payloads) {
@@ -509,7 +512,11 @@ export const make = (options: Options): Effect.Effect<Producer["Service"], Redis
           if (encoded instanceof PayloadInvalid) {
             return yield* new PayloadInvalid({ ...encoded, detail: `payloads[${index}]: ${encoded.detail}` })
           }
-          jobs.push({ name: task.name, data: encodeJobData(prepared.data(encoded, trace)), opts: prepared.opts })
+          jobs.push({
+            name: task.name,
+            data: encoded === undefined ? template : { ...template, payload: encoded },
+            opts: prepared.opts
+          })
           index++
         }
         const added = yield* Effect.tryPromise({ try: () => queue.addBulk(jobs), catch: unavailable })

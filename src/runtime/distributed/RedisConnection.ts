@@ -7,9 +7,10 @@
  */
 import { Effect } from "effect"
 import type { Scope } from "effect"
-import { Redis } from "ioredis"
+import type { Redis } from "ioredis"
 import type { ConnectionOptions as TlsOptions } from "node:tls"
 import { RedisUnavailable } from "../../domain/DistributedError.ts"
+import { ioredis } from "./Drivers.ts"
 
 /** Where Redis is and how to authenticate. Every field has a default. */
 export interface RedisOptions {
@@ -51,7 +52,7 @@ export const connect = (
   const timeout = options.connectTimeoutMillis ?? 5_000
   const unavailable = (detail: string) => new RedisUnavailable({ host, port, detail })
   return Effect.acquireRelease(
-    Effect.callback<Redis, RedisUnavailable>((resume) => {
+    Effect.flatMap(ioredis, ({ Redis }) => Effect.callback<Redis, RedisUnavailable>((resume) => {
       const client = new Redis({
         host,
         port,
@@ -98,7 +99,7 @@ export const connect = (
           client.disconnect()
         }
       })
-    }),
+    })),
     (client) =>
       Effect.promise(() =>
         Promise.race([
