@@ -5,6 +5,7 @@ import { Console, Effect } from "effect"
 import { example as background } from "./background.ts"
 import { example as batch } from "./batch.ts"
 import { example as blocking } from "./blocking.ts"
+import { example as distributed } from "./distributed.ts"
 import { layer } from "./example.ts"
 import type { Example } from "./example.ts"
 import { example as fibonacci } from "./fibonacci.ts"
@@ -27,13 +28,17 @@ const examples: ReadonlyArray<Example> = [
   metrics
 ]
 
+// Run by name only, not in the tour: it needs a Redis (it starts a local redis-server when none is given).
+const standalone: ReadonlyArray<Example> = [distributed]
+
 const usage = [
   "usage: npm run example -- [NAME] [--small]",
   "",
   "  NAME     one of the examples below; without it, the tour runs them all on small inputs",
   "  --small  small inputs (what the tour and the test suite use)",
   "",
-  ...examples.map((e) => `  ${e.name.padEnd(11)} ${e.summary}`)
+  ...examples.map((e) => `  ${e.name.padEnd(11)} ${e.summary}`),
+  ...standalone.map((e) => `  ${e.name.padEnd(11)} ${e.summary} (not in the tour)`)
 ].join("\n")
 
 const args = process.argv.slice(2)
@@ -62,7 +67,7 @@ const main: Effect.Effect<void, unknown> = Effect.suspend(() => {
   if (args.includes("--help")) return line(usage)
   if (unknownFlags.length > 0 || names.length > 1) return usageError(`unexpected arguments: ${args.join(" ")}`)
   if (names.length === 0) return tour.pipe(Effect.provide(layer))
-  const example = examples.find((e) => e.name === names[0])
+  const example = [...examples, ...standalone].find((e) => e.name === names[0])
   if (example === undefined) return usageError(`unknown example "${names[0]}"`)
   return Effect.andThen(heading(example, 0, 1), example.program({ small })).pipe(Effect.provide(layer))
 })
