@@ -123,7 +123,9 @@ const program = Effect.gen(function*() {
       drain.raw.push(rate(performance.now() - t))
     })
     console.log(
-      `  run ${run + 1}: enqueue ours ${Math.round(enqueue.ours[run]!)} / raw ${Math.round(enqueue.raw[run]!)} jobs/s;` +
+      `  run ${run + 1}: enqueue ours ${Math.round(enqueue.ours[run]!)} / raw ${
+        Math.round(enqueue.raw[run]!)
+      } jobs/s;` +
         ` drain ours ${Math.round(drain.ours[run]!)} / raw ${Math.round(drain.raw[run]!)} jobs/s`
     )
   }
@@ -202,7 +204,11 @@ const program = Effect.gen(function*() {
     latencyVsBullMQ: m.latencyOurs / m.latencyRaw,
     recoverySeconds
   })
-}).pipe(Effect.provide(Producer.Producer.layer({ queue: "bench-ours", redis: { port: redis.port }, metricsIntervalMillis: 0 })))
+}).pipe(
+  Effect.provide(
+    Producer.Producer.layer({ queue: "bench-ours", redis: { port: redis.port }, metricsIntervalMillis: 0 })
+  )
+)
 
 try {
   await Effect.runPromise(program)

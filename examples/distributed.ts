@@ -105,9 +105,9 @@ export const example: Example = {
           const depth = yield* producer.depth
           const status = `  ${count(done).padStart(5)}/${count(jobs)} done · waiting ${
             count(depth.byPriority.normal).padStart(4)
-          } · active ${depth.active} · A ${
-            killedAt === undefined ? `${a!.completed} done` : "killed"
-          } · B ${b!.completed} done`
+          } · active ${depth.active} · A ${killedAt === undefined ? `${a!.completed} done` : "killed"} · B ${
+            b!.completed
+          } done`
           if (status !== last) yield* line(status)
           last = status
           if (killedAt === undefined && done >= jobs * 0.3 && a!.active > 0) {
@@ -128,13 +128,16 @@ export const example: Example = {
         return values
       }).pipe(Effect.scoped, Effect.provide(Producer.Producer.layer({ queue, redis: { host, port } })))
 
-      const total = results.reduce((sum, n) => sum + n, 0)
+      const total = results.reduce((sum, n) =>
+        sum + n, 0)
       const expected = sieveCount(jobs * width)
       yield* line(
         `total: ${count(total)} primes below ${count(jobs * width)} ` +
           (total === expected ? "(the sieve agrees)" : `(MISMATCH: the sieve says ${count(expected)})`)
       )
       yield* line(`none lost: ${count(results.length)} of ${count(jobs)} results, each job's handle resolved once`)
-      if (total !== expected || results.length !== jobs) return yield* Effect.die(new Error("lost or wrong results"))
+      if (total !== expected || results.length !== jobs) {
+        return yield* Effect.die(new Error("lost or wrong results"))
+      }
     }))
 }

@@ -49,7 +49,7 @@ export * as WorkerPool from "./layers/WorkerPool.ts"
 export { serve } from "./runtime/WorkerRuntime.ts"
 
 // Scale-out: the same typed tasks across processes and machines, on BullMQ and Redis
-export * as Consumer from "./layers/Consumer.ts"
 export * as DistributedError from "./domain/DistributedError.ts"
 export { JobDataInvalid, JobLost, RedisUnavailable } from "./domain/DistributedError.ts"
+export * as Consumer from "./layers/Consumer.ts"
 export * as Producer from "./layers/Producer.ts"

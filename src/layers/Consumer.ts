@@ -44,8 +44,8 @@
  * @since 0.1.0
  */
 import type { Job } from "bullmq"
-import { Cause, Context, Effect, Exit, Fiber, Layer, Metric, Option, Tracer } from "effect"
-import type { Scope } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Metric, Option, Tracer } from "effect"
+import type { Fiber, Scope } from "effect"
 import type { Redis } from "ioredis"
 import * as os from "node:os"
 import { JobDataInvalid } from "../domain/DistributedError.ts"
@@ -53,13 +53,7 @@ import type { RedisUnavailable } from "../domain/DistributedError.ts"
 import { InvalidConfig, PayloadInvalid, TaskCancelled, TaskTimeout, UnknownTask } from "../domain/OrchestratorError.ts"
 import * as WorkerTask from "../domain/WorkerTask.ts"
 import { bullmq } from "../runtime/distributed/Drivers.ts"
-import {
-  backoffMillis,
-  codecsOf,
-  decodeJobData,
-  describeIssue,
-  isRetryable
-} from "../runtime/distributed/JobWire.ts"
+import { backoffMillis, codecsOf, decodeJobData, describeIssue, isRetryable } from "../runtime/distributed/JobWire.ts"
 import type { Failure, JobData } from "../runtime/distributed/JobWire.ts"
 import {
   cancelChannel,
@@ -194,7 +188,11 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
     const prefix = options.prefix ?? defaultPrefix
     const name = options.queue
     if (name.length === 0 || name.includes(":")) {
-      return yield* new InvalidConfig({ field: "queue", value: JSON.stringify(name), detail: "must be non-empty, without ':'" })
+      return yield* new InvalidConfig({
+        field: "queue",
+        value: JSON.stringify(name),
+        detail: "must be non-empty, without ':'"
+      })
     }
     const settings = {
       concurrency: positive("concurrency", options.concurrency, 16),
@@ -303,7 +301,10 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
       if (policy?.deadlineMillis !== undefined) {
         const left = data.enqueuedAt + policy.deadlineMillis - Date.now()
         if (left <= 0) {
-          return failed(task, new TaskTimeout({ taskId: jobId, taskName: task.name, timeoutMillis: policy.deadlineMillis }))
+          return failed(
+            task,
+            new TaskTimeout({ taskId: jobId, taskName: task.name, timeoutMillis: policy.deadlineMillis })
+          )
         }
         timeoutMillis = Math.min(timeoutMillis, left)
       }
@@ -325,7 +326,9 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
         }
       }
       const error = Cause.findErrorOption(exit.cause)
-      if (Option.isSome(error)) return failWith(task, { _tag: "Fail", error: error.value }, isRetryable(policy, error.value))
+      if (Option.isSome(error)) {
+        return failWith(task, { _tag: "Fail", error: error.value }, isRetryable(policy, error.value))
+      }
       return failWith(task, { _tag: "Die", defect: Cause.squash(exit.cause) }, false)
     }
 
@@ -406,7 +409,9 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
       settings: {
         backoffStrategy: (attemptsMade: number, _type?: string, _error?: Error, job?: { data: unknown }) => {
           const exit = decodeJobData(job?.data)
-          return Exit.isSuccess(exit) && exit.value.retry !== undefined ? backoffMillis(exit.value.retry, attemptsMade) : 0
+          return Exit.isSuccess(exit) && exit.value.retry !== undefined
+            ? backoffMillis(exit.value.retry, attemptsMade)
+            : 0
         }
       }
     })

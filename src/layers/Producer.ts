@@ -76,8 +76,8 @@ import type { Retention } from "../runtime/distributed/QueueSettings.ts"
 import { addressOf, connect, isReady } from "../runtime/distributed/RedisConnection.ts"
 import type { RedisOptions } from "../runtime/distributed/RedisConnection.ts"
 
-export type { RedisOptions } from "../runtime/distributed/RedisConnection.ts"
 export type { Retention } from "../runtime/distributed/QueueSettings.ts"
+export type { RedisOptions } from "../runtime/distributed/RedisConnection.ts"
 
 /** What awaiting a job can fail with besides the task's own typed error. */
 export type JobError = OrchestratorError | DistributedError
@@ -241,14 +241,20 @@ const isPriority = Schema.is(TaskPriority)
 const decodeRetry = Schema.decodeUnknownExit(RetryPolicy)
 
 /** Builds the producer in the current scope. */
-export const make = (options: Options): Effect.Effect<Producer["Service"], RedisUnavailable | InvalidConfig, Scope.Scope> =>
+export const make = (
+  options: Options
+): Effect.Effect<Producer["Service"], RedisUnavailable | InvalidConfig, Scope.Scope> =>
   Effect.gen(function*() {
     const redis = options.redis ?? {}
     const { host, port } = addressOf(redis)
     const prefix = options.prefix ?? defaultPrefix
     const name = options.queue
     if (name.length === 0 || name.includes(":")) {
-      return yield* new InvalidConfig({ field: "queue", value: JSON.stringify(name), detail: "must be non-empty, without ':'" })
+      return yield* new InvalidConfig({
+        field: "queue",
+        value: JSON.stringify(name),
+        detail: "must be non-empty, without ':'"
+      })
     }
     const whenDisconnected = options.whenDisconnected ?? "wait"
     const removeOnComplete = keepJobs(options.keepCompleted ?? defaultKeepCompleted)
@@ -369,7 +375,9 @@ export const make = (options: Options): Effect.Effect<Producer["Service"], Redis
               new TaskCancelled({ taskId: id, taskName: task.name, reason: "removed from the queue before it ran" })
             )
           case "lost":
-            return Effect.fail(new JobLost({ jobId: id, detail: "not found (removed, trimmed, or Redis lost its data)" }))
+            return Effect.fail(
+              new JobLost({ jobId: id, detail: "not found (removed, trimmed, or Redis lost its data)" })
+            )
         }
       }
       return {
@@ -400,7 +408,11 @@ export const make = (options: Options): Effect.Effect<Producer["Service"], Redis
     yield* Effect.addFinalizer(() => Effect.sync(() => (closed = true)))
 
     const invalid = (field: string, value: unknown, detail: string) =>
-      new InvalidConfig({ field, value: typeof value === "string" ? value : JSON.stringify(value) ?? String(value), detail })
+      new InvalidConfig({
+        field,
+        value: typeof value === "string" ? value : JSON.stringify(value) ?? String(value),
+        detail
+      })
 
     /** Job data and BullMQ options shared by every job of one call. */
     const prepare = (task: WorkerTask.Any, options: EnqueueOptions) => {
@@ -413,7 +425,9 @@ export const make = (options: Options): Effect.Effect<Producer["Service"], Redis
       let retry: RetryPolicy | undefined
       if (options.retry !== undefined) {
         const exit = decodeRetry(options.retry)
-        if (Exit.isFailure(exit)) return invalid("retry", options.retry, describeIssue(Option.getOrUndefined(Exit.findErrorOption(exit))))
+        if (Exit.isFailure(exit)) {
+          return invalid("retry", options.retry, describeIssue(Option.getOrUndefined(Exit.findErrorOption(exit))))
+        }
         retry = exit.value
       }
       return {
@@ -469,7 +483,9 @@ export const make = (options: Options): Effect.Effect<Producer["Service"], Redis
       Effect.gen(function*() {
         yield* guard
         const encoded = encodePayload(task, payload)
-        if (encoded instanceof PayloadInvalid) return yield* encoded
+        if (encoded instanceof PayloadInvalid) {
+          return yield* encoded
+        }
         const prepared = prepare(task, options)
         if (prepared instanceof InvalidConfig) return yield* prepared
         let jobId: string | undefined
@@ -523,7 +539,10 @@ export const make = (options: Options): Effect.Effect<Producer["Service"], Redis
         const now = Date.now()
         return added.map((job) => makeHandle(task, job.id!, now))
       }).pipe(
-        Effect.withSpan(`Producer.enqueueAll ${task.name}`, { kind: "producer", attributes: { queue: name, task: task.name } })
+        Effect.withSpan(`Producer.enqueueAll ${task.name}`, {
+          kind: "producer",
+          attributes: { queue: name, task: task.name }
+        })
       )
 
     const depth: Effect.Effect<QueueDepth, RedisUnavailable> = Effect.tryPromise({

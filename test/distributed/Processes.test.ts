@@ -115,7 +115,9 @@ describe("consumer processes (real Redis, real processes)", () => {
       for (const [jobId, seen] of counts) assert.strictEqual(seen, 1, `job ${jobId} completed ${seen} times`)
       assert.strictEqual(yield* Effect.promise(() => q.getFailedCount()), 0)
       assert.isAbove(activeOfVictim, 0, "the victim held no active job when it was killed")
-      console.log(`kill -9 with ${activeOfVictim} jobs active: all ${n} done ${recoveredIn.toFixed(1)} s after the kill`)
+      console.log(
+        `kill -9 with ${activeOfVictim} jobs active: all ${n} done ${recoveredIn.toFixed(1)} s after the kill`
+      )
       assert.isBelow(recoveredIn, 10 + n * 0.1 / 8, `recovered in ${recoveredIn} s`)
     }).pipe(Effect.provide(producerLayer(queue)), Effect.scoped)
   })

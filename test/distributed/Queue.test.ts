@@ -257,7 +257,10 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
         jobs.push({ label, handle: yield* producer.enqueue(Stamp, { label }, { priority }) })
       }
       const depth = yield* producer.depth
-      assert.strictEqual(depth.byPriority.low + depth.byPriority.normal + depth.byPriority.high + depth.byPriority.critical, 40)
+      assert.strictEqual(
+        depth.byPriority.low + depth.byPriority.normal + depth.byPriority.high + depth.byPriority.critical,
+        40
+      )
       assert.strictEqual(depth.byPriority.critical, 10)
       // Only now does a consumer start.
       const results = yield* Effect.forEach(jobs, (j) => j.handle.await, { concurrency: "unbounded" }).pipe(
@@ -383,7 +386,9 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
       const port = yield* Effect.promise(() => freePort())
       const started = Date.now()
       const exit = yield* Effect.exit(
-        Effect.scoped(Layer.build(Producer.Producer.layer({ queue: "nowhere", redis: { port, connectTimeoutMillis: 1_000 } })))
+        Effect.scoped(
+          Layer.build(Producer.Producer.layer({ queue: "nowhere", redis: { port, connectTimeoutMillis: 1_000 } }))
+        )
       )
       const error = failureOf(exit)
       assert.strictEqual(error._tag, "RedisUnavailable")

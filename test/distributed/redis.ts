@@ -9,7 +9,9 @@ import * as os from "node:os"
 import * as path from "node:path"
 
 const findOnPath = (name: string): string | undefined => {
-  for (const dir of (process.env["PATH"] ?? "").split(path.delimiter).concat(["/usr/bin", "/usr/sbin", "/usr/local/bin"])) {
+  for (
+    const dir of (process.env["PATH"] ?? "").split(path.delimiter).concat(["/usr/bin", "/usr/sbin", "/usr/local/bin"])
+  ) {
     const candidate = path.join(dir, name)
     try {
       fs.accessSync(candidate, fs.constants.X_OK)
@@ -102,13 +104,20 @@ export const startRedis = async (): Promise<RedisServer> => {
   const port = await freePort()
   let output = ""
   const args = [
-    "--port", String(port),
-    "--bind", "127.0.0.1",
-    "--dir", dir,
-    "--save", "",
-    "--appendonly", "no",
-    "--maxmemory-policy", "noeviction",
-    "--daemonize", "no"
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    dir,
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--maxmemory-policy",
+    "noeviction",
+    "--daemonize",
+    "no"
   ]
   const launch = async (): Promise<ChildProcess> => {
     const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] })

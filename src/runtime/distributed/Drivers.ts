@@ -4,12 +4,12 @@
  *
  * @internal
  */
+import type * as BullMQ from "bullmq"
 import { Effect } from "effect"
+import type { Redis } from "ioredis"
 
 /** The `bullmq` module. */
-export const bullmq: Effect.Effect<typeof import("bullmq")> = Effect.promise(() => import("bullmq"))
+export const bullmq: Effect.Effect<typeof BullMQ> = Effect.promise(() => import("bullmq"))
 
-/** The `ioredis` module. */
-export const ioredis: Effect.Effect<{ readonly Redis: typeof import("ioredis").Redis }> = Effect.promise(() =>
-  import("ioredis")
-)
+/** The `ioredis` module's client class. */
+export const ioredis: Effect.Effect<{ readonly Redis: typeof Redis }> = Effect.promise(() => import("ioredis"))

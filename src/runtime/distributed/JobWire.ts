@@ -91,7 +91,10 @@ export const failureMarker = "effect-orchestrator/failure:"
 
 const failureSchema = (task: WorkerTask.Any) =>
   Schema.toCodecJson(Schema.Union([
-    Schema.Struct({ _tag: Schema.Literal("Fail"), error: Schema.Union([task.error, OrchestratorError, DistributedError]) }),
+    Schema.Struct({
+      _tag: Schema.Literal("Fail"),
+      error: Schema.Union([task.error, OrchestratorError, DistributedError])
+    }),
     Schema.Struct({ _tag: Schema.Literal("Die"), defect: Schema.Defect({ includeStack: true }) })
   ]))
 
@@ -116,7 +119,8 @@ export const codecsOf = (task: WorkerTask.Any): Codecs => {
         return failureMarker + JSON.stringify(encodeFailure(value))
       } catch (error) {
         // An error outside the task's schema is a bug in the handler: it travels as a defect.
-        return failureMarker + JSON.stringify(encodeFailure({ _tag: "Die", defect: value.error ?? value.defect ?? error }))
+        return failureMarker +
+          JSON.stringify(encodeFailure({ _tag: "Die", defect: value.error ?? value.defect ?? error }))
       }
     },
     decodeFailure: (reason) => {

@@ -52,54 +52,57 @@ export const connect = (
   const timeout = options.connectTimeoutMillis ?? 5_000
   const unavailable = (detail: string) => new RedisUnavailable({ host, port, detail })
   return Effect.acquireRelease(
-    Effect.flatMap(ioredis, ({ Redis }) => Effect.callback<Redis, RedisUnavailable>((resume) => {
-      const client = new Redis({
-        host,
-        port,
-        ...(options.username === undefined ? {} : { username: options.username }),
-        ...(options.password === undefined ? {} : { password: options.password }),
-        ...(options.db === undefined ? {} : { db: options.db }),
-        ...(options.tls === undefined || options.tls === false ? {} : { tls: options.tls === true ? {} : options.tls }),
-        connectionName: `effect-orchestrator:${role}`,
-        lazyConnect: true,
-        // BullMQ's blocking commands require it; a command waits for the reconnection instead of failing.
-        maxRetriesPerRequest: null,
-        connectTimeout: timeout,
-        retryStrategy: (times) => Math.min(50 * times, 1_000)
-      })
-      let lastError = "no answer"
-      let settled = false
-      const onError = (error: unknown) => {
-        lastError = describe(error)
-        // A wrong password never gets better: fail at once instead of waiting for the timeout.
-        if (/NOAUTH|WRONGPASS|invalid password|invalid username/i.test(lastError)) finish(unavailable(lastError))
-      }
-      const finish = (error: RedisUnavailable | undefined) => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        client.off("ready", onReady)
-        if (error === undefined) return resume(Effect.succeed(client))
-        client.disconnect()
-        resume(Effect.fail(error))
-      }
-      const onReady = () => finish(undefined)
-      const timer = setTimeout(
-        () => finish(unavailable(`not ready within ${timeout} ms (last error: ${lastError})`)),
-        timeout
-      )
-      // Errors after the first connection are reconnection attempts: ioredis retries them itself.
-      client.on("error", onError)
-      client.once("ready", onReady)
-      client.connect().catch(onError)
-      return Effect.sync(() => {
-        if (!settled) {
+    Effect.flatMap(ioredis, ({ Redis }) =>
+      Effect.callback<Redis, RedisUnavailable>((resume) => {
+        const client = new Redis({
+          host,
+          port,
+          ...(options.username === undefined ? {} : { username: options.username }),
+          ...(options.password === undefined ? {} : { password: options.password }),
+          ...(options.db === undefined ? {} : { db: options.db }),
+          ...(options.tls === undefined || options.tls === false
+            ? {}
+            : { tls: options.tls === true ? {} : options.tls }),
+          connectionName: `effect-orchestrator:${role}`,
+          lazyConnect: true,
+          // BullMQ's blocking commands require it; a command waits for the reconnection instead of failing.
+          maxRetriesPerRequest: null,
+          connectTimeout: timeout,
+          retryStrategy: (times) => Math.min(50 * times, 1_000)
+        })
+        let lastError = "no answer"
+        let settled = false
+        const onError = (error: unknown) => {
+          lastError = describe(error)
+          // A wrong password never gets better: fail at once instead of waiting for the timeout.
+          if (/NOAUTH|WRONGPASS|invalid password|invalid username/i.test(lastError)) finish(unavailable(lastError))
+        }
+        const finish = (error: RedisUnavailable | undefined) => {
+          if (settled) return
           settled = true
           clearTimeout(timer)
+          client.off("ready", onReady)
+          if (error === undefined) return resume(Effect.succeed(client))
           client.disconnect()
+          resume(Effect.fail(error))
         }
-      })
-    })),
+        const onReady = () => finish(undefined)
+        const timer = setTimeout(
+          () => finish(unavailable(`not ready within ${timeout} ms (last error: ${lastError})`)),
+          timeout
+        )
+        // Errors after the first connection are reconnection attempts: ioredis retries them itself.
+        client.on("error", onError)
+        client.once("ready", onReady)
+        client.connect().catch(onError)
+        return Effect.sync(() => {
+          if (!settled) {
+            settled = true
+            clearTimeout(timer)
+            client.disconnect()
+          }
+        })
+      })),
     (client) =>
       Effect.promise(() =>
         Promise.race([
