@@ -5,5 +5,12 @@ import { BenchTasks } from "./distributed-tasks.ts"
 
 export default serve(BenchTasks, {
   inc: (n) => Effect.succeed(n + 1),
-  sleep: (ms) => Effect.as(Effect.sleep(ms), ms)
+  sleep: (ms) => Effect.as(Effect.sleep(ms), ms),
+  spin: (ms) =>
+    Effect.sync(() => {
+      const end = performance.now() + ms
+      let n = 0
+      while (performance.now() < end) n++
+      return n
+    })
 })
