@@ -338,6 +338,86 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
     )
   })
 
+  it.live("delay: the job waits in `delayed`, then runs", () => {
+    const queue = freshQueue()
+    return Effect.gen(function*() {
+      const producer = yield* Producer.Producer
+      const enqueued = Date.now()
+      const handle = yield* producer.enqueue(Flaky, { key: `${queue}-d`, failures: 0, fatal: false }, {
+        delay: "400 millis"
+      })
+      assert.strictEqual(yield* handle.status, "delayed")
+      const [ranAt] = yield* handle.await
+      assert.isAtLeast(ranAt! - enqueued, 390)
+    }).pipe(Effect.provide(Layer.merge(producerLayer(queue), consumerLayer(queue))))
+  })
+
+  it.live("retention: finished jobs are trimmed, so Redis does not grow without bound", () => {
+    const queue = freshQueue()
+    return Effect.gen(function*() {
+      const producer = yield* Producer.Producer
+      const handles = yield* producer.enqueueAll(Inc, Array.from({ length: 30 }, (_, i) => i))
+      yield* Effect.forEach(handles, (h) => h.await, { concurrency: "unbounded", discard: true })
+      const failing = yield* producer.enqueueAll(Unserved, [1, 2, 3, 4])
+      yield* Effect.forEach(failing, (h) => Effect.exit(h.await), { concurrency: "unbounded", discard: true })
+      const q = yield* bull(queue)
+      assert.isAtMost(yield* Effect.promise(() => q.getCompletedCount()), 10)
+      assert.isAtMost(yield* Effect.promise(() => q.getFailedCount()), 2)
+    }).pipe(
+      Effect.provide(Layer.merge(
+        producerLayer(queue, {
+          keepCompleted: { count: 10, ageSeconds: 3_600 },
+          keepFailed: { count: 2, ageSeconds: 60 }
+        }),
+        consumerLayer(queue)
+      )),
+      Effect.scoped
+    )
+  })
+
+  it.live("global rate limit (BullMQ's limiter): at most max jobs per duration across consumers", () => {
+    const queue = freshQueue()
+    return Effect.gen(function*() {
+      const producer = yield* Producer.Producer
+      const handles = yield* producer.enqueueAll(
+        Flaky,
+        Array.from({ length: 9 }, (_, i) => ({
+          key: `${queue}-r${i}`,
+          failures: 0,
+          fatal: false
+        }))
+      )
+      const starts = (yield* Effect.forEach(handles, (h) => h.await, { concurrency: "unbounded" })).map((t) => t[0]!)
+      starts.sort((a, b) => a - b)
+      // 3 per 300 ms: the 4th and 7th jobs wait for the next windows.
+      assert.isAtLeast(starts[3]! - starts[0]!, 250, String(starts))
+      assert.isAtLeast(starts[6]! - starts[0]!, 550, String(starts))
+    }).pipe(Effect.provide(Layer.merge(
+      producerLayer(queue),
+      consumerLayer(queue, { limiter: { max: 3, durationMillis: 300 } })
+    )))
+  })
+
+  it.live("fairness key: the consumer's scheduler runs one key's jobs at most perKeyLimit at a time", () => {
+    const queue = freshQueue()
+    const consumer = Consumer.Consumer.layer({ queue, tasks: Tasks, redis: { port: redis.port }, concurrency: 4 }).pipe(
+      Layer.provide(Orchestrator.Orchestrator.layerTest(served, { scheduler: { permits: 4, perKeyLimit: 1 } }))
+    )
+    return Effect.gen(function*() {
+      const producer = yield* Producer.Producer
+      const tenantA = yield* producer.enqueueAll(Slow, [1, 2, 3].map((id) => ({ id, ms: 300 })), { key: "tenant-a" })
+      const tenantB = yield* producer.enqueue(Slow, { id: 4, ms: 300 }, { key: "tenant-b" })
+      const started = Date.now()
+      yield* tenantB.await
+      const b = Date.now() - started
+      yield* Effect.forEach(tenantA, (h) => h.await, { discard: true })
+      const a = Date.now() - started
+      // tenant-a's three jobs run one after another (≥ 900 ms); tenant-b's is not queued behind them.
+      assert.isAtLeast(a, 850)
+      assert.isBelow(b, 700)
+    }).pipe(Effect.provide(Layer.merge(producerLayer(queue), consumer)))
+  })
+
   it.live("a handle from another process (by id) reads the outcome from Redis; a job that is gone is JobLost", () => {
     const queue = freshQueue()
     return Effect.gen(function*() {
