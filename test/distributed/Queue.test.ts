@@ -3,7 +3,7 @@
 // priorities, timeouts, tracing, metrics and the faults that must be typed.
 import { assert, describe, it } from "@effect/vitest"
 import { Queue as BullQueue } from "bullmq"
-import { Cause, Effect, Exit, Fiber, Layer, Metric, Option, Tracer } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Layer, Metric, Option, Tracer } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll } from "vitest"
 import * as Consumer from "../../src/layers/Consumer.ts"
@@ -443,15 +443,14 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
     return Effect.gen(function*() {
       const failing = yield* Layer.build(producerLayer(queue, { whenDisconnected: "fail" }))
       const waiting = yield* Layer.build(producerLayer(queue))
-      const restart = yield* Effect.forkChild(Effect.promise(() => redis.restart(1_500)))
+      const down = yield* Deferred.make<void>()
+      const restart = yield* Effect.forkChild(
+        Effect.promise(() => redis.restart(2_000, () => Deferred.doneUnsafe(down, Exit.void)))
+      )
+      yield* Deferred.await(down)
+      yield* Effect.sleep("200 millis") // the clients see the closed connection at once; leave them a moment
       const failFast = Producer.Producer.use((p) => p.enqueue(Inc, 1)).pipe(Effect.provide(failing))
-      // Wait until the producers have seen the connection drop.
-      let error: unknown
-      for (let i = 0; i < 100 && error === undefined; i++) {
-        yield* Effect.sleep("20 millis")
-        const exit = yield* Effect.exit(failFast)
-        if (Exit.isFailure(exit)) error = failureOf(exit)
-      }
+      const error = failureOf(yield* Effect.exit(Effect.timeout(failFast, "1 second")))
       assert.strictEqual((error as { _tag: string })._tag, "RedisUnavailable")
       assert.strictEqual((error as { port: number }).port, redis.port)
       const handle = yield* Producer.Producer.use((p) => p.enqueue(Inc, 5)).pipe(Effect.provide(waiting))

@@ -81,7 +81,7 @@ export interface RedisServer {
   readonly port: number
   readonly dir: string
   /** Stops Redis, keeping its data (`SHUTDOWN SAVE`), and starts it again on the same port and directory. */
-  readonly restart: (downMillis?: number) => Promise<void>
+  readonly restart: (downMillis?: number, onDown?: () => void) => Promise<void>
   /** Stops Redis (without saving) and removes its directory. */
   readonly stop: () => Promise<void>
 }
@@ -135,10 +135,11 @@ export const startRedis = async (): Promise<RedisServer> => {
     host: "127.0.0.1",
     port,
     dir,
-    restart: async (downMillis = 500) => {
+    restart: async (downMillis = 500, onDown) => {
       const gone = exited(child)
       await send(port, "SHUTDOWN SAVE").catch(() => "")
       await gone
+      onDown?.()
       await new Promise((resolve) => setTimeout(resolve, downMillis))
       child = await launch()
     },
