@@ -49,7 +49,7 @@ import type { Fiber, Scope } from "effect"
 import type { Redis } from "ioredis"
 import * as os from "node:os"
 import { JobDataInvalid } from "../domain/DistributedError.ts"
-import type { RedisUnavailable } from "../domain/DistributedError.ts"
+import { RedisUnavailable } from "../domain/DistributedError.ts"
 import { InvalidConfig, PayloadInvalid, TaskCancelled, TaskTimeout, UnknownTask } from "../domain/OrchestratorError.ts"
 import * as WorkerTask from "../domain/WorkerTask.ts"
 import { bullmq } from "../runtime/distributed/Drivers.ts"
@@ -67,7 +67,7 @@ import {
   keepJobs
 } from "../runtime/distributed/QueueSettings.ts"
 import type { Retention } from "../runtime/distributed/QueueSettings.ts"
-import { connect } from "../runtime/distributed/RedisConnection.ts"
+import { addressOf, connect } from "../runtime/distributed/RedisConnection.ts"
 import type { RedisOptions } from "../runtime/distributed/RedisConnection.ts"
 import { Orchestrator } from "./Orchestrator.ts"
 
@@ -251,10 +251,18 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
     ]
     yield* Effect.addFinalizer(() => Effect.sync(() => registrations.forEach((r) => r.remove())))
 
+    // A refusal here is most likely an ACL without the channel (`&<prefix>:<queue>:cancel`).
     yield* Effect.tryPromise({
       try: () => subscriber.subscribe(cancelChannel(prefix, name)),
-      catch: (error) => new InvalidConfig({ field: "redis", value: name, detail: String(error) })
-    }).pipe(Effect.orDie)
+      catch: (error) => {
+        const { host, port } = addressOf(redis)
+        return new RedisUnavailable({
+          host,
+          port,
+          detail: `cannot subscribe to ${cancelChannel(prefix, name)}: ${error instanceof Error ? error.message : String(error)}`
+        })
+      }
+    })
     subscriber.on("message", (_channel: string, jobId: string) => {
       const control = active.get(jobId)
       if (control !== undefined) return stop(control, "cancel")

@@ -208,6 +208,7 @@ type Outcome =
   | { readonly _tag: "failed"; readonly failedReason: string }
   | { readonly _tag: "removed" }
   | { readonly _tag: "lost" }
+  | { readonly _tag: "closed" }
 
 interface Waiters {
   readonly resumes: Set<(outcome: Outcome) => void>
@@ -378,6 +379,9 @@ export const make = (
             return Effect.fail(
               new JobLost({ jobId: id, detail: "not found (removed, trimmed, or Redis lost its data)" })
             )
+          case "closed":
+            // The job goes on in Redis; another producer can await it with `handle(task, id)`.
+            return Effect.fail(new PoolShutDown({ service: "Producer" }))
         }
       }
       return {
@@ -405,7 +409,12 @@ export const make = (
     }
 
     let closed = false
-    yield* Effect.addFinalizer(() => Effect.sync(() => (closed = true)))
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        closed = true
+        for (const jobId of [...waiters.keys()]) settle(jobId, { _tag: "closed" })
+      })
+    )
 
     const invalid = (field: string, value: unknown, detail: string) =>
       new InvalidConfig({

@@ -3,7 +3,7 @@
 // priorities, timeouts, tracing, metrics and the faults that must be typed.
 import { assert, describe, it } from "@effect/vitest"
 import { Queue as BullQueue } from "bullmq"
-import { Cause, Deferred, Effect, Exit, Fiber, Layer, Metric, Option, Tracer } from "effect"
+import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Metric, Option, Scope, Tracer } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll } from "vitest"
 import * as Consumer from "../../src/layers/Consumer.ts"
@@ -170,10 +170,11 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
       const times = yield* handle.await
       assert.strictEqual(times.length, 4)
       const gaps = times.slice(1).map((t, i) => t - times[i]!)
-      // 200, 400, then 800 capped at 500; BullMQ promotes delayed jobs within a few ms.
+      // 200, 400, then 800 capped at 500 (the exact delays are checked in JobWire.test.ts): never early, and
+      // late only by scheduling noise on a loaded machine.
       for (const [i, expected] of [200, 400, 500].entries()) {
         assert.isAtLeast(gaps[i]!, expected - 5, `gap ${i}: ${gaps}`)
-        assert.isBelow(gaps[i]!, expected + 400, `gap ${i}: ${gaps}`)
+        assert.isBelow(gaps[i]!, expected + 1_000, `gap ${i}: ${gaps}`)
       }
 
       const fatal = yield* producer.enqueue(Flaky, { key: `${queue}-f`, failures: 3, fatal: true }, {
@@ -398,24 +399,50 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
     )))
   })
 
-  it.live("fairness key: the consumer's scheduler runs one key's jobs at most perKeyLimit at a time", () => {
+  it.live("fairness key: the consumer's scheduler lets another key's job pass one key's backlog", () => {
     const queue = freshQueue()
+    // Two permits. FIFO alone would run a1 and a2, then a3 and b; with one job per key at a time, b runs beside a1.
     const consumer = Consumer.Consumer.layer({ queue, tasks: Tasks, redis: { port: redis.port }, concurrency: 4 }).pipe(
-      Layer.provide(Orchestrator.Orchestrator.layerTest(served, { scheduler: { permits: 4, perKeyLimit: 1 } }))
+      Layer.provide(Orchestrator.Orchestrator.layerTest(served, { scheduler: { permits: 2, perKeyLimit: 1 } }))
     )
     return Effect.gen(function*() {
       const producer = yield* Producer.Producer
       const tenantA = yield* producer.enqueueAll(Slow, [1, 2, 3].map((id) => ({ id, ms: 300 })), { key: "tenant-a" })
       const tenantB = yield* producer.enqueue(Slow, { id: 4, ms: 300 }, { key: "tenant-b" })
+      const finished: Array<number> = []
       const started = Date.now()
-      yield* tenantB.await
-      const b = Date.now() - started
-      yield* Effect.forEach(tenantA, (h) => h.await, { discard: true })
-      const a = Date.now() - started
-      // tenant-a's three jobs run one after another (≥ 900 ms); tenant-b's is not queued behind them.
-      assert.isAtLeast(a, 850)
-      assert.isBelow(b, 700)
+      yield* Effect.forEach(
+        [...tenantA, tenantB],
+        (h) => Effect.tap(h.await, (id) => Effect.sync(() => finished.push(id))),
+        { concurrency: "unbounded", discard: true }
+      )
+      assert.isBelow(finished.indexOf(4), finished.indexOf(2), `finished in order ${finished}`)
+      // tenant-a's three jobs ran one after another.
+      assert.isAtLeast(Date.now() - started, 850)
+      assert.deepStrictEqual(finished.filter((id) => id !== 4), [1, 2, 3])
     }).pipe(Effect.provide(Layer.merge(producerLayer(queue), consumer)))
+  })
+
+  it.live("closing the producer: awaits still waiting fail with PoolShutDown, the job stays in Redis", () => {
+    const queue = freshQueue()
+    return Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const producer = yield* Layer.buildWithScope(producerLayer(queue), scope).pipe(
+        Effect.map((ctx) => Context.get(ctx, Producer.Producer))
+      )
+      const handle = yield* producer.enqueue(Inc, 1)
+      const waiting = yield* Effect.forkChild(Effect.exit(handle.await))
+      yield* Effect.sleep("50 millis")
+      yield* Scope.close(scope, Exit.void)
+      const exit = yield* Fiber.join(waiting)
+      assert.strictEqual(failureOf(exit)._tag, "PoolShutDown")
+      assert.strictEqual(failureOf(yield* Effect.exit(producer.enqueue(Inc, 2)))._tag, "PoolShutDown")
+      // Another producer picks the job up by id once a consumer has run it.
+      const result = yield* Producer.Producer.use((p) => p.handle(Inc, handle.id).await).pipe(
+        Effect.provide(Layer.merge(producerLayer(queue), consumerLayer(queue)))
+      )
+      assert.strictEqual(result, 2)
+    })
   })
 
   it.live("a handle from another process (by id) reads the outcome from Redis; a job that is gone is JobLost", () => {
