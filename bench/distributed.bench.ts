@@ -14,7 +14,8 @@
  *   rerun here because it would take minutes).
  *
  * Both sides keep the same retention of finished jobs (10,000 / 1 h). Enqueue and drain run 3 times,
- * interleaved, medians reported. Writes `bench/results/distributed.json` with the ratios `enqueueVsBullMQ`,
+ * interleaved, medians reported. Raw BullMQ also runs with every job prioritised (as every one of ours is):
+ * the extra ratios `enqueueVsBullMQPrioritized` and `drainVsBullMQPrioritized` compare with that. Writes `bench/results/distributed.json` with the ratios `enqueueVsBullMQ`,
  * `drainVsBullMQ` (ours / BullMQ, higher is better), `latencyVsBullMQ` (ours / BullMQ, lower is better) and the
  * figure `recoverySeconds`.
  */
@@ -94,8 +95,8 @@ const program = Effect.gen(function*() {
     await drained(rawQueue)
   })
 
-  const enqueue = { ours: [] as Array<number>, raw: [] as Array<number> }
-  const drain = { ours: [] as Array<number>, raw: [] as Array<number> }
+  const enqueue = { ours: [] as Array<number>, raw: [] as Array<number>, rawPriority: [] as Array<number> }
+  const drain = { ours: [] as Array<number>, raw: [] as Array<number>, rawPriority: [] as Array<number> }
   for (let run = 0; run < REPEATS; run++) {
     // Ours.
     yield* Effect.promise(() => oursQueue.pause())
@@ -111,22 +112,28 @@ const program = Effect.gen(function*() {
     const last = yield* handles[handles.length - 1]!.await
     if (last !== JOBS) return yield* Effect.die(new Error(`wrong result ${last}`))
 
-    // Raw BullMQ.
-    yield* Effect.promise(async () => {
-      await rawQueue.pause()
-      let t = performance.now()
-      await rawQueue.addBulk(inputs.map((n) => ({ name: "inc", data: n, opts: keep })))
-      enqueue.raw.push(rate(performance.now() - t))
-      t = performance.now()
-      await rawQueue.resume()
-      await drained(rawQueue)
-      drain.raw.push(rate(performance.now() - t))
-    })
+    // Raw BullMQ, as its users run it (no priority), then with every job prioritised as ours are.
+    for (const [priority, into] of [[undefined, "raw"], [3, "rawPriority"]] as const) {
+      yield* Effect.promise(async () => {
+        await rawQueue.pause()
+        const opts = priority === undefined ? keep : { ...keep, priority }
+        let t = performance.now()
+        await rawQueue.addBulk(inputs.map((n) => ({ name: "inc", data: n, opts })))
+        enqueue[into].push(rate(performance.now() - t))
+        t = performance.now()
+        await rawQueue.resume()
+        await drained(rawQueue)
+        drain[into].push(rate(performance.now() - t))
+      })
+    }
     console.log(
       `  run ${run + 1}: enqueue ours ${Math.round(enqueue.ours[run]!)} / raw ${
         Math.round(enqueue.raw[run]!)
       } jobs/s;` +
-        ` drain ours ${Math.round(drain.ours[run]!)} / raw ${Math.round(drain.raw[run]!)} jobs/s`
+        ` drain ours ${Math.round(drain.ours[run]!)} / raw ${Math.round(drain.raw[run]!)} jobs/s` +
+        ` (raw with priorities: enqueue ${Math.round(enqueue.rawPriority[run]!)}, drain ${
+          Math.round(drain.rawPriority[run]!)
+        })`
     )
   }
 
@@ -187,14 +194,18 @@ const program = Effect.gen(function*() {
     enqueueRaw: median(enqueue.raw),
     drainOurs: median(drain.ours),
     drainRaw: median(drain.raw),
+    enqueueRawPriority: median(enqueue.rawPriority),
+    drainRawPriority: median(drain.rawPriority),
     latencyOurs: median(latency.ours),
     latencyRaw: median(latency.raw)
   }
   writeReport("distributed", [
     { name: `enqueue ${JOBS} jobs, ours (enqueueAll)`, value: m.enqueueOurs, unit: "jobs/s" },
     { name: `enqueue ${JOBS} jobs, BullMQ (addBulk)`, value: m.enqueueRaw, unit: "jobs/s" },
+    { name: `enqueue ${JOBS} jobs, BullMQ with priorities`, value: m.enqueueRawPriority, unit: "jobs/s" },
     { name: "drain, 2 processes x 16, ours", value: m.drainOurs, unit: "jobs/s" },
     { name: "drain, 2 processes x 16, BullMQ", value: m.drainRaw, unit: "jobs/s" },
+    { name: "drain, 2 processes x 16, BullMQ with priorities", value: m.drainRawPriority, unit: "jobs/s" },
     { name: `round trip, median of ${LATENCY_SAMPLES}, ours`, value: m.latencyOurs, unit: "ms" },
     { name: `round trip, median of ${LATENCY_SAMPLES}, BullMQ`, value: m.latencyRaw, unit: "ms" },
     { name: `kill -9 with ${held.length} jobs active: last one done after`, value: recoverySeconds, unit: "s" }
@@ -202,7 +213,10 @@ const program = Effect.gen(function*() {
     enqueueVsBullMQ: m.enqueueOurs / m.enqueueRaw,
     drainVsBullMQ: m.drainOurs / m.drainRaw,
     latencyVsBullMQ: m.latencyOurs / m.latencyRaw,
-    recoverySeconds
+    recoverySeconds,
+    // Against BullMQ with every job prioritised (as every one of ours is, so none jumps the levels).
+    enqueueVsBullMQPrioritized: m.enqueueOurs / m.enqueueRawPriority,
+    drainVsBullMQPrioritized: m.drainOurs / m.drainRawPriority
   })
 }).pipe(
   Effect.provide(
