@@ -259,7 +259,9 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
         return new RedisUnavailable({
           host,
           port,
-          detail: `cannot subscribe to ${cancelChannel(prefix, name)}: ${error instanceof Error ? error.message : String(error)}`
+          detail: `cannot subscribe to ${cancelChannel(prefix, name)}: ${
+            error instanceof Error ? error.message : String(error)
+          }`
         })
       }
     })
