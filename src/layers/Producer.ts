@@ -515,7 +515,7 @@ export const make = (
         Effect.withSpan(`Producer.enqueue ${task.name}`, {
           kind: "producer",
           attributes: { queue: name, task: task.name, priority: options.priority ?? "normal" }
-        })
+        }, { captureStackTrace: false })
       )
 
     const enqueueAll = <T extends WorkerTask.Any>(
@@ -551,7 +551,7 @@ export const make = (
         Effect.withSpan(`Producer.enqueueAll ${task.name}`, {
           kind: "producer",
           attributes: { queue: name, task: task.name }
-        })
+        }, { captureStackTrace: false })
       )
 
     const depth: Effect.Effect<QueueDepth, RedisUnavailable> = Effect.tryPromise({

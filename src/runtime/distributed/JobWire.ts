@@ -49,8 +49,12 @@ export const JobData = Schema.Struct({
 export type JobData = typeof JobData.Type
 
 const jobDataCodec = Schema.toCodecJson(JobData)
-/** Encodes job data for BullMQ (which stores it as JSON). */
-export const encodeJobData: (data: JobData) => unknown = Schema.encodeSync(jobDataCodec)
+/**
+ * Job data as BullMQ stores it (JSON). Every field of a decoded `JobData` is already its JSON form (strings,
+ * finite numbers, booleans, the payload encoded by its task's codec), so nothing is converted on the producer's
+ * per-job path; the consumer decodes it with the schema.
+ */
+export const encodeJobData = (data: JobData): typeof JobData.Encoded => data
 /** Decodes job data read from Redis. */
 export const decodeJobData = Schema.decodeUnknownExit(jobDataCodec)
 
