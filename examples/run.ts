@@ -6,6 +6,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import { example as background } from "./background.ts"
 import { example as batch } from "./batch.ts"
 import { example as blocking } from "./blocking.ts"
+import { example as distributed } from "./distributed.ts"
 import { layer } from "./example.ts"
 import type { Example } from "./example.ts"
 import { example as fibonacci } from "./fibonacci.ts"
@@ -28,7 +29,10 @@ const examples: ReadonlyArray<Example> = [
   metrics
 ]
 
-const names = examples.map((e) => e.name)
+// Run by name only, not in the tour: it needs a Redis (it starts a local redis-server when none is given).
+const standalone: ReadonlyArray<Example> = [distributed]
+
+const names = [...examples, ...standalone].map((e) => e.name)
 
 const heading = (example: Example, index: number, total: number) =>
   line(`\n${bold(`▶ ${example.name}`)} ${dim(`(${index + 1}/${total})`)}  ${example.summary}`)
@@ -49,7 +53,10 @@ const command = Command.make(
     name: Argument.Literals("name", names).pipe(
       Argument.withDescription(
         `The example to run; without it, the tour runs them all on small inputs.\n${
-          examples.map((e) => `  ${e.name.padEnd(11)} ${e.summary}`).join("\n")
+          [
+            ...examples.map((e) => `  ${e.name.padEnd(11)} ${e.summary}`),
+            ...standalone.map((e) => `  ${e.name.padEnd(11)} ${e.summary} (not in the tour)`)
+          ].join("\n")
         }`
       ),
       Argument.optional
@@ -60,7 +67,10 @@ const command = Command.make(
     )
   },
   ({ name, small }) => {
-    const example = Option.flatMap(name, (n) => Option.fromUndefinedOr(examples.find((e) => e.name === n)))
+    const example = Option.flatMap(
+      name,
+      (n) => Option.fromUndefinedOr([...examples, ...standalone].find((e) => e.name === n))
+    )
     const program = Option.match(example, {
       onNone: () => tour,
       onSome: (e) => Effect.andThen(heading(e, 0, 1), e.program({ small }))

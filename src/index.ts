@@ -44,3 +44,9 @@ export * as WorkerPool from "./layers/WorkerPool.ts"
 
 // Worker side (also available alone as `effect-orchestrator/worker`, which boots faster in workers)
 export { serve } from "./runtime/worker/Server.ts"
+
+// Scale-out: the same typed tasks across processes and machines, on BullMQ and Redis
+export * as DistributedError from "./domain/DistributedError.ts"
+export { JobDataInvalid, JobLost, RedisUnavailable } from "./domain/DistributedError.ts"
+export * as Consumer from "./layers/Consumer.ts"
+export * as Producer from "./layers/Producer.ts"

@@ -68,6 +68,15 @@ const number = (text: string): number => Number(text.replace(/,/g, ""))
 const timeout = 60_000
 
 describe.concurrent("examples (npm run example -- NAME --small)", () => {
+  it("distributed: two consumer processes on a local redis-server, one killed with kill -9, nothing lost", {
+    timeout
+  }, async () => {
+    const out = succeeded(await runExample("distributed", "--small"))
+    assert.match(out, /kill -9 consumer A \(pid \d+\) while it runs \d+ job\(s\)/)
+    assert.include(out, "total: 176,302 primes below 2,400,000 (the sieve agrees)")
+    assert.include(out, "none lost: 120 of 120 results")
+  })
+
   it("fibonacci: same results on both sides, and a speedup figure", { timeout }, async () => {
     const out = succeeded(await runExample("fibonacci", "--small"))
     assert.include(out, "fib(32) = 2178309 on both sides")

@@ -1,0 +1,233 @@
+/**
+ * `npm run bench -- distributed`: the distributed queue (Producer and Consumer) against raw BullMQ on the same
+ * redis-server (started here on a free loopback port, no persistence), with the same tiny jobs (`n => n + 1`),
+ * in one run:
+ *
+ * - **enqueue**: 20,000 jobs in one call (`enqueueAll` vs `Queue.addBulk`), jobs/s;
+ * - **drain**: the same 20,000 jobs with the queue paused, then resumed, drained by 2 consumer processes ×
+ *   concurrency 16 (ours run each job through the Orchestrator on a worker thread; raw BullMQ runs it in the
+ *   processor), jobs/s from the resume until nothing waits or runs;
+ * - **latency**: one job's round trip, enqueue → result, sequentially, median of 200 (`handle.await` vs
+ *   `job.waitUntilFinished`);
+ * - **recovery** (ours): a consumer killed with `kill -9` while it runs 16 jobs of 100 ms; seconds from the kill
+ *   until the last of those jobs has completed on the other consumer (BullMQ's defaults: 52–84 s measured, not
+ *   rerun here because it would take minutes).
+ *
+ * Both sides keep the same retention of finished jobs (10,000 / 1 h). Enqueue and drain run 3 times,
+ * interleaved, medians reported. Raw BullMQ also runs with every job prioritised (as every one of ours is):
+ * the extra ratios `enqueueVsBullMQPrioritized` and `drainVsBullMQPrioritized` compare with that. Writes `bench/results/distributed.json` with the ratios `enqueueVsBullMQ`,
+ * `drainVsBullMQ` (ours / BullMQ, higher is better), `latencyVsBullMQ` (ours / BullMQ, lower is better) and the
+ * figure `recoverySeconds`.
+ */
+import { Queue as BullQueue, QueueEvents } from "bullmq"
+import { Effect } from "effect"
+import { Redis } from "ioredis"
+import { spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
+import * as path from "node:path"
+import * as Producer from "../src/layers/Producer.ts"
+import { startRedis } from "../test/distributed/redis.ts"
+import { median, writeReport } from "./report.ts"
+import { Inc, Sleep } from "./workers/distributed-tasks.ts"
+
+const JOBS = 20_000
+const REPEATS = 3
+const LATENCY_SAMPLES = 200
+const prefix = "orchestrator"
+
+const redis = await startRedis()
+const children: Array<ChildProcess> = []
+const cleanup = async () => {
+  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL")
+  await redis.stop()
+}
+
+const spawnConsumer = (script: string, queue: string): Promise<ChildProcess> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(import.meta.dirname, "workers", script)], {
+      env: { ...process.env, REDIS_PORT: String(redis.port), QUEUE: queue, CONCURRENCY: "16" },
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    children.push(child)
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+      if (chunk.includes("ready")) resolve(child)
+    })
+    child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)))
+  })
+
+const connection = () => new Redis({ port: redis.port, maxRetriesPerRequest: null }).on("error", () => {})
+const rawQueue = new BullQueue("bench-raw", { connection: connection(), prefix })
+const rawEvents = new QueueEvents("bench-raw", { connection: connection(), prefix })
+rawQueue.on("error", () => {})
+rawEvents.on("error", () => {})
+const oursQueue = new BullQueue("bench-ours", { connection: connection(), prefix }) // to pause, resume and count
+oursQueue.on("error", () => {})
+const keep = { removeOnComplete: { count: 10_000, age: 3_600 }, removeOnFail: { count: 10_000, age: 86_400 } }
+
+const inputs = Array.from({ length: JOBS }, (_, i) => i)
+const rate = (millis: number) => JOBS / (millis / 1000)
+
+const drained = async (queue: BullQueue): Promise<void> => {
+  for (;;) {
+    const counts = await queue.getJobCounts("wait", "prioritized", "active", "delayed")
+    if (Object.values(counts).every((n) => n === 0)) return
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+const program = Effect.gen(function*() {
+  const producer = yield* Producer.Producer
+  yield* Effect.promise(() =>
+    Promise.all([
+      spawnConsumer("distributed-consumer.ts", "bench-ours"),
+      spawnConsumer("distributed-consumer.ts", "bench-ours"),
+      spawnConsumer("distributed-raw-consumer.ts", "bench-raw"),
+      spawnConsumer("distributed-raw-consumer.ts", "bench-raw")
+    ])
+  )
+  yield* Effect.promise(() => rawEvents.waitUntilReady())
+
+  // Warm up both paths.
+  const warm = yield* producer.enqueueAll(Inc, inputs.slice(0, 2_000))
+  yield* Effect.forEach(warm, (h) => h.await, { concurrency: "unbounded", discard: true })
+  yield* Effect.promise(async () => {
+    await rawQueue.addBulk(inputs.slice(0, 2_000).map((n) => ({ name: "inc", data: n, opts: keep })))
+    await drained(rawQueue)
+  })
+
+  const enqueue = { ours: [] as Array<number>, raw: [] as Array<number>, rawPriority: [] as Array<number> }
+  const drain = { ours: [] as Array<number>, raw: [] as Array<number>, rawPriority: [] as Array<number> }
+  for (let run = 0; run < REPEATS; run++) {
+    // Ours.
+    yield* Effect.promise(() => oursQueue.pause())
+    let start = performance.now()
+    const handles = yield* producer.enqueueAll(Inc, inputs)
+    enqueue.ours.push(rate(performance.now() - start))
+    start = performance.now()
+    yield* Effect.promise(async () => {
+      await oursQueue.resume()
+      await drained(oursQueue)
+    })
+    drain.ours.push(rate(performance.now() - start))
+    const last = yield* handles[handles.length - 1]!.await
+    if (last !== JOBS) return yield* Effect.die(new Error(`wrong result ${last}`))
+
+    // Raw BullMQ, as its users run it (no priority), then with every job prioritised as ours are.
+    for (const [priority, into] of [[undefined, "raw"], [3, "rawPriority"]] as const) {
+      yield* Effect.promise(async () => {
+        await rawQueue.pause()
+        const opts = priority === undefined ? keep : { ...keep, priority }
+        let t = performance.now()
+        await rawQueue.addBulk(inputs.map((n) => ({ name: "inc", data: n, opts })))
+        enqueue[into].push(rate(performance.now() - t))
+        t = performance.now()
+        await rawQueue.resume()
+        await drained(rawQueue)
+        drain[into].push(rate(performance.now() - t))
+      })
+    }
+    console.log(
+      `  run ${run + 1}: enqueue ours ${Math.round(enqueue.ours[run]!)} / raw ${
+        Math.round(enqueue.raw[run]!)
+      } jobs/s;` +
+        ` drain ours ${Math.round(drain.ours[run]!)} / raw ${Math.round(drain.raw[run]!)} jobs/s` +
+        ` (raw with priorities: enqueue ${Math.round(enqueue.rawPriority[run]!)}, drain ${
+          Math.round(drain.rawPriority[run]!)
+        })`
+    )
+  }
+
+  // Round trips, interleaved in blocks of 20.
+  const latency = { ours: [] as Array<number>, raw: [] as Array<number> }
+  for (let i = 0; i < LATENCY_SAMPLES; i++) {
+    if (Math.floor(i / 20) % 2 === 0) {
+      const t = performance.now()
+      const handle = yield* producer.enqueue(Inc, i)
+      yield* handle.await
+      latency.ours.push(performance.now() - t)
+    } else {
+      yield* Effect.promise(async () => {
+        const t = performance.now()
+        const job = await rawQueue.add("inc", i, keep)
+        await job.waitUntilFinished(rawEvents)
+        latency.raw.push(performance.now() - t)
+      })
+    }
+  }
+  for (let i = 0; i < LATENCY_SAMPLES / 2; i++) {
+    // The other half of each side, so both have LATENCY_SAMPLES samples.
+    const t = performance.now()
+    const handle = yield* producer.enqueue(Inc, i)
+    yield* handle.await
+    latency.ours.push(performance.now() - t)
+    yield* Effect.promise(async () => {
+      const t2 = performance.now()
+      const job = await rawQueue.add("inc", i, keep)
+      await job.waitUntilFinished(rawEvents)
+      latency.raw.push(performance.now() - t2)
+    })
+  }
+
+  // Recovery: 32 jobs of 100 ms on 2 consumers × 16, kill -9 one of them while they run.
+  const sleeps = yield* producer.enqueueAll(Sleep, Array.from({ length: 32 }, () => 100))
+  const victimPid = children[0]!.pid!
+  const held = yield* Effect.promise(async () => {
+    for (;;) {
+      const active = await oursQueue.getActive()
+      const mine = active.filter((job) => job.processedBy?.endsWith(`:${victimPid}`))
+      if (mine.length >= 16) return mine.map((job) => job.id!)
+      await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+  })
+  const killedAt = performance.now()
+  children[0]!.kill("SIGKILL")
+  const heldSet = new Set(held)
+  yield* Effect.forEach(sleeps.filter((h) => heldSet.has(h.id)), (h) => h.await, {
+    concurrency: "unbounded",
+    discard: true
+  })
+  const recoverySeconds = (performance.now() - killedAt) / 1000
+  yield* Effect.forEach(sleeps, (h) => h.await, { concurrency: "unbounded", discard: true })
+
+  const m = {
+    enqueueOurs: median(enqueue.ours),
+    enqueueRaw: median(enqueue.raw),
+    drainOurs: median(drain.ours),
+    drainRaw: median(drain.raw),
+    enqueueRawPriority: median(enqueue.rawPriority),
+    drainRawPriority: median(drain.rawPriority),
+    latencyOurs: median(latency.ours),
+    latencyRaw: median(latency.raw)
+  }
+  writeReport("distributed", [
+    { name: `enqueue ${JOBS} jobs, ours (enqueueAll)`, value: m.enqueueOurs, unit: "jobs/s" },
+    { name: `enqueue ${JOBS} jobs, BullMQ (addBulk)`, value: m.enqueueRaw, unit: "jobs/s" },
+    { name: `enqueue ${JOBS} jobs, BullMQ with priorities`, value: m.enqueueRawPriority, unit: "jobs/s" },
+    { name: "drain, 2 processes x 16, ours", value: m.drainOurs, unit: "jobs/s" },
+    { name: "drain, 2 processes x 16, BullMQ", value: m.drainRaw, unit: "jobs/s" },
+    { name: "drain, 2 processes x 16, BullMQ with priorities", value: m.drainRawPriority, unit: "jobs/s" },
+    { name: `round trip, median of ${LATENCY_SAMPLES}, ours`, value: m.latencyOurs, unit: "ms" },
+    { name: `round trip, median of ${LATENCY_SAMPLES}, BullMQ`, value: m.latencyRaw, unit: "ms" },
+    { name: `kill -9 with ${held.length} jobs active: last one done after`, value: recoverySeconds, unit: "s" }
+  ], {
+    enqueueVsBullMQ: m.enqueueOurs / m.enqueueRaw,
+    drainVsBullMQ: m.drainOurs / m.drainRaw,
+    latencyVsBullMQ: m.latencyOurs / m.latencyRaw,
+    recoverySeconds,
+    // Against BullMQ with every job prioritised (as every one of ours is, so none jumps the levels).
+    enqueueVsBullMQPrioritized: m.enqueueOurs / m.enqueueRawPriority,
+    drainVsBullMQPrioritized: m.drainOurs / m.drainRawPriority
+  })
+}).pipe(
+  Effect.provide(
+    Producer.Producer.layer({ queue: "bench-ours", redis: { port: redis.port }, metricsIntervalMillis: 0 })
+  )
+)
+
+try {
+  await Effect.runPromise(program)
+  await Promise.all([rawQueue.close(), rawEvents.close(), oursQueue.close()])
+} finally {
+  await cleanup()
+}
+process.exit(0)

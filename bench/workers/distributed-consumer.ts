@@ -1,0 +1,25 @@
+// One consumer process of the distributed benchmark (ours): REDIS_PORT, QUEUE, CONCURRENCY. Prints "ready".
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Effect, Layer } from "effect"
+import * as Consumer from "../../src/layers/Consumer.ts"
+import * as Orchestrator from "../../src/layers/Orchestrator.ts"
+import { BenchTasks } from "./distributed-tasks.ts"
+
+const concurrency = Number(process.env["CONCURRENCY"] ?? 16)
+const ConsumerLive = Consumer.Consumer.layer({
+  queue: process.env["QUEUE"]!,
+  tasks: BenchTasks,
+  redis: { port: Number(process.env["REDIS_PORT"]) },
+  concurrency
+}).pipe(
+  Layer.provide(Orchestrator.Orchestrator.layer({
+    entry: new URL("./distributed-worker.ts", import.meta.url),
+    pool: { minWorkers: 1, maxWorkers: 1, concurrentTasksPerWorker: concurrency },
+    scheduler: { permits: concurrency }
+  }))
+)
+
+Effect.gen(function*() {
+  yield* Effect.sync(() => process.stdout.write("ready\n"))
+  return yield* Effect.never
+}).pipe(Effect.provide(ConsumerLive), NodeRuntime.runMain)

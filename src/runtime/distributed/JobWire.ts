@@ -1,0 +1,177 @@
+/**
+ * What a job carries through Redis, and how each value is written there and read back.
+ *
+ * - **Job data** ({@link JobData}): the task's *name* (never code), the payload encoded with the task's own
+ *   JSON codec, the priority, the attempt timeout, the retry policy as data, the fairness key and the
+ *   producer's trace context. A consumer decodes it with this schema, then the payload with the task's
+ *   schema, before anything runs.
+ * - **Success** (BullMQ's `returnvalue`): `{ v: <success encoded with the task's JSON codec> }`.
+ * - **Failure** (BullMQ's `failedReason`, a string): a marker, then the JSON of {@link Failure}: the typed
+ *   error encoded with the union of the task's error schema and the library's errors, or a defect. BullMQ
+ *   keeps only a string there, so the class and fields travel inside it and are decoded into the same class.
+ *
+ * @internal
+ */
+import { Schema } from "effect"
+import * as SchemaIssue from "effect/SchemaIssue"
+import { DistributedError } from "../../domain/DistributedError.ts"
+import { OrchestratorError, WorkerCrashed } from "../../domain/OrchestratorError.ts"
+import { maximumIntervalOf, RetryPolicy } from "../../domain/RetryPolicy.ts"
+import { rank, TaskPriority } from "../../domain/TaskPriority.ts"
+import type * as WorkerTask from "../../domain/WorkerTask.ts"
+
+/** The producer's span, so the consumer's span of the job is its child. */
+export const TraceContext = Schema.Struct({
+  traceId: Schema.String,
+  spanId: Schema.String,
+  sampled: Schema.Boolean
+})
+
+/** Schema of a job's data in Redis (version 1). */
+export const JobData = Schema.Struct({
+  v: Schema.Literal(1),
+  /** The `WorkerTask` name: consumers look it up among the definitions they serve. */
+  task: Schema.String,
+  /** The payload encoded with the task's JSON codec; absent for `void` payloads. */
+  payload: Schema.optionalKey(Schema.Unknown),
+  priority: TaskPriority,
+  /** Hard limit on each attempt on a consumer. */
+  timeoutMillis: Schema.optionalKey(Schema.Finite.check(Schema.isGreaterThan(0))),
+  retry: Schema.optionalKey(RetryPolicy),
+  /** Fairness key for the consumer's local scheduler. */
+  key: Schema.optionalKey(Schema.String),
+  trace: Schema.optionalKey(TraceContext),
+  /** When the producer accepted the job (epoch ms): the retry policy's deadline counts from here. */
+  enqueuedAt: Schema.Finite
+})
+
+/** A job's data, decoded. */
+export type JobData = typeof JobData.Type
+
+const jobDataCodec = Schema.toCodecJson(JobData)
+/**
+ * Job data as BullMQ stores it (JSON). Every field of a decoded `JobData` is already its JSON form (strings,
+ * finite numbers, booleans, the payload encoded by its task's codec), so nothing is converted on the producer's
+ * per-job path; the consumer decodes it with the schema.
+ */
+export const encodeJobData = (data: JobData): typeof JobData.Encoded => data
+/** Decodes job data read from Redis. */
+export const decodeJobData = Schema.decodeUnknownExit(jobDataCodec)
+
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/** The first issue of a schema error, with its path: what a `PayloadInvalid` or `JobDataInvalid` says. */
+export const describeIssue = (error: unknown): string => {
+  if (!Schema.isSchemaError(error)) return error instanceof globalThis.Error ? error.message : String(error)
+  const first = formatter(error.issue).issues[0]
+  if (first === undefined) return error.message
+  const path = (first.path ?? []).map((segment) =>
+    typeof segment === "object" && segment !== null ? String((segment as { key: PropertyKey }).key) : String(segment)
+  )
+  return path.length > 0 ? `${first.message} at ${path.join(".")}` : first.message
+}
+
+/** BullMQ's priority for a level: 1 is served first; every job carries one, so none jumps the levels. */
+export const bullPriority = (priority: TaskPriority): number => rank(priority) + 1
+
+/** The failure a job ends with: a typed error (of the task or of the library), or a defect. */
+export interface Failure {
+  readonly _tag: "Fail" | "Die"
+  readonly error?: unknown
+  readonly defect?: unknown
+}
+
+interface Codecs {
+  readonly encodePayload: (value: unknown) => unknown
+  readonly decodePayload: (json: unknown) => ReturnType<ReturnType<typeof Schema.decodeUnknownExit>>
+  readonly encodeSuccess: (value: unknown) => unknown
+  readonly decodeSuccess: (json: unknown) => ReturnType<ReturnType<typeof Schema.decodeUnknownExit>>
+  readonly encodeFailure: (failure: Failure) => string
+  readonly decodeFailure: (reason: string) => Failure
+}
+
+/** Prefix of a `failedReason` written by a consumer; anything else was written by BullMQ itself. */
+export const failureMarker = "effect-orchestrator/failure:"
+
+const failureSchema = (task: WorkerTask.Any) =>
+  Schema.toCodecJson(Schema.Union([
+    Schema.Struct({
+      _tag: Schema.Literal("Fail"),
+      error: Schema.Union([task.error, OrchestratorError, DistributedError])
+    }),
+    Schema.Struct({ _tag: Schema.Literal("Die"), defect: Schema.Defect({ includeStack: true }) })
+  ]))
+
+const cache = new WeakMap<WorkerTask.Any, Codecs>()
+
+/** The JSON codecs of a task's values, built once per definition. */
+export const codecsOf = (task: WorkerTask.Any): Codecs => {
+  let codecs = cache.get(task)
+  if (codecs !== undefined) return codecs
+  const payload = Schema.toCodecJson(task.payload)
+  const success = Schema.toCodecJson(task.success)
+  const failure = failureSchema(task)
+  const encodeFailure = Schema.encodeUnknownSync(failure)
+  const decodeFailure = Schema.decodeUnknownExit(failure)
+  codecs = {
+    encodePayload: Schema.encodeUnknownSync(payload),
+    decodePayload: Schema.decodeUnknownExit(payload),
+    encodeSuccess: Schema.encodeUnknownSync(success),
+    decodeSuccess: Schema.decodeUnknownExit(success),
+    encodeFailure: (value) => {
+      try {
+        return failureMarker + JSON.stringify(encodeFailure(value))
+      } catch (error) {
+        // An error outside the task's schema is a bug in the handler: it travels as a defect.
+        return failureMarker +
+          JSON.stringify(encodeFailure({ _tag: "Die", defect: value.error ?? value.defect ?? error }))
+      }
+    },
+    decodeFailure: (reason) => {
+      if (reason.startsWith(failureMarker)) {
+        try {
+          const exit = decodeFailure(JSON.parse(reason.slice(failureMarker.length)))
+          if (exit._tag === "Success") return exit.value as Failure
+        } catch {
+          // not JSON: fall through
+        }
+      }
+      // BullMQ's own failures: a job whose consumers kept dying (stalled too often) or lost its lock.
+      return {
+        _tag: "Fail",
+        error: new WorkerCrashed({ workerId: -1, exitCode: null, signal: null, reason: "terminated", detail: reason })
+      }
+    }
+  }
+  cache.set(task, codecs)
+  return codecs
+}
+
+/**
+ * The delay before retry `retry` (1 for the first), as the in-process `Retry` computes it:
+ * `min(initial × coefficient^(retry−1), maximum) × f`, `f` uniform in `[1 − jitter, 1 + jitter]`.
+ */
+export const backoffMillis = (policy: RetryPolicy, retry: number, random: number = Math.random()): number => {
+  const base = Math.min(
+    policy.initialIntervalMillis * Math.pow(policy.backoffCoefficient, retry - 1),
+    maximumIntervalOf(policy)
+  )
+  return Math.max(0, Math.round(base * (1 - policy.jitter + 2 * policy.jitter * random)))
+}
+
+/** Tags that never retry whatever the policy says: running the job again cannot help. */
+export const neverRetried: ReadonlySet<string> = new Set([
+  "UnknownTask",
+  "PayloadInvalid",
+  "JobDataInvalid",
+  "TaskCancelled",
+  "InvalidConfig"
+])
+
+/** Whether a typed failure is retried under the policy. */
+export const isRetryable = (policy: RetryPolicy | undefined, error: unknown): boolean => {
+  const tag = typeof error === "object" && error !== null ? (error as { _tag?: unknown })._tag : undefined
+  if (typeof tag === "string" && neverRetried.has(tag)) return false
+  if (policy === undefined) return false
+  return !(typeof tag === "string" && policy.nonRetryable.includes(tag))
+}
