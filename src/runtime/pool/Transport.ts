@@ -10,7 +10,9 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import { randomUUID } from "node:crypto"
 import { fork } from "node:child_process"
+import * as fs from "node:fs"
 import type { ChildProcess } from "node:child_process"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -20,7 +22,15 @@ import type { TransferListItem } from "node:worker_threads"
 import type { PoolConfig, ResourceLimits } from "../../domain/Config.ts"
 import { InvalidConfig } from "../../domain/OrchestratorError.ts"
 import type { Any, Group, Handlers } from "../../domain/WorkerTask.ts"
-import { SIGNAL_CELLS, SIGNAL_SENT, SIGNAL_SKIP, skipKey, workerDataKey, workerEnvKey } from "../wire/Protocol.ts"
+import {
+  SIGNAL_CELLS,
+  SIGNAL_SENT,
+  SIGNAL_SKIP,
+  SIGNAL_TAKEN,
+  skipKey,
+  workerDataKey,
+  workerEnvKey
+} from "../wire/Protocol.ts"
 import type { WorkerBootOptions } from "../wire/Protocol.ts"
 import { codecFor } from "../wire/WireCodec.ts"
 import { makeServer } from "../worker/Server.ts"
@@ -48,6 +58,12 @@ export interface Transport {
    * call) get a CPU-bound call to wait behind the one they run (see `WorkerDispatch`).
    */
   readonly skip?: ((id: number) => void) | undefined
+  /**
+   * The worker's start log (see `SIGNAL_TAKEN`): how many of the run records sent to it it had taken up, as an
+   * int32 that wraps. Read after the exit (or a crash): the calls numbered above it never started. Absent, or
+   * undefined: unknown, and every unanswered call counts as started.
+   */
+  readonly taken?: (() => number | undefined) | undefined
 }
 
 /** Starts worker number `id`. */
@@ -159,13 +175,15 @@ export const threadSpawner = (options: SpawnOptions): Spawner => (id, events) =>
     skip: (id) => {
       Atomics.store(signal, SIGNAL_SKIP, skipKey(id))
     },
+    taken: () => Atomics.load(signal, SIGNAL_TAKEN),
     terminate: () => void worker.terminate(),
     close: () => void worker.terminate(),
     canTransfer: true
   }
 }
 
-const outOfMemory = /heap out of memory|Reached heap limit/
+/** The line V8 prints to stderr before it aborts a process for lack of heap. */
+const outOfMemory = /FATAL ERROR:.*(?:heap out of memory|Reached heap limit)/
 
 /** Error reported for a child process that V8 aborted for lack of heap. */
 export const outOfMemoryError = (): Error =>
@@ -189,14 +207,31 @@ export const processSpawner = (options: SpawnOptions): Spawner => (_id, events) 
   ]
   let child: ChildProcess
   let exited = false
+  /** Whether V8's fatal out-of-memory line went by: an exit reads as out of memory only if V8 then aborted. */
   let oom = false
+  // The start log of a process: a file of 4 bytes (see `WorkerBootOptions.takenFile`), removed at the exit.
+  const takenFile = path.join(os.tmpdir(), `effect-orchestrator-${process.pid}-${randomUUID()}.taken`)
+  let taken: number | undefined
+  const readTaken = (): number | undefined => {
+    try {
+      const bytes = fs.readFileSync(takenFile)
+      return bytes.length >= 4 ? bytes.readInt32LE(0) : undefined
+    } catch {
+      return undefined
+    }
+  }
   const exit = (code: number | null, signal: string | null): void => {
     if (exited) return
     exited = true
-    if (oom) events.onError(outOfMemoryError())
+    taken = readTaken()
+    fs.rm(takenFile, { force: true }, () => undefined)
+    if (oom && (signal === "SIGABRT" || signal === "SIGTRAP" || code === 134 || code === 133)) {
+      events.onError(outOfMemoryError())
+    }
     events.onExit(code, signal)
   }
   try {
+    fs.writeFileSync(takenFile, Buffer.alloc(4))
     child = fork(fileURLToPath(processBootstrapUrl), [options.entry.href], {
       serialization: "advanced",
       execArgv,
@@ -204,7 +239,7 @@ export const processSpawner = (options: SpawnOptions): Spawner => (_id, events) 
         ...process.env,
         ...compileCacheEnv(options.boot),
         ...options.env,
-        [workerEnvKey]: JSON.stringify(options.boot)
+        [workerEnvKey]: JSON.stringify({ ...options.boot, takenFile })
       },
       stdio: ["inherit", "inherit", "pipe", "ipc"]
     })
@@ -213,11 +248,17 @@ export const processSpawner = (options: SpawnOptions): Spawner => (_id, events) 
       events.onError(error)
       exit(null, null)
     })
-    return { send: () => undefined, terminate: () => undefined, close: () => undefined, canTransfer: false }
+    return {
+      send: () => undefined,
+      terminate: () => undefined,
+      close: () => undefined,
+      canTransfer: false,
+      taken: () => taken
+    }
   }
   child.stderr?.on("data", (chunk: Buffer) => {
     process.stderr.write(chunk)
-    if (outOfMemory.test(chunk.toString())) oom = true
+    if (!oom && outOfMemory.test(chunk.toString())) oom = true
   })
   child.on("message", events.onMessage as (message: unknown) => void)
   child.on("error", (error) => {
@@ -241,7 +282,8 @@ export const processSpawner = (options: SpawnOptions): Spawner => (_id, events) 
       killTimer.unref()
       child.once("exit", () => clearTimeout(killTimer))
     },
-    canTransfer: false
+    canTransfer: false,
+    taken: () => taken
   }
 }
 
@@ -256,6 +298,8 @@ export const inProcessSpawner = <G extends Group<Any>>(
 ): Spawner =>
 (_id, events) => {
   let alive = true
+  // The same start log as a thread's, in this thread's memory.
+  const signal = new Int32Array(new SharedArrayBuffer(SIGNAL_CELLS * Int32Array.BYTES_PER_ELEMENT))
   const server = makeServer(
     group,
     handlers,
@@ -268,7 +312,7 @@ export const inProcessSpawner = <G extends Group<Any>>(
       },
       canTransfer: true
     },
-    boot,
+    { ...boot, signal },
     { runFork: Effect.runFork, isExit: Exit.isExit, codecFor }
   )
   const stop = (code: number): void => {
@@ -286,6 +330,7 @@ export const inProcessSpawner = <G extends Group<Any>>(
     },
     terminate: () => stop(1),
     close: () => stop(0),
-    canTransfer: true
+    canTransfer: true,
+    taken: () => Atomics.load(signal, SIGNAL_TAKEN)
   }
 }
