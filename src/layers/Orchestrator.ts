@@ -52,7 +52,7 @@ import * as BackgroundQueue from "../runtime/orchestrator/BackgroundQueue.ts"
 import * as Batch from "../runtime/orchestrator/Batch.ts"
 import * as TaskExecution from "../runtime/orchestrator/TaskExecution.ts"
 import * as TaskMetrics from "../runtime/orchestrator/TaskMetrics.ts"
-import * as FunctionWorker from "../runtime/worker/FunctionWorker.ts"
+import { offloadOnly } from "../runtime/worker/Server.ts"
 import type { Served } from "../runtime/worker/Server.ts"
 import * as Scheduler from "./Scheduler.ts"
 import * as WorkerPool from "./WorkerPool.ts"
@@ -245,8 +245,8 @@ const makeWith = (
     const [pool, blockingPool] = workers === "threads"
       ? yield* Effect.all([WorkerPool.make(poolOptions), WorkerPool.make(blockingOptions)], { concurrency: 2 })
       : yield* Effect.all([
-        testPool(workers === "test" ? FunctionWorker.served : workers, poolOptions),
-        testPool(FunctionWorker.served, blockingOptions)
+        testPool(workers === "test" ? offloadOnly : workers, poolOptions),
+        testPool(offloadOnly, blockingOptions)
       ])
 
     const laneConfig = (permits: number): SchedulerConfigInput => ({ ...config.scheduler, permits })

@@ -78,6 +78,17 @@ export interface Served<G extends Group<Any>> {
   readonly attached: boolean
 }
 
+/**
+ * The group of the built-in function worker: no task of its own, only the built-in one behind `offload`. A
+ * value, not a `serve` call, so that importing it (as the orchestrator's `layerTest` does) serves nothing.
+ */
+export const offloadOnly: Served<Group<never>> = {
+  _tag: "Served",
+  group: { _tag: "WorkerTaskGroup", tasks: [] },
+  handlers: {},
+  attached: false
+}
+
 /** How a server talks to its pool: a way to post batches; incoming batches are fed to `handle`. */
 export interface ServerChannel {
   readonly post: (batch: Array<unknown>, transfer: Array<TransferListItem> | undefined) => void
