@@ -42,7 +42,8 @@ import type { Scope } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { OrchestratorConfig } from "../domain/Config.ts"
 import type { OrchestratorConfigInput, SchedulerConfigInput } from "../domain/Config.ts"
-import type { InvalidConfig, PoolShutDown, WorkerBootFailed } from "../domain/OrchestratorError.ts"
+import { InvalidConfig } from "../domain/OrchestratorError.ts"
+import type { PoolShutDown, WorkerBootFailed } from "../domain/OrchestratorError.ts"
 import * as Task from "../domain/Task.ts"
 import type { TaskKind } from "../domain/TaskKind.ts"
 import type { TaskResult } from "../domain/TaskResult.ts"
@@ -65,7 +66,7 @@ export type OffloadError = RunError | WorkerPool.PoolError
 
 /** Options of `runAll`. */
 export interface RunAllOptions {
-  /** Tasks in flight at once (admission still applies). Default 1,024. */
+  /** Tasks in flight at once (admission still applies): a whole number ≥ 1, else `InvalidConfig`. Default 1,024. */
   readonly concurrency?: number | "unbounded"
   /** Fail with the first failure and interrupt the rest, instead of returning every result. */
   readonly failFast?: boolean
@@ -279,8 +280,20 @@ const makeWith = (
     const run = <A, E, R>(task: Task.Task<A, E, R>): Effect.Effect<A, E | RunError, R> =>
       Effect.flatMap(runResult(task), (result) => result.exit)
 
-    const runAll = <A, E, R>(tasks: Iterable<Task.Task<A, E, R>>, options: RunAllOptions = {}) => {
+    const runAll = <A, E, R>(
+      tasks: Iterable<Task.Task<A, E, R>>,
+      options: RunAllOptions = {}
+    ): Effect.Effect<Array<TaskResult<A, E | RunError>>, E | RunError, R> => {
       const concurrency = options.concurrency ?? 1_024
+      if (concurrency !== "unbounded" && !(Number.isInteger(concurrency) && concurrency >= 1)) {
+        return Effect.fail(
+          new InvalidConfig({
+            field: "runAll.concurrency",
+            value: String(concurrency),
+            detail: "expected a whole number of at least 1, or \"unbounded\""
+          })
+        )
+      }
       return options.failFast === true
         ? Effect.forEach(
           tasks,

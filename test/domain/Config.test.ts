@@ -65,6 +65,16 @@ describe("PoolConfig", () => {
       "pool.resourceLimits.stackSizeMb"
     )
   })
+
+  it("an old-generation heap too small to start a worker (1 or 2 MB abort the host) is rejected", () => {
+    for (const mb of [1, 2, 2.9, 0, -4]) {
+      const error = invalid(decode({ resourceLimits: { maxOldGenerationSizeMb: mb } }))
+      assert.strictEqual(error.field, "pool.resourceLimits.maxOldGenerationSizeMb")
+      assert.strictEqual(error.value, String(mb))
+      assert.include(error.detail, "at least 3")
+    }
+    assert.strictEqual(valid(decode({ resourceLimits: { maxOldGenerationSizeMb: 3 } })).resourceLimits?.maxOldGenerationSizeMb, 3)
+  })
 })
 
 describe("SchedulerConfig", () => {

@@ -82,7 +82,7 @@ const bootError = <A, E>(exit: Exit.Exit<A, E>): WorkerBootFailed => {
 }
 
 for (const mode of ["thread", "process"] as const satisfies ReadonlyArray<Mode>) {
-  describe(`boot faults (${mode} workers)`, () => {
+  describe(`boot and worker faults (${mode} workers)`, () => {
     it.live("an entry that throws at import fails the pool with WorkerBootFailed carrying the error", () =>
       Effect.gen(function*() {
         const exit = yield* Effect.exit(
@@ -132,6 +132,16 @@ for (const mode of ["thread", "process"] as const satisfies ReadonlyArray<Mode>)
         yield* eventuallyStats(pool, (s) => s.workers === 2 && s.booting === 0)
         const after = yield* Effect.forEach([9, 10, 11, 12], (id) => pool.run(Work, id), { concurrency: "unbounded" })
         assert.deepStrictEqual(after, [9, 10, 11, 12])
+      }))
+
+    it.live("a stderr line about the heap does not make a later exit read as out of memory", () =>
+      Effect.gen(function*() {
+        const pool = yield* WorkerPool.make({ entry: fixture("fault-worker.ts"), mode, minWorkers: 1, maxWorkers: 1 })
+        assert.strictEqual(yield* pool.run(Poison, "heap-line"), 0)
+        const exit = yield* Effect.exit(pool.run(Poison, "exit"))
+        assert.isTrue(Exit.isFailure(exit))
+        const error = Cause.findErrorOption((exit as Exit.Failure<number, unknown>).cause)
+        assert.strictEqual((Option.getOrUndefined(error) as { reason?: string } | undefined)?.reason, "exit")
       }))
 
     it.live("an entry that imports the main barrel serves its tasks", () =>
