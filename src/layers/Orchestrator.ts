@@ -354,9 +354,14 @@ const makeWith = (
       agingMillis: config.scheduler.agingMillis,
       execute: runResult
     })
-    // Runs before the lanes and pools close (finalizers run in reverse order), so queued work drains first.
+    // Runs before the lanes and pools close (finalizers run in reverse order), so queued work drains first. A
+    // Ctrl-C during the drain (the second, under `NodeRuntime.runMain`) stops it at once.
     yield* Effect.addFinalizer(() =>
-      background.shutdown({ mode: "drain", deadlineMillis: config.background.drainDeadlineMillis })
+      background.shutdown({
+        mode: "drain",
+        deadlineMillis: config.background.drainDeadlineMillis,
+        stopEarly: BackgroundQueue.nextInterruptSignal
+      })
     )
 
     return Orchestrator.of({
