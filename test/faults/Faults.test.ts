@@ -2,7 +2,7 @@
 // every caller settles, only the poisoned call fails and with the right tag, no call runs twice (workers log
 // each execution), and the pool is back to full size. `npm run bench -- faults` runs it with 10,000.
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Option } from "effect"
+import { Cause, Effect, Exit, Metric, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -128,11 +128,13 @@ for (const mode of ["thread", "process"] as const satisfies ReadonlyArray<Mode>)
         assert.deepStrictEqual(during.map((e) => Exit.isSuccess(e) ? "ok" : String(Cause.squash(e.cause))), ["ok", "ok", "ok", "ok"], "while a worker is healthy, calls run on it")
         const stats = yield* pool.stats
         assert.include(stats.lastBootError, "refusing to boot")
+        const counter = (yield* Metric.snapshot).find((m) => m.id === "orchestrator_pool_boot_failures_total")
+        assert.isAtLeast((counter?.state as { count: number } | undefined)?.count ?? 0, 3, "and in the metrics")
         fs.rmSync(marker)
         yield* eventuallyStats(pool, (s) => s.workers === 2 && s.booting === 0)
         const after = yield* Effect.forEach([9, 10, 11, 12], (id) => pool.run(Work, id), { concurrency: "unbounded" })
         assert.deepStrictEqual(after, [9, 10, 11, 12])
-      }))
+      }).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))
 
     it.live("a stderr line about the heap does not make a later exit read as out of memory", () =>
       Effect.gen(function*() {
