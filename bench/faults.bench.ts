@@ -13,10 +13,10 @@
  * Ratios: ours / piscina's recovery time per crash kind at 10,000 in flight (lower is better).
  */
 import { Effect } from "effect"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { Piscina } from "piscina"
 import * as WorkerPool from "../src/layers/WorkerPool.ts"
@@ -78,7 +78,8 @@ const piscinaCase = async (kind: "exit" | "uncaught" | "oom" | "loop", inFlight:
   const start = performance.now()
   let poisonEnd = 0
   const half = inFlight >> 1
-  const tag = (p: Promise<unknown>) => p.then(() => "success", (e: Error) => e.name === "AbortError" ? "AbortError" : "Error")
+  const tag = (p: Promise<unknown>) =>
+    p.then(() => "success", (e: Error) => e.name === "AbortError" ? "AbortError" : "Error")
   const healthy = (from: number, count: number) =>
     Array.from({ length: count }, (_, i) => tag(pool.run(from + i, { name: "work" })))
   const poisoned = tag(
@@ -206,11 +207,17 @@ const main = Effect.gen(function*() {
   }
   for (const kind of ["exit", "uncaught", "oom", "loop"] as const) {
     for (const inFlight of IN_FLIGHT) {
-      record("piscina", yield* Effect.promise(() => piscinaCase(kind, inFlight)), kind === "loop" ? "AbortError" : "Error")
+      record(
+        "piscina",
+        yield* Effect.promise(() => piscinaCase(kind, inFlight)),
+        kind === "loop" ? "AbortError" : "Error"
+      )
     }
   }
 
-  console.log("\ncontender mode     case                      in flight  poison                          collateral (ran)  twice  recovery ms  wall ms")
+  console.log(
+    "\ncontender mode     case                      in flight  poison                          collateral (ran)  twice  recovery ms  wall ms"
+  )
   for (const { contender, outcome: o } of rows) {
     console.log(
       `${contender.padEnd(9)} ${o.mode.padEnd(8)} ${o.name.padEnd(25)} ${String(o.inFlight).padStart(9)}  ${
@@ -223,9 +230,16 @@ const main = Effect.gen(function*() {
 
   const ratios: Record<string, number> = {}
   for (const kind of ["exit", "uncaught", "oom", "loop"]) {
-    const ours = rows.find((r) => r.contender === "ours" && r.outcome.mode === "thread" && r.outcome.name === `${kind} (pipelined)` && r.outcome.inFlight === 10_000)
-    const theirs = rows.find((r) => r.contender === "piscina" && r.outcome.name === kind && r.outcome.inFlight === 10_000)
-    if (ours !== undefined && theirs !== undefined) ratios[`${kind}RecoveryVsPiscina`] = ours.outcome.recoveryMs / theirs.outcome.recoveryMs
+    const ours = rows.find((r) =>
+      r.contender === "ours" && r.outcome.mode === "thread" && r.outcome.name === `${kind} (pipelined)` &&
+      r.outcome.inFlight === 10_000
+    )
+    const theirs = rows.find((r) =>
+      r.contender === "piscina" && r.outcome.name === kind && r.outcome.inFlight === 10_000
+    )
+    if (ours !== undefined && theirs !== undefined) {
+      ratios[`${kind}RecoveryVsPiscina`] = ours.outcome.recoveryMs / theirs.outcome.recoveryMs
+    }
   }
   ratios.wrongPoisonTags = rows.filter((r) => r.contender === "ours" && r.outcome.poison !== r.expected).length
   ratios.collateral = rows.filter((r) => r.contender === "ours").reduce((n, r) => n + r.outcome.collateral.length, 0)
@@ -236,7 +250,9 @@ const main = Effect.gen(function*() {
       const soak = yield* soakIn(contender)
       const first = soak.points[0]!
       const last = soak.points.at(-1)!
-      console.log(`soak ${contender}: ${soak.points.map((p) => `${p.calls / 1000}k ${p.rssMb.toFixed(0)} MB`).join(", ")}`)
+      console.log(
+        `soak ${contender}: ${soak.points.map((p) => `${p.calls / 1000}k ${p.rssMb.toFixed(0)} MB`).join(", ")}`
+      )
       results.push(
         { name: `soak ${contender} rss at ${first.calls} calls`, value: first.rssMb, unit: "MB" },
         { name: `soak ${contender} rss at ${last.calls} calls`, value: last.rssMb, unit: "MB" },

@@ -73,7 +73,10 @@ describe("PoolConfig", () => {
       assert.strictEqual(error.value, String(mb))
       assert.include(error.detail, "at least 3")
     }
-    assert.strictEqual(valid(decode({ resourceLimits: { maxOldGenerationSizeMb: 3 } })).resourceLimits?.maxOldGenerationSizeMb, 3)
+    assert.strictEqual(
+      valid(decode({ resourceLimits: { maxOldGenerationSizeMb: 3 } })).resourceLimits?.maxOldGenerationSizeMb,
+      3
+    )
   })
 })
 

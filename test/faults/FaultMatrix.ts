@@ -63,7 +63,15 @@ const readLog = (file: string): Map<string, number> => {
   return counts
 }
 
-export type PoisonKind = "exit" | "uncaught" | "oom" | "loop" | "not-cloneable" | "getter-throws" | "schema" | "unknown-task"
+export type PoisonKind =
+  | "exit"
+  | "uncaught"
+  | "oom"
+  | "loop"
+  | "not-cloneable"
+  | "getter-throws"
+  | "schema"
+  | "unknown-task"
 
 /** The poisoned call of each kind. */
 const poisonCall = (pool: WorkerPool.WorkerPool["Service"], kind: PoisonKind): Effect.Effect<unknown, unknown> => {
@@ -219,7 +227,10 @@ export const shutdownCase = (
     const start = performance.now()
     const calls = yield* Effect.forkChild(
       Effect.all(
-        [...(stuck ? [Effect.exit(pool.run(Poison, "loop"))] : []), ...range(1, inFlight).map((id) => Effect.exit(pool.run(Work, id)))],
+        [
+          ...(stuck ? [Effect.exit(pool.run(Poison, "loop"))] : []),
+          ...range(1, inFlight).map((id) => Effect.exit(pool.run(Work, id)))
+        ],
         { concurrency: "unbounded" }
       )
     )

@@ -9,8 +9,8 @@ import * as path from "node:path"
 import { WorkerBootFailed } from "../../src/domain/OrchestratorError.ts"
 import * as WorkerPool from "../../src/layers/WorkerPool.ts"
 import { expectedPoison, fixture, poisonCase, shutdownCase } from "./FaultMatrix.ts"
-import { Poison, Work } from "./fixtures/fault-tasks.ts"
 import type { Mode, Outcome, PoisonKind } from "./FaultMatrix.ts"
+import { Poison, Work } from "./fixtures/fault-tasks.ts"
 
 const crashes: ReadonlyArray<PoisonKind> = ["exit", "uncaught", "oom", "loop"]
 const rejections: ReadonlyArray<PoisonKind> = ["not-cloneable", "getter-throws", "schema", "unknown-task"]
@@ -96,7 +96,12 @@ for (const mode of ["thread", "process"] as const satisfies ReadonlyArray<Mode>)
         const start = performance.now()
         const exit = yield* Effect.exit(
           Effect.scoped(
-            WorkerPool.make({ entry: fixture("hangs-in-import.ts"), mode, bootTimeoutMillis: 1_000, maxBootFailures: 3 })
+            WorkerPool.make({
+              entry: fixture("hangs-in-import.ts"),
+              mode,
+              bootTimeoutMillis: 1_000,
+              maxBootFailures: 3
+            })
           )
         )
         const elapsed = performance.now() - start
@@ -125,7 +130,12 @@ for (const mode of ["thread", "process"] as const satisfies ReadonlyArray<Mode>)
         const during = yield* Effect.forEach([5, 6, 7, 8], (id) => Effect.exit(pool.run(Work, id)), {
           concurrency: "unbounded"
         })
-        assert.deepStrictEqual(during.map((e) => Exit.isSuccess(e) ? "ok" : String(Cause.squash(e.cause))), ["ok", "ok", "ok", "ok"], "while a worker is healthy, calls run on it")
+        assert.deepStrictEqual(during.map((e) => Exit.isSuccess(e) ? "ok" : String(Cause.squash(e.cause))), [
+          "ok",
+          "ok",
+          "ok",
+          "ok"
+        ], "while a worker is healthy, calls run on it")
         const stats = yield* pool.stats
         assert.include(stats.lastBootError, "refusing to boot")
         const counter = (yield* Metric.snapshot).find((m) => m.id === "orchestrator_pool_boot_failures_total")

@@ -75,8 +75,14 @@ describe("WorkerTask", () => {
         detailOf(() => unknownData.encode({ data: { n: 1, f: () => 1 } })),
         "Expected JSON value at [\"data\"][\"f\"], got a function (f)"
       )
-      assert.include(detailOf(() => unknownData.encode({ data: [1, Symbol("s")] })), "at [\"data\"][\"1\"], got a symbol")
-      assert.include(detailOf(() => unknownData.encode({ data: { deep: { d: new Map() } } })), "[\"deep\"][\"d\"], got Map")
+      assert.include(
+        detailOf(() => unknownData.encode({ data: [1, Symbol("s")] })),
+        "at [\"data\"][\"1\"], got a symbol"
+      )
+      assert.include(
+        detailOf(() => unknownData.encode({ data: { deep: { d: new Map() } } })),
+        "[\"deep\"][\"d\"], got Map"
+      )
     })
   })
 

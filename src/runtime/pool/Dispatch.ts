@@ -829,7 +829,9 @@ export class Engine {
         Exit.fail(
           started
             ? (crash ?? failWith("this call had started on it"))
-            : failWith("this call had not started, but its payload buffers were moved to that worker, so it cannot be sent again")
+            : failWith(
+              "this call had not started, but its payload buffers were moved to that worker, so it cannot be sent again"
+            )
         )
       )
     }

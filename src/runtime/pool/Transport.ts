@@ -10,10 +10,10 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { randomUUID } from "node:crypto"
 import { fork } from "node:child_process"
-import * as fs from "node:fs"
 import type { ChildProcess } from "node:child_process"
+import { randomUUID } from "node:crypto"
+import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"

@@ -7,6 +7,11 @@
  * - worker to main, 4 slots per record: `[op, id, value, cpu]`, where `cpu` is the synchronous time (ms) the
  *   worker spent in the call's handler, from which the pool tells CPU-bound tasks from light ones
  *
+ * Each worker keeps a start log that the pool reads once the worker is gone (`SIGNAL_TAKEN`: a cell of the
+ * shared signal memory for threads, a 4-byte file for child processes): how many run records it had taken up.
+ * Both sides number the run records to one worker in sending order, so after a crash or a termination the
+ * pool knows which calls never started (sent again) and which had (failed, never sent again).
+ *
  * Values are encoded with the task's schemas (`Schema.toCodecJson`, see `WireCodec.ts`) before the
  * structured clone; primitive schemas skip the codec (a `typeof` check is all they need), which keeps tiny
  * tasks cheap.

@@ -56,7 +56,9 @@ const firstNonJson = (
   if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return { path: [], value }
   for (const key of Object.keys(value)) {
     const inner = firstNonJson((value as Record<string, unknown>)[key], depth + 1)
-    if (inner !== undefined) return { path: [Array.isArray(value) ? Number(key) : key, ...inner.path], value: inner.value }
+    if (inner !== undefined) {
+      return { path: [Array.isArray(value) ? Number(key) : key, ...inner.path], value: inner.value }
+    }
   }
   return undefined
 }
