@@ -181,7 +181,7 @@ const soakIn = (contender: string) =>
       child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()))
       child.on("error", reject)
       child.on("close", () => {
-        const line = out.split("\n").find((l) => l.startsWith("{"))
+        const line = out.split("\n").find((l) => l.startsWith("["))
         if (line === undefined) return reject(new Error(`soak ${contender}: no result in ${out}`))
         resolve({ contender, seconds: (performance.now() - start) / 1000, points: JSON.parse(line) })
       })
