@@ -583,7 +583,7 @@ export const makeServer = <G extends Group<Any>>(
       const id = batch[i + 1] as number
       if (op === OP_RUN) {
         const index = batch[i + 2] as number
-        if (outbox.waiting() && firstRun(index, batch[i + 3])) {
+        if (firstRun(index, batch[i + 3]) && outbox.waiting()) {
           outbox.flush()
           since = performance.now()
         }
@@ -756,7 +756,8 @@ const attach = <G extends Group<Any>>(
     handlers,
     {
       post: (batch) => {
-        send(batch)
+        // Gone: the answers have nowhere to go (and the exit handler's last flush must not throw).
+        if (process.connected) send(batch)
       },
       canTransfer: false
     },
