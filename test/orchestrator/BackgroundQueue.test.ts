@@ -168,6 +168,21 @@ describe("BackgroundQueue", () => {
       assert.include(logs[1]!, "stopped by a second interrupt")
     }))
 
+  it.effect("a drain with one running task and idle consumers ends when that task does", () =>
+    Effect.gen(function*() {
+      const pool = yield* start(3)
+      const handle = yield* pool.submit(Task.make(Effect.as(Effect.sleep("1 second"), "last")))
+      yield* Effect.yieldNow
+      const shutdown = yield* Effect.forkChild(pool.shutdown({ mode: "drain", deadlineMillis: 10_000 }))
+      yield* TestClock.adjust("999 millis")
+      assert.isUndefined(shutdown.pollUnsafe(), "the running task is not done yet")
+      yield* TestClock.adjust("1 millis")
+      yield* Fiber.join(shutdown)
+      assert.strictEqual(yield* handle.await, "last")
+      const stats = yield* pool.stats
+      assert.deepStrictEqual([stats.running, stats.queued, stats.completed, stats.cancelled], [0, 0, 1, 0])
+    }))
+
   it.effect("draining an idle queue returns at once, silently", () =>
     Effect.gen(function*() {
       const pool = yield* start(2)
