@@ -210,9 +210,16 @@ export const processSpawner = (options: SpawnOptions): Spawner => (_id, events) 
   /** Whether V8's fatal out-of-memory line went by: an exit reads as out of memory only if V8 then aborted. */
   let oom = false
   // The start log of a process: a file of 4 bytes (see `WorkerBootOptions.takenFile`), removed at the exit.
-  const takenFile = path.join(os.tmpdir(), `effect-orchestrator-${process.pid}-${randomUUID()}.taken`)
+  // Without it (an unwritable temporary directory) every unanswered call of a dead worker counts as started.
+  let takenFile: string | undefined = path.join(os.tmpdir(), `effect-orchestrator-${process.pid}-${randomUUID()}.taken`)
+  try {
+    fs.writeFileSync(takenFile, Buffer.alloc(4))
+  } catch {
+    takenFile = undefined
+  }
   let taken: number | undefined
   const readTaken = (): number | undefined => {
+    if (takenFile === undefined) return undefined
     try {
       const bytes = fs.readFileSync(takenFile)
       return bytes.length >= 4 ? bytes.readInt32LE(0) : undefined
@@ -224,14 +231,13 @@ export const processSpawner = (options: SpawnOptions): Spawner => (_id, events) 
     if (exited) return
     exited = true
     taken = readTaken()
-    fs.rm(takenFile, { force: true }, () => undefined)
+    if (takenFile !== undefined) fs.rm(takenFile, { force: true }, () => undefined)
     if (oom && (signal === "SIGABRT" || signal === "SIGTRAP" || code === 134 || code === 133)) {
       events.onError(outOfMemoryError())
     }
     events.onExit(code, signal)
   }
   try {
-    fs.writeFileSync(takenFile, Buffer.alloc(4))
     child = fork(fileURLToPath(processBootstrapUrl), [options.entry.href], {
       serialization: "advanced",
       execArgv,
@@ -239,7 +245,7 @@ export const processSpawner = (options: SpawnOptions): Spawner => (_id, events) 
         ...process.env,
         ...compileCacheEnv(options.boot),
         ...options.env,
-        [workerEnvKey]: JSON.stringify({ ...options.boot, takenFile })
+        [workerEnvKey]: JSON.stringify(takenFile === undefined ? options.boot : { ...options.boot, takenFile })
       },
       stdio: ["inherit", "inherit", "pipe", "ipc"]
     })

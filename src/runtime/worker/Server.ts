@@ -282,7 +282,12 @@ const makeStartLog = (options: WorkerBootOptions): (taken: number) => void => {
   const file = options.takenFile
   if (file === undefined) return () => undefined
   // One positioned write of 4 bytes a call: about 1-3 µs, which a child process's IPC dwarfs.
-  const fd = fs.openSync(file, "r+")
+  let fd: number
+  try {
+    fd = fs.openSync(file, "r+")
+  } catch {
+    return () => undefined // no log: the pool counts every unanswered call as started
+  }
   const cell = new Int32Array(1)
   const bytes = new Uint8Array(cell.buffer)
   return (taken) => {
