@@ -213,7 +213,8 @@ export const processSpawner = (options: SpawnOptions): Spawner => (_id, events) 
   // Without it (an unwritable temporary directory) every unanswered call of a dead worker counts as started.
   let takenFile: string | undefined = path.join(os.tmpdir(), `effect-orchestrator-${process.pid}-${randomUUID()}.taken`)
   try {
-    fs.writeFileSync(takenFile, Buffer.alloc(4))
+    // Empty until the worker has opened it and written 0: an empty log reads as unknown, not as "none started".
+    fs.writeFileSync(takenFile, "")
   } catch {
     takenFile = undefined
   }

@@ -290,6 +290,8 @@ const makeStartLog = (options: WorkerBootOptions): (taken: number) => void => {
   }
   const cell = new Int32Array(1)
   const bytes = new Uint8Array(cell.buffer)
+  // Written at once: until then the pool reads the log as unknown.
+  fs.writeSync(fd, bytes, 0, 4, 0)
   return (taken) => {
     cell[0] = taken
     fs.writeSync(fd, bytes, 0, 4, 0)
