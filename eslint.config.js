@@ -6,7 +6,17 @@ import tseslint from "typescript-eslint"
 export default [
   // .snippets*: the README and docs blocks as check-snippets writes them (checked there, with their own settings)
   {
-    ignores: ["**/dist/**", "**/node_modules/**", "bench/results/**", "coverage/**", ".snippets*/**", "test/.tmp-*/**"]
+    ignores: [
+      "**/dist/**",
+      "**/node_modules/**",
+      "bench/results/**",
+      "coverage/**",
+      ".snippets*/**",
+      "test/.tmp-*/**",
+      ".stryker-tmp/**",
+      "reports/**",
+      "mutation/generated/**"
+    ]
   },
   ...tseslint.configs.recommended,
   ...effectPlugin.configs.dprint,

@@ -84,7 +84,8 @@ export const example: Example = {
   program: ({ small }) =>
     Effect.scoped(Effect.gen(function*() {
       const jobs = small ? 120 : 600
-      const width = 20_000
+      // Wide enough that the run lasts a few seconds, so the kill lands while consumer A holds jobs.
+      const width = small ? 200_000 : 100_000
       const queue = `primes-${process.pid}`
       const { host, port } = yield* redisAddress
       const [a, b] = yield* Effect.all([

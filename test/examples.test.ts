@@ -73,7 +73,7 @@ describe.concurrent("examples (npm run example -- NAME --small)", () => {
   }, async () => {
     const out = succeeded(await runExample("distributed", "--small"))
     assert.match(out, /kill -9 consumer A \(pid \d+\) while it runs \d+ job\(s\)/)
-    assert.include(out, "total: 176,302 primes below 2,400,000 (the sieve agrees)")
+    assert.include(out, "total: 1,507,122 primes below 24,000,000 (the sieve agrees)")
     assert.include(out, "none lost: 120 of 120 results")
   })
 

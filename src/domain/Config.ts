@@ -58,9 +58,23 @@ export const DurationBuckets = Schema.Array(Positive).check(
   })
 )
 
+/**
+ * The smallest old-generation heap a worker may be given, in megabytes. Below it V8 cannot even set up the
+ * worker's heap and aborts the whole process (measured on Node 24.21: 1 and 2 MB kill the host with exit 133,
+ * SIGTRAP; from 2.5 MB the worker fails to boot with an out-of-memory error the pool reports).
+ */
+export const minOldGenerationSizeMb = 3
+
 /** V8 heap and stack limits of one worker, in megabytes, as in `node:worker_threads` `resourceLimits`. */
 export const ResourceLimits = Schema.Struct({
-  maxOldGenerationSizeMb: Schema.optionalKey(Positive),
+  maxOldGenerationSizeMb: Schema.optionalKey(
+    Schema.Finite.check(
+      Schema.makeFilter((mb: number) =>
+        mb >= minOldGenerationSizeMb ||
+        `must be at least ${minOldGenerationSizeMb} (MB): a smaller heap aborts the whole process when a worker starts`
+      )
+    )
+  ),
   maxYoungGenerationSizeMb: Schema.optionalKey(Positive),
   codeRangeSizeMb: Schema.optionalKey(Positive),
   stackSizeMb: Schema.optionalKey(Positive)

@@ -495,24 +495,21 @@ const makeWith = (
       agingMillis: config.scheduler.agingMillis,
       execute: runResult
     })
-    // Runs before the lanes and pools close (finalizers run in reverse order), so queued work drains first.
+    // Runs before the lanes and pools close (finalizers run in reverse order), so queued work drains first. A
+    // Ctrl-C during the drain (the second, under `NodeRuntime.runMain`) stops it at once.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
+        // The queue itself says what it drains, until when, and what a deadline or a second interrupt cancels.
         const before = yield* background.stats
         const waiting = before.queued + before.running
-        if (waiting > 0) {
-          yield* Effect.logInfo(
-            `draining ${waiting} background tasks (${before.running} running, ${before.queued} queued) for up to ${config.background.drainDeadlineMillis} ms`
-          )
-        }
-        yield* background.shutdown({ mode: "drain", deadlineMillis: config.background.drainDeadlineMillis })
+        // A second interrupt (Ctrl-C) while draining stops the drain at once; every handle still resolves, typed.
+        yield* background.shutdown({
+          mode: "drain",
+          deadlineMillis: config.background.drainDeadlineMillis,
+          stopEarly: BackgroundQueue.nextInterruptSignal
+        })
         const after = yield* background.stats
-        const cancelled = after.cancelled - before.cancelled
-        if (cancelled > 0) {
-          yield* Effect.logWarning(`background drain deadline passed: ${cancelled} tasks cancelled`).pipe(
-            Effect.annotateLogs({ cancelled })
-          )
-        } else if (waiting > 0) yield* Effect.logInfo("background tasks drained")
+        if (waiting > 0 && after.cancelled === before.cancelled) yield* Effect.logInfo("background tasks drained")
       }).pipe(Effect.annotateLogs({ service: "Orchestrator", queue: "background" }))
     )
 

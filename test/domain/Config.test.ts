@@ -66,6 +66,26 @@ describe("PoolConfig", () => {
       "pool.resourceLimits.stackSizeMb"
     )
   })
+
+  it("child processes, and a min equal to the max (whatever the machine's core count), are accepted", () => {
+    const config = valid(decode({ mode: "process", minWorkers: 7, maxWorkers: 7 }))
+    assert.strictEqual(config.mode, "process")
+    assert.deepStrictEqual([config.minWorkers, config.maxWorkers], [7, 7])
+    assert.strictEqual(invalid(decode({ minWorkers: 8, maxWorkers: 7 })).field, "pool.maxWorkers")
+  })
+
+  it("an old-generation heap too small to start a worker (1 or 2 MB abort the host) is rejected", () => {
+    for (const mb of [1, 2, 2.9, 0, -4]) {
+      const error = invalid(decode({ resourceLimits: { maxOldGenerationSizeMb: mb } }))
+      assert.strictEqual(error.field, "pool.resourceLimits.maxOldGenerationSizeMb")
+      assert.strictEqual(error.value, String(mb))
+      assert.include(error.detail, "at least 3")
+    }
+    assert.strictEqual(
+      valid(decode({ resourceLimits: { maxOldGenerationSizeMb: 3 } })).resourceLimits?.maxOldGenerationSizeMb,
+      3
+    )
+  })
 })
 
 describe("SchedulerConfig", () => {
@@ -76,6 +96,13 @@ describe("SchedulerConfig", () => {
     assert.strictEqual(config.permits, Config.parallelism)
     assert.strictEqual(config.overflow, "suspend")
     assert.isUndefined(config.capacity)
+  })
+
+  it("overflow: fail is accepted; an unknown overflow policy is rejected by name", () => {
+    assert.strictEqual(valid(decode({ overflow: "fail", capacity: 10 })).overflow, "fail")
+    const error = invalid(decode({ overflow: "drop" }))
+    assert.strictEqual(error.field, "scheduler.overflow")
+    assert.strictEqual(error.value, "\"drop\"")
   })
 
   it("zero or negative permits, capacity or rate are typed errors naming the field", () => {

@@ -186,7 +186,7 @@ describe("the orchestrator", () => {
         ["Info", "background"],
         ["Info", "background"]
       ])
-      assert.include(drain[0]!.message, "draining 1 background tasks")
+      assert.match(drain[0]!.message, /draining \d running and \d queued task\(s\) until /)
       assert.strictEqual(drain[1]!.message, "background tasks drained")
     }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()), provide)
   })

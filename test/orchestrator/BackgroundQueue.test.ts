@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option, Scope } from "effect"
+import { Deferred, Effect, Exit, Fiber, Logger, Option, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import type { TaskPriority } from "../../src/index.ts"
 import { Task } from "../../src/index.ts"
@@ -136,6 +136,58 @@ describe("BackgroundQueue", () => {
         ["shutdown deadline passed", "shutdown deadline passed"]
       )
       assert.deepStrictEqual(results.slice(1).map((r) => [r.queueWaitMillis, r.runMillis]), [[1_000, 500], [1_500, 0]])
+    }))
+
+  it.effect("a drain says what it waits for and until when, and stopEarly (a second Ctrl-C) stops it at once, typed", () =>
+    Effect.gen(function*() {
+      const logs: Array<string> = []
+      const logger = Logger.make((options) => {
+        logs.push(String(Array.isArray(options.message) ? options.message.join(" ") : options.message))
+      })
+      const pool = yield* start(1)
+      const handles = yield* Effect.forEach([1, 2], (n) => pool.submit(Task.make(Effect.as(Effect.never, n))))
+      yield* Effect.yieldNow
+      const second = yield* Deferred.make<void>()
+      const shutdown = yield* Effect.forkChild(
+        pool.shutdown({ mode: "drain", deadlineMillis: 10_000, stopEarly: Deferred.await(second) }).pipe(
+          Effect.provide(Logger.layer([logger]))
+        )
+      )
+      yield* TestClock.adjust("1 second")
+      assert.isUndefined(shutdown.pollUnsafe(), "still draining")
+      assert.strictEqual(logs.length, 1)
+      assert.match(logs[0]!, /draining 1 running and 1 queued task\(s\) until 1970-01-01T00:00:10\.000Z \(10000 ms\)/)
+      assert.include(logs[0]!, "interrupt again")
+      yield* Deferred.succeed(second, undefined)
+      yield* Fiber.join(shutdown)
+      const results = yield* Effect.forEach(handles, (h) => h.result)
+      assert.deepStrictEqual(
+        results.map((r) => Exit.isFailure(r.exit) && (r.exit.cause.reasons[0] as any).error.reason),
+        ["stopped by a second interrupt", "stopped by a second interrupt"]
+      )
+      assert.include(logs[1]!, "stopped by a second interrupt")
+    }))
+
+  it.effect("a drain with one running task and idle consumers ends when that task does", () =>
+    Effect.gen(function*() {
+      const pool = yield* start(3)
+      const handle = yield* pool.submit(Task.make(Effect.as(Effect.sleep("1 second"), "last")))
+      yield* Effect.yieldNow
+      const shutdown = yield* Effect.forkChild(pool.shutdown({ mode: "drain", deadlineMillis: 10_000 }))
+      yield* TestClock.adjust("999 millis")
+      assert.isUndefined(shutdown.pollUnsafe(), "the running task is not done yet")
+      yield* TestClock.adjust("1 millis")
+      yield* Fiber.join(shutdown)
+      assert.strictEqual(yield* handle.await, "last")
+      const stats = yield* pool.stats
+      assert.deepStrictEqual([stats.running, stats.queued, stats.completed, stats.cancelled], [0, 0, 1, 0])
+    }))
+
+  it.effect("draining an idle queue returns at once, silently", () =>
+    Effect.gen(function*() {
+      const pool = yield* start(2)
+      yield* pool.shutdown({ mode: "drain", deadlineMillis: 10_000 })
+      assert.isFalse((yield* pool.stats).accepting)
     }))
 
   it.effect("shutdown now cancels everything at once", () =>

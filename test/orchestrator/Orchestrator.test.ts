@@ -101,6 +101,19 @@ layer(Live, { excludeTestServices: true, timeout: 60_000 })("Orchestrator with r
       assert.instanceOf(error, FibTooBig)
     }))
 
+  it.effect("runAll rejects a concurrency that is not a whole number of at least 1 with InvalidConfig", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      for (const concurrency of [0, -3, Number.NaN, 1.5]) {
+        const error = yield* Effect.flip(orchestrator.runAll([orchestrator.workerTask(Fib, 10)], { concurrency }))
+        assert.strictEqual(error._tag, "InvalidConfig")
+        assert.strictEqual((error as { field: string }).field, "runAll.concurrency")
+        assert.strictEqual((error as { value: string }).value, String(concurrency))
+      }
+      const [one] = yield* orchestrator.runAll([orchestrator.workerTask(Fib, 10)], { concurrency: 1 })
+      assert.isTrue(Exit.isSuccess(one!.exit))
+    }))
+
   it.effect("batchOffload maps a function over chunks on the workers, in order, with progress", () =>
     Effect.gen(function*() {
       const orchestrator = yield* Orchestrator

@@ -1,7 +1,7 @@
 // Cancellation and hard timeouts with real worker threads.
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Option } from "effect"
-import { TaskTimeout } from "../../src/domain/OrchestratorError.ts"
+import { TaskTimeout, WorkerCrashed } from "../../src/domain/OrchestratorError.ts"
 import * as WorkerPool from "../../src/layers/WorkerPool.ts"
 import { Burn, Inc, Sleep, Spin, WhoAmI } from "./fixtures/tasks.ts"
 import { eventually, teach, workerEntry } from "./helpers.ts"
@@ -74,7 +74,7 @@ describe("timeouts", () => {
     }))
 
   it.live(
-    "a call that never yields gets its worker terminated after the grace period; the call sharing that worker is sent again, not failed",
+    "a call that never yields gets its worker terminated after the grace period; a call that had started beside it fails, one that had not is sent again",
     () =>
       Effect.gen(function*() {
         const pool = yield* onePool({ concurrentTasksPerWorker: 4, terminationGraceMillis: 100 })
@@ -85,9 +85,15 @@ describe("timeouts", () => {
         // The sibling is sent first, so it is running on the same worker when the spin starts.
         const sibling = yield* Effect.forkChild(pool.run(Sleep, 300))
         yield* eventually(pool.stats.pipe(Effect.map((s) => s.inFlight === 1)))
-        const spin = yield* Effect.exit(pool.run(Spin, true, { timeout: 100 }))
-        assert.instanceOf(errorOf(spin), TaskTimeout)
-        assert.strictEqual(yield* Fiber.join(sibling), 300)
+        const spin = yield* Effect.forkChild(Effect.exit(pool.run(Spin, true, { timeout: 100 })))
+        yield* eventually(pool.stats.pipe(Effect.map((s) => s.inFlight === 2)))
+        // Sent behind the spin: the stuck worker never takes it up.
+        const behind = yield* Effect.forkChild(pool.run(Sleep, 1))
+        assert.instanceOf(errorOf(yield* Fiber.join(spin)), TaskTimeout)
+        const started = errorOf(yield* Effect.exit(Fiber.join(sibling)))
+        assert.instanceOf(started, WorkerCrashed, "it had started: it is never sent again")
+        assert.strictEqual((started as WorkerCrashed).reason, "terminated")
+        assert.strictEqual(yield* Fiber.join(behind), 1, "it never started: it ran on the replacement")
         const stats = yield* pool.stats
         assert.strictEqual(stats.redispatched, 1)
         assert.strictEqual(stats.crashed, 0, "a deliberate termination is not a crash")

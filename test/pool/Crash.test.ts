@@ -27,9 +27,10 @@ describe("crash isolation", () => {
           concurrentTasksPerWorker: 1
         })
         // Worker A sleeps, worker B exits; two more calls wait in the queue meanwhile.
-        const healthy = yield* Effect.forkChild(pool.run(Sleep, 400))
+        // Wide margins: on a loaded machine the queued calls below must be queued before the exit.
+        const healthy = yield* Effect.forkChild(pool.run(Sleep, 2_000))
         yield* eventually(pool.stats.pipe(Effect.map((s) => s.inFlight === 1)))
-        const doomed = yield* Effect.forkChild(Effect.exit(pool.run(ExitTask, { code: 3, delayMillis: 100 })))
+        const doomed = yield* Effect.forkChild(Effect.exit(pool.run(ExitTask, { code: 3, delayMillis: 1_000 })))
         yield* eventually(pool.stats.pipe(Effect.map((s) => s.inFlight === 2)))
         const queued = yield* Effect.forkChild(
           Effect.all([pool.run(Inc, 1), pool.run(Inc, 2)], { concurrency: "unbounded" })
@@ -41,7 +42,7 @@ describe("crash isolation", () => {
         assert.strictEqual(crash.reason, "exit")
         assert.isNull(crash.signal)
         assert.include(crash.message, "exit code 3")
-        assert.strictEqual(yield* Fiber.join(healthy), 400, "the call on the other worker is untouched")
+        assert.strictEqual(yield* Fiber.join(healthy), 2_000, "the call on the other worker is untouched")
         assert.deepStrictEqual(yield* Fiber.join(queued), [2, 3], "nothing waiting in the queue is lost")
 
         yield* eventually(pool.stats.pipe(Effect.map((s) => s.workers === 2 && s.booting === 0)))

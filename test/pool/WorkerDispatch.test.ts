@@ -18,6 +18,8 @@ class FakeWorker {
   readonly skipped: Array<number> = []
   /** The synchronous time each answer reports. */
   cpuMillis = 0
+  /** Its start log: how many run records it took up (undefined: unknown, as for a worker with no log). */
+  taken: number | undefined = undefined
   readonly id: number
   readonly events: TransportEvents
   constructor(id: number, events: TransportEvents) {
@@ -36,7 +38,8 @@ class FakeWorker {
       this.terminated = true
     },
     canTransfer: true,
-    skip: FakeWorker.canSkip ? (id: number) => void this.skipped.push(id) : undefined
+    skip: FakeWorker.canSkip ? (id: number) => void this.skipped.push(id) : undefined,
+    taken: () => this.taken
   }
   ready(): void {
     this.events.onMessage([OP_READY, 0, { names: ["echo"] }, 0])
@@ -230,16 +233,20 @@ describe("WorkerDispatch engine", () => {
     assert.isFalse(workers[0]!.terminated)
     vi.advanceTimersByTime(1)
     assert.isTrue(workers[0]!.terminated)
-    // The innocent call is queued again, not failed.
+    // Until it has exited, the worker may still start the innocent call: it stays where it is.
+    assert.strictEqual(engine.stats().queued, 0)
+    assert.strictEqual(engine.stats().redispatched, 0)
+    // Its start log says it never started it: the innocent call is queued again, not failed.
+    workers[0]!.taken = 1
+    workers[0]!.events.onExit(null, null)
     assert.strictEqual(engine.stats().queued, 1)
     assert.strictEqual(engine.stats().redispatched, 1)
-    workers[0]!.events.onExit(null, null)
     workers[1]!.ready()
     await flushMicrotasks()
     assert.deepStrictEqual(workers[1]!.runIds(), [2])
   })
 
-  it("replaces crashed workers with exponential backoff, and fails fast after maxBootFailures", async () => {
+  it("replaces crashed workers with exponential backoff; once up, failed boots never break the pool", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] })
     const { bootResult, engine, exits, submit, workers } = setup({ maxBootFailures: 2 })
     workers[0]!.ready()
@@ -261,14 +268,23 @@ describe("WorkerDispatch engine", () => {
     vi.advanceTimersByTime(1)
     assert.strictEqual(workers.length, 3)
     workers[2]!.events.onError(new Error("cannot boot"))
-    workers[2]!.events.onExit(1, null) // second failed boot in a row: broken
+    workers[2]!.events.onExit(1, null) // second failed boot in a row, and no worker ready: calls fail
     const waited = exits[1]!
     assert.isTrue(Exit.isFailure(waited))
     const error = (waited as Exit.Failure<unknown, unknown>).cause.reasons[0]
     assert.instanceOf(error?._tag === "Fail" ? error.error : undefined, WorkerBootFailed)
     assert.instanceOf(engine.rejection(), WorkerBootFailed)
-    vi.advanceTimersByTime(60_000)
-    assert.strictEqual(workers.length, 3, "no more respawns")
+    assert.strictEqual(engine.stats().bootFailures, 2)
+    assert.include(engine.stats().lastBootError, "cannot boot")
+    // It keeps trying, with a backoff capped at 5 s: 200, 400, ... 5000 ms.
+    for (let i = 3; i < 8; i++) {
+      vi.advanceTimersByTime(5_000)
+      assert.strictEqual(workers.length, i + 1, `respawn ${i}`)
+      workers[i]!.events.onExit(1, null)
+    }
+    vi.advanceTimersByTime(5_000)
+    workers[8]!.ready()
+    assert.isUndefined(engine.rejection(), "a worker is ready: calls are taken again")
     const first = (crash as Exit.Failure<unknown, unknown>).cause.reasons[0]
     assert.instanceOf(first?._tag === "Fail" ? first.error : undefined, WorkerCrashed)
   })
@@ -425,6 +441,7 @@ describe("WorkerDispatch engine", () => {
       await flushMicrotasks()
       assert.strictEqual(workers[0]!.runIds().length, 2)
       const before = exits.length
+      workers[0]!.taken = 2 // it started calls 1 and 2, not 3
       workers[0]!.events.onExit(7, null)
       assert.strictEqual(exits.length, before + 1, "only the running call fails")
       const crash = exits.at(-1) as Exit.Failure<unknown, unknown>

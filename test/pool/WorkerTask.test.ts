@@ -69,6 +69,20 @@ describe("WorkerTask", () => {
       assert.isNaN(codecFor(Schema.Number).encode(Number.NaN))
       assert.strictEqual(detailOf(() => codecFor(Schema.Number).encode("1")), "Expected number, got \"1\"")
       assert.include(detailOf(() => codecFor(Schema.Int.check(Schema.isGreaterThan(0))).encode(-3)), "got -3")
+      // A value that is not JSON inside an unknown field: the error names its path and its type.
+      const unknownData = codecFor(Schema.Struct({ data: Schema.Unknown }))
+      assert.strictEqual(
+        detailOf(() => unknownData.encode({ data: { n: 1, f: () => 1 } })),
+        "Expected JSON value at [\"data\"][\"f\"], got a function (f)"
+      )
+      assert.include(
+        detailOf(() => unknownData.encode({ data: [1, Symbol("s")] })),
+        "at [\"data\"][\"1\"], got a symbol"
+      )
+      assert.include(
+        detailOf(() => unknownData.encode({ data: { deep: { d: new Map() } } })),
+        "[\"deep\"][\"d\"], got Map"
+      )
     })
   })
 

@@ -354,6 +354,44 @@ describe("Retry timeouts and deadline", () => {
         new TaskTimeout({ taskId: "anonymous", taskName: "task", timeoutMillis: 250 })
       )
     }))
+
+  it.effect("a deadline without a per-attempt timeout still cuts a hung first attempt", () =>
+    Effect.gen(function*() {
+      const fiber = yield* Retry.retryCounted(Effect.never, {
+        initialIntervalMillis: 100,
+        maximumAttempts: 10,
+        deadlineMillis: 300
+      }).pipe(Effect.forkChild)
+      yield* TestClock.adjust("299 millis")
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      const { attempts, exit } = yield* joinDone(fiber)
+      assert.strictEqual(attempts, 1)
+      assert.deepStrictEqual(
+        failureOf(exit),
+        new TaskTimeout({ taskId: "anonymous", taskName: "task", timeoutMillis: 300 })
+      )
+    }))
+
+  it.effect("a task failing with undefined or null is retried like any typed failure, and keeps that value", () =>
+    Effect.gen(function*() {
+      for (const value of [undefined, null]) {
+        let attempts = 0
+        const exit = yield* Effect.suspend(() => {
+          attempts++
+          return Effect.fail(value)
+        }).pipe(
+          Retry.retry({ initialIntervalMillis: 10, maximumAttempts: 3, jitter: 0 }),
+          Effect.exit,
+          Effect.forkChild,
+          Effect.tap(() => TestClock.adjust("100 millis")),
+          Effect.flatMap(Fiber.join)
+        )
+        assert.strictEqual(attempts, 3, `failing with ${value}`)
+        assert.isTrue(Exit.isFailure(exit))
+        assert.strictEqual(failureOf(exit), value)
+      }
+    }))
 })
 
 describe("Retry of offloaded tasks", () => {

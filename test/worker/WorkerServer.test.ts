@@ -9,6 +9,7 @@ import {
   OP_SUCCESS,
   SIGNAL_CELLS,
   SIGNAL_SKIP,
+  SIGNAL_TAKEN,
   skipKey,
   TO_MAIN_WIDTH
 } from "../../src/runtime/wire/Protocol.ts"
@@ -95,5 +96,45 @@ describe("WorkerRuntime server", () => {
     const byId = new Map<number, unknown>()
     for (let i = 0; i < answers.length; i += TO_MAIN_WIDTH) byId.set(answers[i + 1] as number, answers[i])
     assert.deepStrictEqual([byId.get(1), byId.get(2), byId.get(3)], [OP_SUCCESS, OP_INTERRUPTED, OP_SUCCESS])
+  })
+
+  it("writes its start log before each call starts: the count of run records taken up", () => {
+    const signal = new Int32Array(new SharedArrayBuffer(SIGNAL_CELLS * 4))
+    const seen: Array<number> = []
+    const posts: Array<ReadonlyArray<unknown>> = []
+    const server = makeServer(
+      Group,
+      { busy: (n: number) => Effect.sync(() => (seen.push(Atomics.load(signal, SIGNAL_TAKEN)), n)) },
+      { post: (batch) => posts.push(batch), canTransfer: false },
+      { signal },
+      { runFork: Effect.runFork, isExit: Exit.isExit, codecFor }
+    )
+    Atomics.store(signal, SIGNAL_SKIP, skipKey(2))
+    server.handle([OP_RUN, 1, 0, 0, OP_RUN, 2, 0, 0, OP_RUN, 3, 0, 0])
+    server.handle([OP_RUN, 4, 7, 0]) // an index it does not serve: rejected, but taken up all the same
+    assert.deepStrictEqual(seen, [1, 3], "each call sees itself counted; the skipped one counts too")
+    assert.strictEqual(Atomics.load(signal, SIGNAL_TAKEN), 4)
+  })
+
+  it("posts the answers it has before the first call of a task it has not run yet (the usual suspect of a crash)", () => {
+    const Other = WorkerTask.make("other", { payload: Schema.Number, success: Schema.Number })
+    const posts: Array<ReadonlyArray<unknown>> = []
+    let postedBeforeOther = -1
+    const server = makeServer(
+      WorkerTask.group(Busy, Other),
+      {
+        busy: (n: number) => Effect.succeed(n),
+        other: (n: number) => Effect.sync(() => (postedBeforeOther = answeredIds(posts).flat().length, n))
+      },
+      { post: (batch) => posts.push(batch), canTransfer: false },
+      {},
+      { runFork: Effect.runFork, isExit: Exit.isExit, codecFor }
+    )
+    posts.splice(0)
+    server.handle([OP_RUN, 1, 0, 0, OP_RUN, 2, 0, 0, OP_RUN, 3, 1, 0, OP_RUN, 4, 0, 0, OP_RUN, 5, 1, 0])
+    server.flush()
+    assert.strictEqual(postedBeforeOther, 2, "the answers of calls 1 and 2 left before call 3 started")
+    assert.deepStrictEqual(answeredIds(posts).flat(), [1, 2, 3, 4, 5])
+    assert.strictEqual(posts.length, 2, "a task already run does not flush again")
   })
 })

@@ -32,10 +32,33 @@ export interface TaskHandle<A, E> {
   readonly cancel: Effect.Effect<void>
 }
 
-/** How to stop: finish queued and running work up to a deadline, or stop at once. */
+/**
+ * How to stop: finish queued and running work up to a deadline, or stop at once. A drain says what it waits
+ * for and until when (an info log), and stops at once, as `now` would, when `stopEarly` completes first (the
+ * orchestrator passes {@link nextInterruptSignal}: a second Ctrl-C).
+ */
 export type ShutdownMode =
-  | { readonly mode: "drain"; readonly deadlineMillis: number }
+  | {
+    readonly mode: "drain"
+    readonly deadlineMillis: number
+    readonly stopEarly?: Effect.Effect<void> | undefined
+  }
   | { readonly mode: "now" }
+
+/**
+ * Completes at the next SIGINT or SIGTERM this process receives (listening only while it waits). A program
+ * run by `NodeRuntime.runMain` is interrupted by the first one; during the drain that follows, this one
+ * catches the second.
+ */
+export const nextInterruptSignal: Effect.Effect<void> = Effect.callback<void>((resume) => {
+  const onSignal = (): void => resume(Effect.void)
+  process.once("SIGINT", onSignal)
+  process.once("SIGTERM", onSignal)
+  return Effect.sync(() => {
+    process.removeListener("SIGINT", onSignal)
+    process.removeListener("SIGTERM", onSignal)
+  })
+})
 
 /** Counts of the background queue. */
 export interface BackgroundStats {
@@ -233,13 +256,33 @@ export const make = <X = never>(options: {
       settled = () => resume(Effect.void)
     })
 
+    /** Waits until the queue has settled, or `stopEarly` completes: which one came first. */
+    const settledOr = (stopEarly: Effect.Effect<void> | undefined): Effect.Effect<"drained" | "stopped"> =>
+      stopEarly === undefined
+        ? Effect.as(waitSettled, "drained" as const)
+        : Effect.raceFirst(
+          Effect.as(Effect.interruptible(waitSettled), "drained" as const),
+          Effect.as(Effect.interruptible(stopEarly), "stopped" as const)
+        )
+
     const shutdown = (mode: ShutdownMode): Effect.Effect<void> =>
       Effect.gen(function*() {
         accepting = false
         if (mode.mode === "drain") {
-          const drained = yield* Effect.timeoutOption(waitSettled, mode.deadlineMillis)
-          if (Option.isSome(drained)) return
-          return yield* stopAll("shutdown deadline passed")
+          if (queue.queued === 0 && running.size === 0) return
+          const until = new Date(clock.currentTimeMillisUnsafe() + mode.deadlineMillis)
+          yield* Effect.logInfo(
+            `background queue: draining ${running.size} running and ${queue.queued} queued task(s) until ${until.toISOString()} (${mode.deadlineMillis} ms)${
+              mode.stopEarly === undefined ? "" : "; interrupt again (Ctrl-C) to stop them now"
+            }`
+          )
+          const outcome = yield* Effect.timeoutOption(settledOr(mode.stopEarly), mode.deadlineMillis)
+          if (Option.isSome(outcome) && outcome.value === "drained") return
+          const reason = Option.isSome(outcome) ? "stopped by a second interrupt" : "shutdown deadline passed"
+          yield* Effect.logWarning(
+            `background queue: ${reason}; cancelling ${running.size} running and ${queue.queued} queued task(s)`
+          )
+          return yield* stopAll(reason)
         }
         yield* stopAll("shut down")
       })

@@ -5,7 +5,7 @@
  * States are small integers with names, because the dispatcher compares them by order. Both only ever move
  * forward, never back, so `state >= STOPPING` reads "the worker takes no more messages" and `state < STOPPING`
  * "it may still answer":
- * - a call: `QUEUED` → `SENT` → (`ABANDONED` →) `DONE`; a call re-sent after its worker was terminated before
+ * - a call: `QUEUED` → `SENT` → (`ABANDONED` →) `DONE`; a call whose worker died (or was terminated) before
  *   it started goes back to `QUEUED`, the one exception, and only from `SENT`;
  * - a worker: `BOOTING` → `READY` → (`RETIRING` →) `STOPPING` → `DEAD`.
  *
@@ -112,6 +112,11 @@ export interface Call {
   state: CallState
   slot: Slot | undefined
   sentAt: number
+  /**
+   * Its number among the run records sent to its worker (an int32 that wraps), compared with the worker's
+   * start log after a crash (see `Transport.taken`).
+   */
+  seq: number
   timer: ReturnType<typeof setTimeout> | undefined
 }
 
@@ -128,6 +133,8 @@ export interface Slot {
   /** A CPU-bound call sent to wait behind the one it is running (see `Placement.canWait`). */
   waiting: Call | undefined
   outbox: Array<unknown>
+  /** Run records sent to it so far (an int32 that wraps): the `seq` of the last call sent. */
+  runsSent: number
   transfer: Array<TransferListItem> | undefined
   flushQueued: boolean
   readonly flush: () => void

@@ -9,12 +9,21 @@
  * - FIFO dispatch: see `Placement.ts`; the calls to one worker in one macrotask leave as one message.
  * - A caller interrupted while queued is removed at once. One interrupted while running gets its fiber in the
  *   worker interrupted; a call that does not stop within `terminationGraceMillis` gets its worker terminated.
- *   The other calls on that worker are re-dispatched to other workers (they are not failed), so a
- *   re-dispatched call may run twice: handlers should be idempotent, or users keep one call per worker.
- * - A worker that dies (exit, uncaught error, out of memory) fails only its own calls, with `WorkerCrashed`;
- *   the queue is untouched and the worker is replaced with exponential backoff.
- * - A worker that cannot boot is retried with backoff; after `maxBootFailures` failed boots in a row the pool
- *   is broken: queued and new calls fail with `WorkerBootFailed` carrying the worker's own error.
+ * - A call runs at most once. Each worker keeps a start log that the pool reads when the worker is gone (see
+ *   `SIGNAL_TAKEN`, `Transport.taken`): when a worker dies (exit, uncaught error, out of memory) or is
+ *   terminated, its calls that never started are sent to another worker, at the front of the queue, as if
+ *   they had waited there (their timeout starts again); a call that had started fails with `WorkerCrashed`
+ *   (its retry policy decides) and is never sent again, and one that had answered keeps its answer (answers
+ *   that left a worker before it died are still taken). A call that never started but whose payload buffers
+ *   were moved into that thread cannot be sent again: it fails with `WorkerCrashed` too. Where no start log
+ *   can be read, every unanswered call counts as started. The queue is untouched and the worker is replaced
+ *   with exponential backoff.
+ * - A worker that cannot boot is retried with backoff. Until the pool has been up, `maxBootFailures` failed
+ *   boots in a row, or no worker ready within `bootTimeoutMillis` of the start, break it: queued and new calls
+ *   fail with `WorkerBootFailed` carrying the worker's own error. Once it has been up, replacements keep
+ *   being retried with capped backoff while calls run on the workers still up; only while none is ready and
+ *   `maxBootFailures` boots in a row failed do calls fail with `WorkerBootFailed` (`stats().bootFailures`
+ *   and `lastBootError` meanwhile), until a boot succeeds.
  *
  * @internal
  */
@@ -39,7 +48,8 @@ import {
   OP_INTERRUPTED,
   OP_READY,
   OP_RUN,
-  TO_MAIN_WIDTH
+  TO_MAIN_WIDTH,
+  TO_WORKER_WIDTH
 } from "../wire/Protocol.ts"
 import { decode } from "./Answer.ts"
 import type { Call, CallRequest, Resume, Slot } from "./Call.ts"
@@ -136,9 +146,18 @@ export class Engine {
   private nextWorkerId = 1
 
   private state: "running" | "closing" | "closed" = "running"
-  /** Set once boots failed `maxBootFailures` times in a row: every call fails with it. */
+  /** Set when the pool could not come up at all: every call fails with it, for good. */
   broken: WorkerBootFailed | undefined
+  /**
+   * Set, once the pool has been up, while no worker is ready and `maxBootFailures` boots in a row failed:
+   * calls fail with it until a boot succeeds.
+   */
+  private unavailable: WorkerBootFailed | undefined
   private consecutiveBootFailures = 0
+  /** Boots that failed over the pool's life, and the last one's error. */
+  bootFailures = 0
+  lastBootError: unknown = undefined
+  private startTimer: ReturnType<typeof setTimeout> | undefined
   private consecutiveCrashes = 0
   private respawnTimer: ReturnType<typeof setTimeout> | undefined
   private sweepTimer: ReturnType<typeof setInterval> | undefined
@@ -187,6 +206,19 @@ export class Engine {
     // rest start once it is ready, while the first calls run.
     this.readyWaiters.push(onReady)
     this.spawn()
+    // The start as a whole, retries included, is bounded by the boot timeout (not maxBootFailures times it).
+    this.startTimer = setTimeout(() => {
+      this.startTimer = undefined
+      if (this.booted || this.state !== "running" || this.broken !== undefined) return
+      this.breakPool(
+        this.slots.find((slot) => slot.state === BOOTING)?.id ?? this.nextWorkerId - 1,
+        this.consecutiveBootFailures + 1,
+        this.lastBootError ??
+          new Error(
+            `the worker did not become ready within ${this.bootTimeoutMillis} ms of the pool's start, retries included (does its entry call serve()? does an import hang?)`
+          )
+      )
+    }, this.bootTimeoutMillis)
     const every = Math.min(1_000, Math.max(10, this.config.idleTimeoutMillis / 2))
     this.sweepTimer = setInterval(() => this.sweep(), every)
     this.sweepTimer.unref()
@@ -219,6 +251,7 @@ export class Engine {
     this.state = "closed"
     clearTimeout(this.deadlineTimer)
     clearTimeout(this.respawnTimer)
+    clearTimeout(this.startTimer)
     clearInterval(this.sweepTimer)
     const error = new PoolShutDown({ service: "WorkerPool" })
     this.failQueued(Exit.fail(error))
@@ -257,7 +290,7 @@ export class Engine {
   /** Why a new call cannot be accepted now, or undefined when it can. */
   rejection(): PoolShutDown | WorkerBootFailed | undefined {
     if (this.state !== "running") return new PoolShutDown({ service: "WorkerPool" })
-    return this.broken
+    return this.broken ?? this.unavailable
   }
 
   /** The per-name counters of a task, created on first use. */
@@ -307,6 +340,7 @@ export class Engine {
       state: QUEUED,
       slot: undefined,
       sentAt: 0,
+      seq: 0,
       timer: undefined
     }
     if (this.queue.size === 0) {
@@ -366,6 +400,8 @@ export class Engine {
 
   private requeueFront(calls: ReadonlyArray<Call>): void {
     for (const call of calls) {
+      clearTimeout(call.timer)
+      call.timer = undefined
       call.state = QUEUED
       call.slot = undefined
       this.redispatched++
@@ -416,6 +452,7 @@ export class Engine {
     slot.pendingCpu += call.cpuEstimate
     slot.pendingBytes += call.bytes
     slot.outbox.push(OP_RUN, call.id, call.index, call.payload)
+    call.seq = slot.runsSent = (slot.runsSent + 1) | 0
     if (call.transfer !== undefined) {
       slot.transfer = slot.transfer === undefined ? call.transfer : slot.transfer.concat(call.transfer)
     }
@@ -453,23 +490,32 @@ export class Engine {
     slot.transfer = undefined
     try {
       slot.transport.send(batch, transfer)
-    } catch (error) {
-      if (!isCloneError(error)) {
-        slot.lastError = error
-        return this.stop(slot, `sending to the worker failed: ${describe(error)}`, true)
-      }
+    } catch {
       this.sendOneByOne(slot, batch)
     }
   }
 
-  /** A value in the batch cannot be cloned: nothing was sent. Send each call alone and reject the bad ones. */
+  /**
+   * A value in the batch cannot be sent (not cloneable, or a getter that throws while it is cloned): nothing
+   * was sent. Sends each call alone and rejects the bad ones, renumbering the runs that did leave. When even
+   * an empty batch cannot be sent, the transport is broken, not a payload: the worker is stopped and its calls
+   * go to another worker.
+   */
   private sendOneByOne(slot: Slot, batch: Array<unknown>): void {
-    for (let i = 0; i < batch.length; i += 4) {
-      const record = batch.slice(i, i + 4)
+    let seq = slot.runsSent
+    for (let i = 0; i < batch.length; i += TO_WORKER_WIDTH) if (batch[i] === OP_RUN) seq = (seq - 1) | 0
+    for (let i = 0; i < batch.length; i += TO_WORKER_WIDTH) {
+      const record = batch.slice(i, i + TO_WORKER_WIDTH)
       const call = slot.inFlight.get(record[1] as number)
       try {
         slot.transport!.send(record, record[0] === OP_RUN ? call?.transfer : undefined)
+        if (record[0] === OP_RUN && call !== undefined) call.seq = seq = (seq + 1) | 0
       } catch (error) {
+        if (!isCloneError(error) && !this.canSend(slot)) {
+          slot.lastError = error
+          slot.runsSent = seq
+          return this.stop(slot, `sending to the worker failed: ${describe(error)}`, true)
+        }
         if (record[0] !== OP_RUN || call === undefined) continue
         this.release(slot, call)
         this.settle(
@@ -478,13 +524,24 @@ export class Engine {
             new PayloadInvalid({
               taskName: call.name,
               reason: "not-cloneable",
-              detail: `the payload cannot be sent to a worker: ${(error as Error).message}`
+              detail: `the payload cannot be sent to a worker: ${describe(error)}`
             })
           )
         )
       }
     }
+    slot.runsSent = seq
     this.pump()
+  }
+
+  /** Whether the transport still takes a message (an empty batch, which a worker reads as nothing to do). */
+  private canSend(slot: Slot): boolean {
+    try {
+      slot.transport!.send([], undefined)
+      return true
+    } catch {
+      return false
+    }
   }
 
   /** Removes an answered (or rejected) call from its worker. */
@@ -556,44 +613,13 @@ export class Engine {
   }
 
   /**
-   * Terminates a worker that will not let go of a cancelled call. Its other calls never finished: they are
-   * queued again, at the front, for another worker. A call whose payload buffers were moved to that worker
-   * cannot be sent again and fails with `WorkerCrashed` (reason "terminated").
+   * Terminates a worker that will not let go of a cancelled call. Its other calls stay on it until it has
+   * exited: then its start log says which never started (sent again) and which had (failed), see `onExit`.
+   * Answers that leave it meanwhile are still taken.
    */
   private terminate(slot: Slot, reason: string): void {
     if (slot.state >= STOPPING) return
-    const again: Array<Call> = []
-    for (const call of slot.inFlight.values()) {
-      clearTimeout(call.timer)
-      call.timer = undefined
-      if (call.state !== SENT) {
-        call.state = DONE
-        continue
-      }
-      if (call.transfer !== undefined && call.transfer.length > 0) {
-        this.settle(
-          call,
-          Exit.fail(
-            new WorkerCrashed({
-              workerId: slot.id,
-              exitCode: null,
-              signal: null,
-              reason: "terminated",
-              detail: `${reason}; this call's payload buffers were moved to that worker, so it cannot be sent again`
-            })
-          )
-        )
-        continue
-      }
-      again.push(call)
-    }
-    slot.inFlight.clear()
-    slot.pendingCpu = 0
-    slot.pendingBytes = 0
-    slot.waiting = undefined
-    this.requeueFront(again)
     this.stop(slot, reason, true)
-    this.pump()
     this.scale()
   }
 
@@ -601,6 +627,8 @@ export class Engine {
   private stop(slot: Slot, reason: string, force: boolean): void {
     if (slot.state >= STOPPING) return
     if (slot.inFlight.size > 0) slot.busyMillis += performance.now() - slot.busySince
+    // A call waiting behind the one running starts no timer meanwhile.
+    slot.waiting = undefined
     slot.state = STOPPING
     slot.stopReason = reason
     slot.outbox = []
@@ -683,6 +711,7 @@ export class Engine {
       pendingBytes: 0,
       waiting: undefined,
       outbox: [],
+      runsSent: 0,
       transfer: undefined,
       flushQueued: false,
       flush: () => this.flush(slot),
@@ -729,11 +758,13 @@ export class Engine {
     slot.state = READY
     slot.idleSince = performance.now()
     this.consecutiveBootFailures = 0
+    this.unavailable = undefined
     this.booted = true
     if (this.replacementsDue > 0) {
       this.replacementsDue--
       this.onEvent?.({ _tag: "WorkerReplaced", workerId: slot.id })
     }
+    clearTimeout(this.startTimer)
     this.failReadyWaiters(undefined)
     this.pump()
     // Before `scale` starts the other workers: creating a thread takes the main thread about a millisecond.
@@ -742,7 +773,8 @@ export class Engine {
   }
 
   private onMessage(slot: Slot, batch: ReadonlyArray<unknown>): void {
-    if (slot.state >= STOPPING) return
+    // A worker being stopped still answers: those calls ran, and must not be failed or sent again.
+    if (slot.state === DEAD) return
     let answered = 0
     // Callers resume after the workers have been refilled: a caller's continuation (its fiber, and whatever
     // it does next) can take tens of microseconds, which an idle worker would otherwise wait for.
@@ -806,38 +838,18 @@ export class Engine {
     this.retiredBusyMillis += slot.busyMillis
     this.retiredLifeMillis += now - slot.startedAt
 
+    const crashed = !wasBooting && !deliberate
     if (wasBooting && !deliberate) {
       this.onBootFailure(slot, code, signal)
-    } else if (!deliberate) {
+    } else if (crashed) {
       this.crashed++
       this.consecutiveCrashes++
-      const error = this.crashError(slot, code, signal)
-      // A call waiting behind the one running never started: it is sent again rather than failed.
-      const waiting = slot.waiting
-      let failed = 0
-      for (const call of slot.inFlight.values()) {
-        if (call === waiting && call.state === SENT) continue
-        if (call.state === SENT) {
-          failed++
-          this.settle(call, Exit.fail(error))
-        } else call.state = DONE
-      }
+    }
+    const crash = deliberate ? undefined : this.crashError(slot, code, signal)
+    const failed = slot.inFlight.size > 0 ? this.settleOrphans(slot, crash) : 0
+    if (crashed) {
       if (this.state === "running") this.replacementsDue++
-      this.onEvent?.({ _tag: "WorkerCrashed", error, calls: failed })
-      if (waiting !== undefined && waiting.state === SENT) this.requeueFront([waiting])
-    } else if (slot.inFlight.size > 0) {
-      // Stopped on purpose with calls still on it (sending to it failed): they cannot finish.
-      const error = new WorkerCrashed({
-        workerId: slot.id,
-        exitCode: code,
-        signal,
-        reason: "terminated",
-        detail: slot.stopReason ?? "terminated"
-      })
-      for (const call of slot.inFlight.values()) {
-        if (call.state === SENT) this.settle(call, Exit.fail(error))
-        else call.state = DONE
-      }
+      this.onEvent?.({ _tag: "WorkerCrashed", error: crash!, calls: failed })
     }
     slot.inFlight.clear()
     slot.pendingCpu = 0
@@ -851,6 +863,53 @@ export class Engine {
     this.pump()
     this.scale()
     if (this.state === "closing" && this.drained()) this.finish()
+  }
+
+  /**
+   * The calls of a worker that is gone: those its start log shows it never started go back to the front of
+   * the queue; the others fail with `crash`, or, for a worker the pool stopped, with `WorkerCrashed`
+   * (terminated, with the reason). Returns how many failed.
+   */
+  private settleOrphans(slot: Slot, crash: WorkerCrashed | undefined): number {
+    const taken = slot.transport?.taken?.()
+    const moved = slot.transport?.canTransfer === true
+    const again: Array<Call> = []
+    let failed = 0
+    const failWith = (detail: string): WorkerCrashed =>
+      crash !== undefined
+        ? new WorkerCrashed({ ...crash, detail: `${crash.detail}; ${detail}` })
+        : new WorkerCrashed({
+          workerId: slot.id,
+          exitCode: null,
+          signal: null,
+          reason: "terminated",
+          detail: `${slot.stopReason ?? "terminated"}; ${detail}`
+        })
+    for (const call of slot.inFlight.values()) {
+      if (call.state !== SENT) {
+        clearTimeout(call.timer)
+        call.state = DONE
+        continue
+      }
+      const started = taken === undefined || ((call.seq - taken) | 0) <= 0
+      if (!started && !(moved && call.transfer !== undefined && call.transfer.length > 0)) {
+        again.push(call)
+        continue
+      }
+      failed++
+      this.settle(
+        call,
+        Exit.fail(
+          started
+            ? (crash ?? failWith("this call had started on it"))
+            : failWith(
+              "this call had not started, but its payload buffers were moved to that worker, so it cannot be sent again"
+            )
+        )
+      )
+    }
+    this.requeueFront(again)
+    return failed
   }
 
   private crashError(slot: Slot, code: number | null, signal: string | null): WorkerCrashed {
@@ -867,13 +926,16 @@ export class Engine {
 
   private onBootFailure(slot: Slot, code: number | null, signal: string | null): void {
     this.consecutiveBootFailures++
+    this.bootFailures++
     const cause = slot.lastError ??
       new Error(
         `the worker exited${code !== null ? ` with code ${code}` : ""}${
           signal !== null ? ` on ${signal}` : ""
         } before it was ready (does its entry call serve()?)`
       )
-    const final = this.consecutiveBootFailures >= this.config.maxBootFailures
+    this.lastBootError = cause
+    // Final only for a pool that never came up: one that has been up keeps trying (see `scale`).
+    const final = !this.booted && this.consecutiveBootFailures >= this.config.maxBootFailures
     this.onEvent?.({
       _tag: "WorkerBootFailed",
       workerId: slot.id,
@@ -882,11 +944,21 @@ export class Engine {
       cause,
       final
     })
-    if (!final) return
-    const error = new WorkerBootFailed({ workerId: slot.id, attempts: this.consecutiveBootFailures, cause })
+    if (this.consecutiveBootFailures < this.config.maxBootFailures) return
+    if (!this.booted) return this.breakPool(slot.id, this.consecutiveBootFailures, cause)
+    // The pool has been up: it keeps trying (see `scale`), and fails calls only while no worker can run them.
+    for (const other of this.slots) if (other.state === READY) return
+    this.unavailable = new WorkerBootFailed({ workerId: slot.id, attempts: this.consecutiveBootFailures, cause })
+    this.failQueued(Exit.fail(this.unavailable))
+  }
+
+  /** The pool could not come up: every call fails with `WorkerBootFailed`, and no worker is started again. */
+  private breakPool(workerId: number, attempts: number, cause: unknown): void {
+    const error = new WorkerBootFailed({ workerId, attempts, cause })
     this.broken = error
     clearTimeout(this.respawnTimer)
     this.respawnTimer = undefined
+    clearTimeout(this.startTimer)
     this.failQueued(Exit.fail(error))
     this.failReadyWaiters(error)
     // Workers still booting would only fail the same way.
@@ -907,6 +979,8 @@ export class Engine {
       crashed: this.crashed,
       spawned: this.spawned,
       redispatched: this.redispatched,
+      bootFailures: this.bootFailures,
+      lastBootError: this.lastBootError === undefined ? undefined : describe(this.lastBootError),
       retiredBusyMillis: this.retiredBusyMillis,
       retiredLifeMillis: this.retiredLifeMillis
     })

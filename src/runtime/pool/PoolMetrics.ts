@@ -32,6 +32,10 @@ export const metrics = {
     description: "Workers that died unexpectedly",
     incremental: true
   }),
+  bootFailures: Metric.counter("orchestrator_pool_boot_failures_total", {
+    description: "Worker boots that failed (once the pool has been up it keeps retrying)",
+    incremental: true
+  }),
   utilisation: Metric.gauge("orchestrator_pool_utilisation", {
     description: "Share of worker time with a call in flight, over the pool's life (0..1)"
   }),
@@ -76,6 +80,7 @@ export const register = (name: string, context: Context.Context<never>) => {
       Metric.registerUnsafe(tagged(metrics.queueDepth), context, gaugeHooks(() => engine.stats().queued)),
       Metric.registerUnsafe(tagged(metrics.inFlight), context, gaugeHooks(() => engine.stats().inFlight)),
       Metric.registerUnsafe(tagged(metrics.crashes), context, counterHooks(() => engine.crashed)),
+      Metric.registerUnsafe(tagged(metrics.bootFailures), context, counterHooks(() => engine.bootFailures)),
       Metric.registerUnsafe(tagged(metrics.utilisation), context, gaugeHooks(() => engine.stats().utilisation)),
       Metric.registerUnsafe(tagged(metrics.waitTime), context, histogramHooks(engine.waitTime)),
       Metric.registerUnsafe(tagged(metrics.runTime), context, histogramHooks(engine.runTime))

@@ -42,8 +42,12 @@ export interface PoolStats {
   readonly crashed: number
   /** Workers started over the pool's life, the first ones included. */
   readonly spawned: number
-  /** Calls sent again to another worker after their worker was terminated. */
+  /** Calls sent again to another worker because their worker died or was terminated before they started. */
   readonly redispatched: number
+  /** Worker boots that failed over the pool's life (the pool keeps retrying once it has been up). */
+  readonly bootFailures: number
+  /** The error of the last failed boot, as `Name: message`; undefined while none failed. */
+  readonly lastBootError: string | undefined
   /** Share of worker time spent with at least one call in flight, over the pool's life (0..1). */
   readonly utilisation: number
   /** Ids of the workers started or starting: the ids in `TaskResult.workerId` and `WorkerCrashed.workerId`. */
@@ -62,6 +66,8 @@ export interface PoolCounters {
   readonly crashed: number
   readonly spawned: number
   readonly redispatched: number
+  readonly bootFailures: number
+  readonly lastBootError: string | undefined
   /** Busy and lifetime milliseconds of the workers that have exited. */
   readonly retiredBusyMillis: number
   readonly retiredLifeMillis: number
@@ -107,6 +113,8 @@ export const project = (slots: ReadonlyArray<Slot>, counters: PoolCounters): Poo
     crashed: counters.crashed,
     spawned: counters.spawned,
     redispatched: counters.redispatched,
+    bootFailures: counters.bootFailures,
+    lastBootError: counters.lastBootError,
     utilisation: lifeMillis > 0 ? Math.min(1, busyMillis / lifeMillis) : 0,
     workerIds
   }

@@ -18,7 +18,15 @@ import type { TransferListItem } from "node:worker_threads"
 import type { PoolConfig, ResourceLimits } from "../../domain/Config.ts"
 import { InvalidConfig } from "../../domain/OrchestratorError.ts"
 import type { Any, Group, Handlers } from "../../domain/WorkerTask.ts"
-import { SIGNAL_CELLS, SIGNAL_SENT, SIGNAL_SKIP, skipKey, workerDataKey, workerEnvKey } from "../wire/Protocol.ts"
+import {
+  SIGNAL_CELLS,
+  SIGNAL_SENT,
+  SIGNAL_SKIP,
+  SIGNAL_TAKEN,
+  skipKey,
+  workerDataKey,
+  workerEnvKey
+} from "../wire/Protocol.ts"
 import type { WorkerBootOptions } from "../wire/Protocol.ts"
 import { codecFor } from "../wire/WireCodec.ts"
 import { makeServer } from "../worker/Server.ts"
@@ -46,6 +54,12 @@ export interface Transport {
    * call) get a CPU-bound call to wait behind the one they run (see `WorkerDispatch`).
    */
   readonly skip?: ((id: number) => void) | undefined
+  /**
+   * The worker's start log (see `SIGNAL_TAKEN`): how many of the run records sent to it it had taken up, as an
+   * int32 that wraps. Read after the exit (or a crash): the calls numbered above it never started. Absent, or
+   * undefined: unknown, and every unanswered call counts as started.
+   */
+  readonly taken?: (() => number | undefined) | undefined
 }
 
 /** Starts worker number `id`. */
@@ -162,13 +176,15 @@ export const threadSpawner = (options: SpawnOptions): Spawner => (id, events) =>
     skip: (id) => {
       Atomics.store(signal, SIGNAL_SKIP, skipKey(id))
     },
+    taken: () => Atomics.load(signal, SIGNAL_TAKEN),
     terminate: () => void worker.terminate(),
     close: () => void worker.terminate(),
     canTransfer: true
   }
 }
 
-const outOfMemory = /heap out of memory|Reached heap limit/
+/** The line V8 prints to stderr before it aborts a process for lack of heap. */
+const outOfMemory = /FATAL ERROR:.*(?:heap out of memory|Reached heap limit)/
 
 /** Error reported for a child process that V8 aborted for lack of heap. */
 export const outOfMemoryError = (): Error =>
@@ -192,11 +208,40 @@ export const processSpawner = (options: SpawnOptions): Spawner => (_id, events) 
   ]
   let child: ChildProcess
   let exited = false
+  /** Whether V8's fatal out-of-memory line went by: an exit reads as out of memory only if V8 then aborted. */
   let oom = false
+  // The start log of a process: a file of 4 bytes (see `WorkerBootOptions.takenFile`), removed at the exit.
+  // Without it (an unwritable temporary directory) every unanswered call of a dead worker counts as started.
+  // `node:fs` is loaded here, with the first child process, so that the barrel loads no file system module.
+  const fs = process.getBuiltinModule("node:fs")
+  let takenFile: string | undefined = path.join(
+    os.tmpdir(),
+    `effect-orchestrator-${process.pid}-${globalThis.crypto.randomUUID()}.taken`
+  )
+  try {
+    // Empty until the worker has opened it and written 0: an empty log reads as unknown, not as "none started".
+    fs.writeFileSync(takenFile, "")
+  } catch {
+    takenFile = undefined
+  }
+  let taken: number | undefined
+  const readTaken = (): number | undefined => {
+    if (takenFile === undefined) return undefined
+    try {
+      const bytes = fs.readFileSync(takenFile)
+      return bytes.length >= 4 ? bytes.readInt32LE(0) : undefined
+    } catch {
+      return undefined
+    }
+  }
   const exit = (code: number | null, signal: string | null): void => {
     if (exited) return
     exited = true
-    if (oom) events.onError(outOfMemoryError())
+    taken = readTaken()
+    if (takenFile !== undefined) fs.rm(takenFile, { force: true }, () => undefined)
+    if (oom && (signal === "SIGABRT" || signal === "SIGTRAP" || code === 134 || code === 133)) {
+      events.onError(outOfMemoryError())
+    }
     events.onExit(code, signal)
   }
   try {
@@ -210,7 +255,7 @@ export const processSpawner = (options: SpawnOptions): Spawner => (_id, events) 
         ...process.env,
         ...compileCacheEnv(options.boot),
         ...options.env,
-        [workerEnvKey]: JSON.stringify(options.boot)
+        [workerEnvKey]: JSON.stringify(takenFile === undefined ? options.boot : { ...options.boot, takenFile })
       },
       stdio: ["inherit", "inherit", "pipe", "ipc"]
     })
@@ -219,11 +264,17 @@ export const processSpawner = (options: SpawnOptions): Spawner => (_id, events) 
       events.onError(error)
       exit(null, null)
     })
-    return { send: () => undefined, terminate: () => undefined, close: () => undefined, canTransfer: false }
+    return {
+      send: () => undefined,
+      terminate: () => undefined,
+      close: () => undefined,
+      canTransfer: false,
+      taken: () => taken
+    }
   }
   child.stderr?.on("data", (chunk: Buffer) => {
     process.stderr.write(chunk)
-    if (outOfMemory.test(chunk.toString())) oom = true
+    if (!oom && outOfMemory.test(chunk.toString())) oom = true
   })
   child.on("message", events.onMessage as (message: unknown) => void)
   child.on("error", (error) => {
@@ -247,7 +298,8 @@ export const processSpawner = (options: SpawnOptions): Spawner => (_id, events) 
       killTimer.unref()
       child.once("exit", () => clearTimeout(killTimer))
     },
-    canTransfer: false
+    canTransfer: false,
+    taken: () => taken
   }
 }
 
@@ -262,6 +314,8 @@ export const inProcessSpawner = <G extends Group<Any>>(
 ): Spawner =>
 (_id, events) => {
   let alive = true
+  // The same start log as a thread's, in this thread's memory.
+  const signal = new Int32Array(new SharedArrayBuffer(SIGNAL_CELLS * Int32Array.BYTES_PER_ELEMENT))
   const server = makeServer(
     group,
     handlers,
@@ -274,7 +328,7 @@ export const inProcessSpawner = <G extends Group<Any>>(
       },
       canTransfer: true
     },
-    boot,
+    { ...boot, signal },
     { runFork: Effect.runFork, isExit: Exit.isExit, codecFor }
   )
   const stop = (code: number): void => {
@@ -292,6 +346,7 @@ export const inProcessSpawner = <G extends Group<Any>>(
     },
     terminate: () => stop(1),
     close: () => stop(0),
-    canTransfer: true
+    canTransfer: true,
+    taken: () => Atomics.load(signal, SIGNAL_TAKEN)
   }
 }

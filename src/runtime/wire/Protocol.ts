@@ -7,6 +7,11 @@
  * - worker to main, 4 slots per record: `[op, id, value, cpu]`, where `cpu` is the synchronous time (ms) the
  *   worker spent in the call's handler, from which the pool tells CPU-bound tasks from light ones
  *
+ * Each worker keeps a start log that the pool reads once the worker is gone (`SIGNAL_TAKEN`: a cell of the
+ * shared signal memory for threads, a 4-byte file for child processes): how many run records it had taken up.
+ * Both sides number the run records to one worker in sending order, so after a crash or a termination the
+ * pool knows which calls never started (sent again) and which had (failed, never sent again).
+ *
  * Values are encoded with the task's schemas (`Schema.toCodecJson`, see `WireCodec.ts`) before the
  * structured clone; primitive schemas skip the codec (a `typeof` check is all they need), which keeps tiny
  * tasks cheap.
@@ -45,16 +50,19 @@ export const OP_READY = 6
 export const TO_MAIN_WIDTH = 4
 
 export {
+  bootSlotKey,
   OP_FATAL,
   processOptionsKey,
+  servedKey,
   SIGNAL_CELLS,
   SIGNAL_SENT,
   SIGNAL_SKIP,
+  SIGNAL_TAKEN,
   skipKey,
   workerDataKey,
   workerEnvKey
 } from "./WorkerMarkers.ts"
-export type { WorkerBootOptions } from "./WorkerMarkers.ts"
+export type { BootSlot, WorkerBootOptions } from "./WorkerMarkers.ts"
 
 /** Name of the built-in task behind `offload`, served by every worker. */
 export const offloadTaskName = "__orchestrator/offload"
@@ -102,31 +110,38 @@ export const encodeDefect = (defect: unknown, depth = 0): unknown => {
 }
 
 /**
- * Collects the `ArrayBuffer`s in a value that can be moved: those of typed arrays and `DataView`s that cover
- * their whole buffer, and bare `ArrayBuffer`s. Walks arrays and plain objects only, a few levels deep.
+ * Visits the buffers a value references: those of typed arrays and `DataView`s (with whether the view covers
+ * its whole buffer), and bare `ArrayBuffer`s. Walks arrays and plain objects only, a few levels deep. The one
+ * walk behind what the pool moves (`collectTransferables`) and what a worker frees (`Server`'s payload release).
  */
-export const collectTransferables = (value: unknown, out: Array<TransferListItem>, depth = 0): void => {
+export const forEachBuffer = (
+  value: unknown,
+  visit: (buffer: ArrayBufferLike, whole: boolean) => void,
+  depth = 0
+): void => {
   if (value === null || typeof value !== "object" || depth > 8) return
   if (globalThis.ArrayBuffer.isView(value)) {
     const buffer = value.buffer
-    if (
-      buffer instanceof globalThis.ArrayBuffer && value.byteOffset === 0 && value.byteLength === buffer.byteLength &&
-      !out.includes(buffer)
-    ) out.push(buffer)
-    return
+    return visit(buffer, value.byteOffset === 0 && value.byteLength === buffer.byteLength)
   }
-  if (value instanceof globalThis.ArrayBuffer) {
-    if (!out.includes(value)) out.push(value)
-    return
-  }
+  if (value instanceof globalThis.ArrayBuffer) return visit(value, true)
   if (Array.isArray(value)) {
-    for (const item of value) collectTransferables(item, out, depth + 1)
+    for (const item of value) forEachBuffer(item, visit, depth + 1)
     return
   }
   const proto = Object.getPrototypeOf(value)
   if (proto !== Object.prototype && proto !== null) return
-  for (const key in value) collectTransferables((value as Record<string, unknown>)[key], out, depth + 1)
+  for (const key in value) forEachBuffer((value as Record<string, unknown>)[key], visit, depth + 1)
 }
+
+/**
+ * Collects the `ArrayBuffer`s in a value that can be moved: those of typed arrays and `DataView`s that cover
+ * their whole buffer, and bare `ArrayBuffer`s (see `forEachBuffer`).
+ */
+export const collectTransferables = (value: unknown, out: Array<TransferListItem>): void =>
+  forEachBuffer(value, (buffer, whole) => {
+    if (whole && buffer instanceof globalThis.ArrayBuffer && !out.includes(buffer)) out.push(buffer)
+  })
 
 /** Whether an error thrown by `postMessage`/`send` means a value could not be cloned. */
 export const isCloneError = (error: unknown): boolean =>

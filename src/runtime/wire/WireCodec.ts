@@ -13,8 +13,10 @@ import type { ValueCodec } from "./Protocol.ts"
 
 const render = (value: unknown): string => {
   if (typeof value === "string") return JSON.stringify(value.length > 80 ? value.slice(0, 80) + "…" : value)
-  if (typeof value === "bigint") return `${value}n`
+  if (typeof value === "bigint") return `a bigint (${value}n)`
   if (typeof value === "function") return `a function (${value.name || "anonymous"})`
+  if (typeof value === "symbol") return `a symbol (${value.description ?? ""})`
+  if (value === undefined) return "undefined"
   if (value === null || typeof value !== "object") return String(value)
   if (Array.isArray(value)) return `an array of ${value.length}`
   const name = Object.getPrototypeOf(value)?.constructor?.name
@@ -38,6 +40,29 @@ const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
   return current
 }
 
+/**
+ * Where inside `value` the first value that is not JSON sits (a function, a symbol, a bigint, `undefined`, a
+ * non-finite number, an object that is not a plain object or array), with that value; undefined when all is
+ * JSON. A JSON codec reports the whole value it could not take; this names the culprit.
+ */
+const firstNonJson = (
+  value: unknown,
+  depth = 0
+): { readonly path: ReadonlyArray<PropertyKey>; readonly value: unknown } | undefined => {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return undefined
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : { path: [], value }
+  if (typeof value !== "object" || depth > 32) return depth > 32 ? undefined : { path: [], value }
+  const proto = Object.getPrototypeOf(value)
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return { path: [], value }
+  for (const key of Object.keys(value)) {
+    const inner = firstNonJson((value as Record<string, unknown>)[key], depth + 1)
+    if (inner !== undefined) {
+      return { path: [Array.isArray(value) ? Number(key) : key, ...inner.path], value: inner.value }
+    }
+  }
+  return undefined
+}
+
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
 /** Describes a schema failure: the first issue, its path, and the offending value. */
@@ -45,11 +70,19 @@ export const describeSchemaError = (error: unknown, input: unknown): string => {
   if (!Schema.isSchemaError(error)) return error instanceof globalThis.Error ? error.message : String(error)
   const first = formatter(error.issue).issues[0]
   if (first === undefined) return error.message
-  const path = (first.path ?? []).map((segment) =>
+  let path: ReadonlyArray<PropertyKey> = (first.path ?? []).map((segment) =>
     typeof segment === "object" && segment !== null ? (segment as { key: PropertyKey }).key : segment
   )
+  let value = valueAt(input, path)
+  if (/JSON/.test(first.message)) {
+    const culprit = firstNonJson(value)
+    if (culprit !== undefined) {
+      path = [...path, ...culprit.path]
+      value = culprit.value
+    }
+  }
   const where = path.length > 0 ? ` at ${path.map((p) => `[${JSON.stringify(String(p))}]`).join("")}` : ""
-  return `${first.message}${where}, got ${render(valueAt(input, path))}`
+  return `${first.message}${where}, got ${render(value)}`
 }
 
 /** Schemas whose values are their own wire form: structured clone carries them unchanged. */

@@ -5,10 +5,10 @@
  *
  * @since 0.1.0
  */
-import type { Group } from "../../domain/WorkerTask.ts"
-import { serve } from "./Server.ts"
+import { offloadOnly, serve } from "./Server.ts"
 
-const nothing: Group<never> = { _tag: "WorkerTaskGroup", tasks: [] }
-
-/** What this entry serves: nothing but `offload`. */
-export const served = serve(nothing, {})
+/**
+ * What this entry serves: nothing but `offload`. It is a worker entry: importing it serves. Nothing else may
+ * import it (the library's modules use `offloadOnly`), as no module may act when imported.
+ */
+export const served = serve(offloadOnly.group, {})

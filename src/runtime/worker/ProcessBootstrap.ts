@@ -7,8 +7,8 @@
  * @internal
  */
 import * as module from "node:module"
-import { OP_FATAL, processOptionsKey, workerEnvKey } from "../wire/WorkerMarkers.ts"
-import type { WorkerBootOptions } from "../wire/WorkerMarkers.ts"
+import { bootSlotKey, OP_FATAL, processOptionsKey, workerEnvKey } from "../wire/WorkerMarkers.ts"
+import type { BootSlot, WorkerBootOptions } from "../wire/WorkerMarkers.ts"
 import * as EffectResolution from "./EffectResolution.ts"
 import { lowerPriority } from "./SchedulingPriority.ts"
 
@@ -49,5 +49,11 @@ const entry = process.argv[2]
 if (entry === undefined) {
   report(new Error("no worker entry given to the process bootstrap"))
 } else {
-  import(entry).catch(report)
+  // `serve` leaves its start here; the worker is ready once the whole entry has loaded (see `BootSlot`).
+  const slot: BootSlot = { start: undefined, imported: false }
+  ;(globalThis as Record<symbol, unknown>)[bootSlotKey] = slot
+  import(entry).then(async () => {
+    slot.imported = true
+    await slot.start?.()
+  }).catch(report)
 }

@@ -38,10 +38,11 @@ import type { MessagePort, TransferListItem } from "node:worker_threads"
 import type { Any, AnySchema, Group, Handlers } from "../../domain/WorkerTask.ts"
 import * as FunctionSource from "../wire/FunctionSource.ts"
 import {
+  bootSlotKey,
   CodecError,
   collectTransferables,
   encodeDefect,
-  isCloneError,
+  forEachBuffer,
   offloadTaskName,
   OP_DEFECT,
   OP_FAILURE,
@@ -53,14 +54,16 @@ import {
   OP_RUN,
   OP_SUCCESS,
   processOptionsKey,
+  servedKey,
   SIGNAL_SENT,
   SIGNAL_SKIP,
+  SIGNAL_TAKEN,
   skipKey,
   TO_MAIN_WIDTH,
   TO_WORKER_WIDTH,
   workerDataKey
 } from "../wire/Protocol.ts"
-import type { OffloadPayload, ValueCodec, WorkerBootOptions } from "../wire/Protocol.ts"
+import type { BootSlot, OffloadPayload, ValueCodec, WorkerBootOptions } from "../wire/Protocol.ts"
 import { spinMillis, WaitStrategy } from "./WaitStrategy.ts"
 
 /** A group with its handlers: what `serve` returns, and what `WorkerPool.layerTest` runs in-process. */
@@ -70,6 +73,17 @@ export interface Served<G extends Group<Any>> {
   readonly handlers: Handlers<G>
   /** Whether this call of `serve` attached to a pool (false when the file is imported outside a pool worker). */
   readonly attached: boolean
+}
+
+/**
+ * The group of the built-in function worker: no task of its own, only the built-in one behind `offload`. A
+ * value, not a `serve` call, so that importing it (as the orchestrator's `layerTest` does) serves nothing.
+ */
+export const offloadOnly: Served<Group<never>> = {
+  _tag: "Served",
+  group: { _tag: "WorkerTaskGroup", tasks: [] },
+  handlers: {},
+  attached: false
 }
 
 /** How a server talks to its pool: a way to post batches; incoming batches are fed to `handle`. */
@@ -132,29 +146,6 @@ const toEntries = (group: Group<Any>, handlers: unknown, runtime: TypedRuntime):
   }))
 
 /**
- * Counts the `ArrayBuffer`s the payloads of a batch reference (any view, or bare), walking arrays and plain
- * objects as `collectTransferables` does: a buffer that two calls share must outlive both, so neither frees it.
- */
-const countBuffers = (value: unknown, counts: Map<unknown, number>, depth = 0): void => {
-  if (value === null || typeof value !== "object" || depth > 8) return
-  if (globalThis.ArrayBuffer.isView(value)) {
-    counts.set(value.buffer, (counts.get(value.buffer) ?? 0) + 1)
-    return
-  }
-  if (value instanceof globalThis.ArrayBuffer) {
-    counts.set(value, (counts.get(value) ?? 0) + 1)
-    return
-  }
-  if (Array.isArray(value)) {
-    for (const item of value) countBuffers(item, counts, depth + 1)
-    return
-  }
-  const proto = Object.getPrototypeOf(value)
-  if (proto !== Object.prototype && proto !== null) return
-  for (const key in value) countBuffers((value as Record<string, unknown>)[key], counts, depth + 1)
-}
-
-/**
  * Frees a buffer now: `transfer(0)` detaches it and drops its memory at once, where the garbage collector would
  * only free it at its next full collection (which external memory brings on, for the whole heap).
  */
@@ -184,49 +175,56 @@ export const taskNames = (group: Group<Any>): ReadonlyArray<string> => [
  */
 const answerFlushMillis = 0.25
 
-/**
- * Builds a server for a group on any channel. `serve` wires it to the thread's or process's channel;
- * `WorkerPool.layerTest` wires it to an in-process one. `runtime` is required when the group has tasks.
- */
-export const makeServer = <G extends Group<Any>>(
-  group: G,
-  handlers: Handlers<G>,
-  channel: ServerChannel,
-  options: WorkerBootOptions = {},
-  runtime?: TypedRuntime
-): Server => {
-  checkHandlers(group, handlers)
-  if (group.tasks.length > 0 && runtime === undefined) throw new Error("makeServer: typed tasks need a runtime")
-  const entries = runtime === undefined ? [] : toEntries(group, handlers, runtime)
-  const isExit = runtime?.isExit
-  const offloadIndex = entries.length
-  const running = new Map<number, Fiber.Fiber<unknown, unknown>>()
-  /** Offloaded calls whose promise has not settled; deleted when interrupted, so a late result is dropped. */
-  const pending = new Set<number>()
-  /** Synchronous time (ms) of the call being answered: the pool keeps CPU-bound calls off busy workers. */
-  let cpu = 0
-  const cpuOf = new Map<number, number>()
-  const heapEvery = options.heapReportMillis
-  const signal = options.signal
-  let lastHeapReport = 0
-  /** Whether any task frees its payload: only then are batches checked for buffers shared between calls. */
-  const anyRelease = entries.some((entry) => entry.release)
-  /** Buffers shared by several calls of the batch being handled: not freed by any of them. */
-  let shared: Map<unknown, number> | undefined
-  /** Payload buffers of answered calls, freed once the answers in `out` have been posted. */
-  let release: Array<TransferListItem> | undefined
+// -----------------------------------------------------------------------------------------------------------
+// The outbox: answers batched per macrotask
 
+/** The answers a server has ready, posted as one batch at the end of the microtask queue (or when asked). */
+interface Outbox {
+  /** Queues the answer to call `id`; `cpu` is the synchronous time (ms) its handler took. */
+  readonly reply: (op: number, id: number, value: unknown, cpu: number, transfer?: Array<TransferListItem>) => void
+  /** Frees `buffers` once the answers queued so far have been posted. */
+  readonly freeAfterPost: (buffers: Array<TransferListItem> | undefined) => void
+  /** Posts the answers queued so far now. */
+  readonly flush: () => void
+  /** Whether answers are waiting to be posted. */
+  readonly waiting: () => boolean
+}
+
+const makeOutbox = (channel: ServerChannel, heapReportMillis: number | undefined): Outbox => {
   let out: Array<unknown> = []
   let outTransfer: Array<TransferListItem> | undefined
   let recordTransfers: Map<number, Array<TransferListItem>> | undefined
+  /** Payload buffers of answered calls, freed once the answers in `out` have been posted. */
+  let release: Array<TransferListItem> | undefined
   let flushQueued = false
+  let lastHeapReport = 0
+
+  /**
+   * A value in the batch cannot be posted (not cloneable, or a getter that throws while it is cloned): sends
+   * the records one by one and turns the ones that fail into defects of their own call.
+   */
+  const postOneByOne = (batch: Array<unknown>, perRecord: Map<number, Array<TransferListItem>> | undefined): void => {
+    for (let i = 0; i < batch.length; i += TO_MAIN_WIDTH) {
+      const record = batch.slice(i, i + TO_MAIN_WIDTH)
+      try {
+        channel.post(record, perRecord?.get(batch[i + 1] as number))
+      } catch (cause) {
+        channel.post([
+          OP_DEFECT,
+          batch[i + 1],
+          encodeDefect(new TypeError(`the worker's answer could not be sent: ${describeThrown(cause)}`)),
+          batch[i + 3]
+        ], undefined)
+      }
+    }
+  }
 
   const flush = (): void => {
     flushQueued = false
     if (out.length === 0) return
-    if (heapEvery !== undefined) {
+    if (heapReportMillis !== undefined) {
       const now = performance.now()
-      if (now - lastHeapReport >= heapEvery) {
+      if (now - lastHeapReport >= heapReportMillis) {
         lastHeapReport = now
         // First, so that the pool retires this worker before it hands it the callers' next calls.
         out.unshift(OP_HEAP, 0, process.getBuiltinModule("node:v8").getHeapStatistics().used_heap_size, 0)
@@ -242,46 +240,14 @@ export const makeServer = <G extends Group<Any>>(
     release = undefined
     try {
       channel.post(batch, transfer)
-    } catch (error) {
-      if (!isCloneError(error)) throw error
+    } catch {
       postOneByOne(batch, perRecord)
     }
     // After the post: an answer that uses a payload buffer has been cloned (or moved) by now.
     if (toFree !== undefined) { for (const buffer of toFree) free(buffer) }
   }
 
-  /** One value in the batch cannot be cloned: sends the records one by one and turns that one into a defect. */
-  const postOneByOne = (batch: Array<unknown>, perRecord: Map<number, Array<TransferListItem>> | undefined): void => {
-    for (let i = 0; i < batch.length; i += TO_MAIN_WIDTH) {
-      const record = batch.slice(i, i + TO_MAIN_WIDTH)
-      try {
-        channel.post(record, perRecord?.get(batch[i + 1] as number))
-      } catch (cause) {
-        channel.post([
-          OP_DEFECT,
-          batch[i + 1],
-          encodeDefect(new TypeError(`the worker's answer could not be cloned: ${(cause as Error).message}`)),
-          batch[i + 3]
-        ], undefined)
-      }
-    }
-  }
-
-  /** Frees `buffers` once the answers queued so far have been posted. */
-  const freeAfterPost = (buffers: Array<TransferListItem> | undefined): void => {
-    if (buffers !== undefined) release = release === undefined ? buffers : release.concat(buffers)
-  }
-
-  /** The buffers of a call's payload that it alone owns, to free once it has answered; undefined when none. */
-  const owned = (payload: unknown): Array<TransferListItem> | undefined => {
-    const buffers: Array<TransferListItem> = []
-    collectTransferables(payload, buffers)
-    if (shared === undefined) return buffers.length > 0 ? buffers : undefined
-    const own = buffers.filter((buffer) => shared!.get(buffer) === 1)
-    return own.length > 0 ? own : undefined
-  }
-
-  const reply = (op: number, id: number, value: unknown, transfer?: Array<TransferListItem>): void => {
+  const reply = (op: number, id: number, value: unknown, cpu: number, transfer?: Array<TransferListItem>): void => {
     out.push(op, id, value, cpu)
     if (transfer !== undefined && transfer.length > 0 && channel.canTransfer) {
       outTransfer = outTransfer === undefined ? transfer : outTransfer.concat(transfer)
@@ -293,80 +259,124 @@ export const makeServer = <G extends Group<Any>>(
     }
   }
 
-  const complete = (
-    id: number,
-    entry: Entry,
-    exit: Exit.Exit<unknown, unknown>,
-    buffers: Array<TransferListItem> | undefined
-  ): void => {
-    answer(id, entry, exit)
-    freeAfterPost(buffers)
+  const freeAfterPost = (buffers: Array<TransferListItem> | undefined): void => {
+    if (buffers !== undefined) release = release === undefined ? buffers : release.concat(buffers)
   }
 
-  const answer = (id: number, entry: Entry, exit: Exit.Exit<unknown, unknown>): void => {
-    if (exit._tag === "Success") {
-      let encoded: unknown
-      try {
-        encoded = entry.success.encode(exit.value)
-      } catch (error) {
-        return reply(
-          OP_DEFECT,
-          id,
-          encodeDefect(
-            new TypeError(
-              `the handler of "${entry.name}" succeeded with a value that does not match its success schema: ${
-                (error as CodecError).detail
-              }`
-            )
-          )
-        )
-      }
-      if (entry.transfer) {
-        const transfer: Array<TransferListItem> = []
-        collectTransferables(encoded, transfer)
-        return reply(OP_SUCCESS, id, encoded, transfer)
-      }
-      return reply(OP_SUCCESS, id, encoded)
-    }
-    let defect: unknown = undefined
-    let hasDefect = false
-    for (const reason of exit.cause.reasons) {
-      if (reason._tag === "Fail") {
-        try {
-          return reply(OP_FAILURE, id, entry.error.encode(reason.error))
-        } catch (error) {
-          defect = new TypeError(
-            `the handler of "${entry.name}" failed with an error that does not match its error schema: ${
+  return { reply, freeAfterPost, flush, waiting: () => out.length > 0 }
+}
+
+const describeThrown = (error: unknown): string =>
+  error instanceof Error ? error.message : typeof error === "string" ? error : String(error)
+
+// -----------------------------------------------------------------------------------------------------------
+// The start log: which calls have started, where the pool can read it after a crash
+
+/** Records the count of run records taken up (see `SIGNAL_TAKEN`); a no-op when the pool gave no place. */
+const makeStartLog = (options: WorkerBootOptions): (taken: number) => void => {
+  const signal = options.signal
+  if (signal !== undefined) return (taken) => Atomics.store(signal, SIGNAL_TAKEN, taken)
+  const file = options.takenFile
+  if (file === undefined) return () => undefined
+  // One positioned write of 4 bytes a call: about 1-3 µs, which a child process's IPC dwarfs. `node:fs` is
+  // loaded here, not at import, so that the barrel (which exports `serve`) loads no file system module.
+  const fs = process.getBuiltinModule("node:fs")
+  let fd: number
+  try {
+    fd = fs.openSync(file, "r+")
+  } catch {
+    return () => undefined // no log: the pool counts every unanswered call as started
+  }
+  const cell = new Int32Array(1)
+  const bytes = new Uint8Array(cell.buffer)
+  // Written at once: until then the pool reads the log as unknown.
+  fs.writeSync(fd, bytes, 0, 4, 0)
+  return (taken) => {
+    cell[0] = taken
+    fs.writeSync(fd, bytes, 0, 4, 0)
+  }
+}
+
+// -----------------------------------------------------------------------------------------------------------
+// Answers: an Exit as a wire record
+
+/** The record that answers a call with `exit`: op, encoded value, and the buffers to move with it. */
+const encodeAnswer = (
+  entry: Entry,
+  exit: Exit.Exit<unknown, unknown>
+): readonly [op: number, value: unknown, transfer: Array<TransferListItem> | undefined] => {
+  if (exit._tag === "Success") {
+    let encoded: unknown
+    try {
+      encoded = entry.success.encode(exit.value)
+    } catch (error) {
+      return [
+        OP_DEFECT,
+        encodeDefect(
+          new TypeError(
+            `the handler of "${entry.name}" succeeded with a value that does not match its success schema: ${
               (error as CodecError).detail
             }`
           )
-          hasDefect = true
-          break
-        }
-      }
-      if (reason._tag === "Die" && !hasDefect) {
-        defect = reason.defect
+        ),
+        undefined
+      ]
+    }
+    if (!entry.transfer) return [OP_SUCCESS, encoded, undefined]
+    const transfer: Array<TransferListItem> = []
+    collectTransferables(encoded, transfer)
+    return [OP_SUCCESS, encoded, transfer]
+  }
+  let defect: unknown = undefined
+  let hasDefect = false
+  for (const reason of exit.cause.reasons) {
+    if (reason._tag === "Fail") {
+      try {
+        return [OP_FAILURE, entry.error.encode(reason.error), undefined]
+      } catch (error) {
+        defect = new TypeError(
+          `the handler of "${entry.name}" failed with an error that does not match its error schema: ${
+            (error as CodecError).detail
+          }`
+        )
         hasDefect = true
+        break
       }
     }
-    if (!hasDefect) return reply(OP_INTERRUPTED, id, undefined)
-    reply(OP_DEFECT, id, encodeDefect(defect))
-  }
-
-  const offloadFailed = (id: number, error: unknown): void => {
-    if (error instanceof ReferenceError) {
-      return reply(OP_INVALID, id, { reason: "not-self-contained", detail: FunctionSource.notSelfContained("", error) })
+    if (reason._tag === "Die" && !hasDefect) {
+      defect = reason.defect
+      hasDefect = true
     }
-    reply(OP_DEFECT, id, encodeDefect(error))
+  }
+  return hasDefect ? [OP_DEFECT, encodeDefect(defect), undefined] : [OP_INTERRUPTED, undefined, undefined]
+}
+
+// -----------------------------------------------------------------------------------------------------------
+// Offloaded functions
+
+/** Runs `offload` calls: a plain call, no fiber (an async one is awaited; interrupting drops its result). */
+const makeOffloadRunner = (outbox: Outbox) => {
+  /** Calls whose promise has not settled, with their synchronous time; deleted when interrupted. */
+  const pending = new Map<number, number>()
+
+  const failed = (id: number, error: unknown, cpu: number): void => {
+    if (error instanceof ReferenceError) {
+      return outbox.reply(
+        OP_INVALID,
+        id,
+        { reason: "not-self-contained", detail: FunctionSource.notSelfContained("", error) },
+        cpu
+      )
+    }
+    outbox.reply(OP_DEFECT, id, encodeDefect(error), cpu)
   }
 
-  /** An offloaded function: a plain call, no fiber (an async one is awaited; interrupting drops its result). */
-  const runOffload = (id: number, payload: OffloadPayload): void => {
+  const run = (id: number, payload: OffloadPayload): void => {
     let fn: (...args: Array<unknown>) => unknown
     try {
       fn = FunctionSource.compile(payload.source)
     } catch (error) {
-      return reply(OP_INVALID, id, { reason: "not-self-contained", detail: String(error) })
+      return outbox.reply(OP_INVALID, id, { reason: "not-self-contained", detail: String(error) }, 0)
     }
     const start = performance.now()
     let result: unknown
@@ -375,130 +385,244 @@ export const makeServer = <G extends Group<Any>>(
         ? FunctionSource.mapEach(fn, payload.args[0] as ReadonlyArray<unknown>)
         : fn(...payload.args)
     } catch (error) {
-      cpu = performance.now() - start
-      return offloadFailed(id, error)
+      return failed(id, error, performance.now() - start)
     }
-    cpu = performance.now() - start
-    if (!(result instanceof Promise)) return reply(OP_SUCCESS, id, result)
-    pending.add(id)
-    cpuOf.set(id, cpu)
-    const settle = (settled: () => void): void => {
-      if (!pending.delete(id)) return
-      cpu = cpuOf.get(id) ?? 0
-      cpuOf.delete(id)
-      settled()
-    }
+    const cpu = performance.now() - start
+    if (!(result instanceof Promise)) return outbox.reply(OP_SUCCESS, id, result, cpu)
+    pending.set(id, cpu)
     result.then(
-      (value) => settle(() => reply(OP_SUCCESS, id, value)),
-      (error) => settle(() => offloadFailed(id, error))
+      (value) => {
+        if (pending.delete(id)) outbox.reply(OP_SUCCESS, id, value, cpu)
+      },
+      (error) => {
+        if (pending.delete(id)) failed(id, error, cpu)
+      }
     )
   }
 
-  const runCall = (id: number, index: number, payload: unknown): void => {
-    cpu = 0
-    if (index === offloadIndex) return runOffload(id, payload as OffloadPayload)
-    const entry = entries[index]
-    if (entry === undefined) {
-      return reply(OP_INVALID, id, { reason: "schema", detail: `this worker serves no task with index ${index}` })
-    }
+  /** Answers an interrupted call at once; false when `id` is not one of its calls. */
+  const interrupt = (id: number): boolean => {
+    const cpu = pending.get(id)
+    if (cpu === undefined) return false
+    pending.delete(id)
+    outbox.reply(OP_INTERRUPTED, id, undefined, cpu)
+    return true
+  }
+
+  return { run, interrupt, busy: () => pending.size > 0, clear: () => pending.clear() }
+}
+
+// -----------------------------------------------------------------------------------------------------------
+// Typed calls
+
+/** Runs typed calls, each in its own fiber unless its Effect is already its outcome. */
+const makeCallRunner = (runtime: TypedRuntime | undefined, outbox: Outbox) => {
+  const isExit = runtime?.isExit
+  const running = new Map<number, Fiber.Fiber<unknown, unknown>>()
+
+  const complete = (
+    id: number,
+    entry: Entry,
+    exit: Exit.Exit<unknown, unknown>,
+    cpu: number,
+    buffers: Array<TransferListItem> | undefined
+  ): void => {
+    const [op, value, transfer] = encodeAnswer(entry, exit)
+    outbox.reply(op, id, value, cpu, transfer)
+    outbox.freeAfterPost(buffers)
+  }
+
+  /** Runs call `id`; `buffers` are its payload's own buffers, freed once it has answered. */
+  const run = (
+    id: number,
+    entry: Entry,
+    payload: unknown,
+    ownBuffers: (payload: unknown) => Array<TransferListItem> | undefined
+  ): void => {
     let decoded: unknown
     try {
       decoded = entry.payload.decode(payload)
     } catch (error) {
       if (!(error instanceof CodecError)) throw error
-      return reply(OP_INVALID, id, { reason: "schema", detail: error.detail })
+      return outbox.reply(OP_INVALID, id, { reason: "schema", detail: error.detail }, 0)
     }
-    const buffers = entry.release ? owned(payload) : undefined
+    const buffers = entry.release ? ownBuffers(payload) : undefined
     const start = performance.now()
     let effect: Effect.Effect<unknown, unknown>
     try {
       effect = entry.run(decoded)
     } catch (error) {
-      cpu = performance.now() - start
-      reply(OP_DEFECT, id, encodeDefect(error))
-      return freeAfterPost(buffers)
+      outbox.reply(OP_DEFECT, id, encodeDefect(error), performance.now() - start)
+      return outbox.freeAfterPost(buffers)
     }
-    if (isExit?.(effect)) {
-      cpu = performance.now() - start
-      return complete(id, entry, effect, buffers)
-    }
+    if (isExit?.(effect)) return complete(id, entry, effect, performance.now() - start, buffers)
     const fiber = runtime!.runFork(effect)
     const exit = fiber.pollUnsafe()
-    const spent = performance.now() - start
-    if (exit !== undefined) {
-      cpu = spent
-      return complete(id, entry, exit, buffers)
-    }
+    const cpu = performance.now() - start
+    if (exit !== undefined) return complete(id, entry, exit, cpu, buffers)
     running.set(id, fiber)
-    cpuOf.set(id, spent)
     fiber.addObserver((exit) => {
       running.delete(id)
-      cpu = cpuOf.get(id) ?? 0
-      cpuOf.delete(id)
-      complete(id, entry, exit, buffers)
+      complete(id, entry, exit, cpu, buffers)
     })
   }
 
-  const interrupt = (id: number): void => {
-    if (pending.delete(id)) {
-      cpu = cpuOf.get(id) ?? 0
-      cpuOf.delete(id)
-      return reply(OP_INTERRUPTED, id, undefined)
+  return {
+    run,
+    interrupt: (id: number) => running.get(id)?.interruptUnsafe(),
+    interruptAll: () => {
+      for (const fiber of running.values()) fiber.interruptUnsafe()
+    },
+    busy: () => running.size > 0
+  }
+}
+
+// -----------------------------------------------------------------------------------------------------------
+// Payload release: buffers shared between the calls of a batch
+
+/**
+ * Counts the `ArrayBuffer`s the payloads of a batch reference (any view, or bare; see `forEachBuffer`): a
+ * buffer that two calls share must outlive both, so neither frees it. Undefined when no call of the batch frees
+ * its payload.
+ */
+const sharedBuffers = (
+  batch: ReadonlyArray<unknown>,
+  entries: ReadonlyArray<Entry>
+): Map<unknown, number> | undefined => {
+  let releasing = false
+  for (let i = 0; i < batch.length; i += TO_WORKER_WIDTH) {
+    if (batch[i] === OP_RUN && entries[batch[i + 2] as number]?.release === true) {
+      releasing = true
+      break
     }
-    running.get(id)?.interruptUnsafe()
+  }
+  if (!releasing) return undefined
+  const counts = new Map<unknown, number>()
+  const count = (buffer: ArrayBufferLike): void => void counts.set(buffer, (counts.get(buffer) ?? 0) + 1)
+  for (let i = 0; i < batch.length; i += TO_WORKER_WIDTH) {
+    if (batch[i] === OP_RUN) forEachBuffer(batch[i + 3], count)
+  }
+  return counts
+}
+
+/** The buffers of a payload that it alone owns (`shared` counts them over its batch); undefined when none. */
+const ownedBuffers = (
+  payload: unknown,
+  shared: Map<unknown, number> | undefined
+): Array<TransferListItem> | undefined => {
+  const buffers: Array<TransferListItem> = []
+  collectTransferables(payload, buffers)
+  if (shared === undefined) return buffers.length > 0 ? buffers : undefined
+  const own = buffers.filter((buffer) => shared.get(buffer) === 1)
+  return own.length > 0 ? own : undefined
+}
+
+// -----------------------------------------------------------------------------------------------------------
+// The server
+
+/**
+ * Builds a server for a group on any channel. `serve` wires it to the thread's or process's channel;
+ * `WorkerPool.layerTest` wires it to an in-process one. `runtime` is required when the group has tasks.
+ *
+ * Before it starts each call it writes the start log (see `SIGNAL_TAKEN`); before a call of a task it has not
+ * run yet (the usual suspect of a crash: a fault is most often a task's first run in that worker), it posts the
+ * answers it has ready, so that a crash in that call costs no answer of the calls before it.
+ */
+export const makeServer = <G extends Group<Any>>(
+  group: G,
+  handlers: Handlers<G>,
+  channel: ServerChannel,
+  options: WorkerBootOptions = {},
+  runtime?: TypedRuntime
+): Server => {
+  checkHandlers(group, handlers)
+  if (group.tasks.length > 0 && runtime === undefined) throw new Error("makeServer: typed tasks need a runtime")
+  const entries = runtime === undefined ? [] : toEntries(group, handlers, runtime)
+  const offloadIndex = entries.length
+  const outbox = makeOutbox(channel, options.heapReportMillis)
+  const offload = makeOffloadRunner(outbox)
+  const calls = makeCallRunner(runtime, outbox)
+  const signal = options.signal
+  const logStart = makeStartLog(options)
+  /** Run records taken up so far (int32, wraps), as the start log records it. */
+  let taken = 0
+  /** Task indexes this worker has run (the offload task: sources it has run). */
+  const ran = new Uint8Array(offloadIndex)
+  const ranSources = new Set<string>()
+  /** Whether any task frees its payload: only then are batches checked for buffers shared between calls. */
+  const anyRelease = entries.some((entry) => entry.release)
+
+  /** Whether call `index`/`payload` is the first of its kind here: then the answers so far leave first. */
+  const firstRun = (index: number, payload: unknown): boolean => {
+    if (index < offloadIndex) {
+      if (ran[index] === 1) return false
+      ran[index] = 1
+      return true
+    }
+    const source = (payload as OffloadPayload | null)?.source
+    if (typeof source !== "string" || ranSources.has(source)) return false
+    // Bounded: a worker that sees many distinct functions stops telling them apart.
+    if (ranSources.size < 1024) ranSources.add(source)
+    return true
+  }
+
+  const runCall = (
+    id: number,
+    index: number,
+    payload: unknown,
+    shared: Map<unknown, number> | undefined
+  ): void => {
+    if (index === offloadIndex) return offload.run(id, payload as OffloadPayload)
+    const entry = entries[index]
+    if (entry === undefined) {
+      return outbox.reply(OP_INVALID, id, {
+        reason: "schema",
+        detail: `this worker serves no task with index ${index}`
+      }, 0)
+    }
+    calls.run(id, entry, payload, (p) => ownedBuffers(p, shared))
   }
 
   const handle = (batch: ReadonlyArray<unknown>): void => {
     let since = performance.now()
-    shared = anyRelease && batch.length > TO_WORKER_WIDTH ? sharedBuffers(batch) : undefined
+    const shared = anyRelease && batch.length > TO_WORKER_WIDTH ? sharedBuffers(batch, entries) : undefined
     for (let i = 0; i < batch.length; i += TO_WORKER_WIDTH) {
       const op = batch[i]
       const id = batch[i + 1] as number
       if (op === OP_RUN) {
+        const index = batch[i + 2] as number
+        if (firstRun(index, batch[i + 3]) && outbox.waiting()) {
+          outbox.flush()
+          since = performance.now()
+        }
+        taken = (taken + 1) | 0
+        logStart(taken)
         // Cancelled while it waited here behind a running call (the pool's `Transport.skip`): never started.
         if (signal !== undefined && Atomics.load(signal, SIGNAL_SKIP) === skipKey(id)) {
-          cpu = 0
-          reply(OP_INTERRUPTED, id, undefined)
+          outbox.reply(OP_INTERRUPTED, id, undefined, 0)
           continue
         }
-        runCall(id, batch[i + 2] as number, batch[i + 3])
-        if (out.length > 0) {
+        runCall(id, index, batch[i + 3], shared)
+        if (outbox.waiting()) {
           const now = performance.now()
           if (now - since > answerFlushMillis) {
-            flush()
+            outbox.flush()
             since = now
           }
         }
       } else if (op === OP_INTERRUPT) {
-        interrupt(id)
+        if (!offload.interrupt(id)) calls.interrupt(id)
       }
     }
-  }
-
-  /** Counts of the buffers that the payloads of a batch reference, when one of its calls frees its payload. */
-  const sharedBuffers = (batch: ReadonlyArray<unknown>): Map<unknown, number> | undefined => {
-    let releasing = false
-    for (let i = 0; i < batch.length; i += TO_WORKER_WIDTH) {
-      if (batch[i] === OP_RUN && entries[batch[i + 2] as number]?.release === true) {
-        releasing = true
-        break
-      }
-    }
-    if (!releasing) return undefined
-    const counts = new Map<unknown, number>()
-    for (let i = 0; i < batch.length; i += TO_WORKER_WIDTH) {
-      if (batch[i] === OP_RUN) countBuffers(batch[i + 3], counts)
-    }
-    return counts
   }
 
   const interruptAll = (): void => {
-    pending.clear()
-    for (const fiber of running.values()) fiber.interruptUnsafe()
+    offload.clear()
+    calls.interruptAll()
   }
 
   channel.post([OP_READY, 0, { names: taskNames(group) }, 0], undefined)
-  return { handle, interruptAll, busy: () => running.size > 0 || pending.size > 0, flush }
+  return { handle, interruptAll, busy: () => calls.busy() || offload.busy(), flush: outbox.flush }
 }
 
 /** After activity, how long an idle worker keeps waiting on the wake-up signal instead of the event loop. */
@@ -636,6 +760,8 @@ const attach = <G extends Group<Any>>(
       server.handle(batch)
       hot?.activity()
     })
+    // A call that exits the worker (or throws outside any fiber) costs no answer of the calls before it.
+    process.on("exit", server.flush)
     return
   }
   const send = process.send!.bind(process)
@@ -644,7 +770,8 @@ const attach = <G extends Group<Any>>(
     handlers,
     {
       post: (batch) => {
-        send(batch)
+        // Gone: the answers have nowhere to go (and the exit handler's last flush must not throw).
+        if (process.connected) send(batch)
       },
       canTransfer: false
     },
@@ -652,14 +779,15 @@ const attach = <G extends Group<Any>>(
     runtime
   )
   process.on("message", server.handle as (message: unknown) => void)
+  process.on("exit", server.flush)
 }
-
-let servedHere = false
 
 /**
  * Serves a group of tasks from a worker entry file. Inside a pool worker (thread or child process) it
  * answers the pool; anywhere else (the file imported on the main thread, in a spec) it only returns the
- * group and handlers, for `WorkerPool.layerTest`. A worker serves one group: a second call throws.
+ * group and handlers, for `WorkerPool.layerTest`. A worker serves one group: a second call throws, which fails
+ * the worker's boot with `WorkerBootFailed` saying so. The worker announces itself ready once its entry has
+ * finished loading.
  *
  * Every worker also serves the built-in task behind `WorkerPool.offload`.
  *
@@ -679,17 +807,28 @@ export const serve = <G extends Group<Any>>(group: G, handlers: NoInfer<Handlers
   checkHandlers(group, handlers)
   const target = poolChannel()
   if (target === undefined) return { _tag: "Served", group, handlers, attached: false }
-  if (servedHere) throw new Error("serve: this worker already serves a group; a worker entry calls serve once")
-  servedHere = true
-  if (group.tasks.length === 0) {
-    attach(group, handlers, target, undefined)
+  const global = globalThis as Record<symbol, unknown>
+  if (global[servedKey] !== undefined) {
+    throw new Error(
+      `serve: this worker already serves a group (tasks: ${String(global[servedKey]) || "(none)"}); a worker ` +
+        "calls serve once: move the tasks into one group, and import shared definitions from a module that " +
+        "does not call serve"
+    )
+  }
+  global[servedKey] = group.tasks.map((task) => task.name).join(", ")
+  const start = (): void | Promise<void> =>
+    group.tasks.length === 0
+      ? attach(group, handlers, target, undefined)
+      : loadTypedRuntime().then((runtime) => attach(group, handlers, target, runtime))
+  const slot = global[bootSlotKey] as BootSlot | undefined
+  if (slot !== undefined && !slot.imported) {
+    // The bootstrap starts it once the entry has loaded: a failure after this call still fails the boot.
+    slot.start = start
   } else {
-    loadTypedRuntime().then(
-      (runtime) => attach(group, handlers, target, runtime),
-      (error) =>
-        setImmediate(() => {
-          throw error // uncaught: the pool receives it as this worker's boot error
-        })
+    Promise.resolve().then(start).catch((error) =>
+      setImmediate(() => {
+        throw error // uncaught: the pool receives it as this worker's boot error
+      })
     )
   }
   return { _tag: "Served", group, handlers, attached: true }

@@ -12,8 +12,8 @@
  */
 import * as module from "node:module"
 import { workerData } from "node:worker_threads"
-import { workerDataKey } from "../wire/WorkerMarkers.ts"
-import type { WorkerBootOptions } from "../wire/WorkerMarkers.ts"
+import { bootSlotKey, workerDataKey } from "../wire/WorkerMarkers.ts"
+import type { BootSlot, WorkerBootOptions } from "../wire/WorkerMarkers.ts"
 import * as EffectResolution from "./EffectResolution.ts"
 import { lowerPriority } from "./SchedulingPriority.ts"
 
@@ -29,4 +29,9 @@ if (options.effectResolution === true) EffectResolution.install()
 // Before the entry loads: its imports already compete with the event loop for a core.
 if (options.niceIncrement !== undefined) lowerPriority(options.niceIncrement, "thread")
 if (options.entry === undefined) throw new Error("no worker entry given to the thread bootstrap")
+// `serve` leaves its start here; the worker is ready once the whole entry has loaded (see `BootSlot`).
+const slot: BootSlot = { start: undefined, imported: false }
+;(globalThis as Record<symbol, unknown>)[bootSlotKey] = slot
 await import(options.entry)
+slot.imported = true
+await slot.start?.()
