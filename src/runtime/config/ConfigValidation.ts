@@ -6,17 +6,10 @@
  */
 import { Duration, Effect, Exit, Schema, SchemaIssue } from "effect"
 import { InvalidConfig } from "../../domain/OrchestratorError.ts"
+import { valueAt } from "../wire/WireCodec.ts"
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
-const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
-  let current: unknown = input
-  for (const key of path) {
-    if (current === null || typeof current !== "object") return undefined
-    current = (current as Record<PropertyKey, unknown>)[key]
-  }
-  return current
-}
 
 const render = (value: unknown): string => {
   if (typeof value === "string") return JSON.stringify(value)

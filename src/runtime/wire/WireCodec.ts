@@ -31,7 +31,8 @@ const render = (value: unknown): string => {
   return `a ${name ?? "object"}`
 }
 
-const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
+/** The value at `path` inside `input`, or undefined where the path leaves it (shared with `ConfigValidation`). */
+export const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
   let current: unknown = input
   for (const key of path) {
     if (current === null || typeof current !== "object") return undefined
