@@ -10,7 +10,6 @@ import { valueAt } from "../wire/WireCodec.ts"
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
-
 const render = (value: unknown): string => {
   if (typeof value === "string") return JSON.stringify(value)
   if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") return String(value)
