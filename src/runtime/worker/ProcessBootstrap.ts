@@ -6,22 +6,12 @@
  *
  * @internal
  */
-import * as module from "node:module"
-import { bootSlotKey, OP_FATAL, processOptionsKey, workerEnvKey } from "../wire/WorkerMarkers.ts"
-import type { BootSlot, WorkerBootOptions } from "../wire/WorkerMarkers.ts"
-import * as EffectResolution from "./EffectResolution.ts"
-import { lowerPriority } from "./SchedulingPriority.ts"
+import { OP_FATAL, processOptionsKey, workerEnvKey } from "../wire/WorkerMarkers.ts"
+import type { WorkerBootOptions } from "../wire/WorkerMarkers.ts"
+import { importEntry, prepare } from "./Boot.ts"
 
 const options: WorkerBootOptions = JSON.parse(process.env[workerEnvKey] ?? "{}")
-if (options.compileCache !== false) {
-  try {
-    module.enableCompileCache?.()
-  } catch {
-    // an unwritable cache directory only costs speed
-  }
-}
-if (options.effectResolution === true) EffectResolution.install()
-if (options.niceIncrement !== undefined) lowerPriority(options.niceIncrement, "process")
+prepare(options, "process")
 // Children of this worker must not think they are pool workers too.
 delete process.env[workerEnvKey]
 ;(globalThis as Record<symbol, unknown>)[processOptionsKey] = options
@@ -49,11 +39,5 @@ const entry = process.argv[2]
 if (entry === undefined) {
   report(new Error("no worker entry given to the process bootstrap"))
 } else {
-  // `serve` leaves its start here; the worker is ready once the whole entry has loaded (see `BootSlot`).
-  const slot: BootSlot = { start: undefined, imported: false }
-  ;(globalThis as Record<symbol, unknown>)[bootSlotKey] = slot
-  import(entry).then(async () => {
-    slot.imported = true
-    await slot.start?.()
-  }).catch(report)
+  importEntry(entry).catch(report)
 }

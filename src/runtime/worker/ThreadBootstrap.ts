@@ -10,28 +10,12 @@
  *
  * @internal
  */
-import * as module from "node:module"
 import { workerData } from "node:worker_threads"
-import { bootSlotKey, workerDataKey } from "../wire/WorkerMarkers.ts"
-import type { BootSlot, WorkerBootOptions } from "../wire/WorkerMarkers.ts"
-import * as EffectResolution from "./EffectResolution.ts"
-import { lowerPriority } from "./SchedulingPriority.ts"
+import { workerDataKey } from "../wire/WorkerMarkers.ts"
+import type { WorkerBootOptions } from "../wire/WorkerMarkers.ts"
+import { importEntry, prepare } from "./Boot.ts"
 
 const options = (workerData as Record<string, WorkerBootOptions | undefined> | null)?.[workerDataKey] ?? {}
-if (options.compileCache !== false) {
-  try {
-    module.enableCompileCache?.()
-  } catch {
-    // an unwritable cache directory only costs speed
-  }
-}
-if (options.effectResolution === true) EffectResolution.install()
-// Before the entry loads: its imports already compete with the event loop for a core.
-if (options.niceIncrement !== undefined) lowerPriority(options.niceIncrement, "thread")
+prepare(options, "thread")
 if (options.entry === undefined) throw new Error("no worker entry given to the thread bootstrap")
-// `serve` leaves its start here; the worker is ready once the whole entry has loaded (see `BootSlot`).
-const slot: BootSlot = { start: undefined, imported: false }
-;(globalThis as Record<symbol, unknown>)[bootSlotKey] = slot
-await import(options.entry)
-slot.imported = true
-await slot.start?.()
+await importEntry(options.entry)
