@@ -161,3 +161,13 @@ describe("bounds", () => {
     }).pipe(Effect.provide(pools[0]![1]()), provide)
   })
 })
+
+describe("under Effect's default tracer", () => {
+  it.effect("a call under a span sends no span context: the worker sees no parent", () =>
+    Effect.gen(function*() {
+      const caller = yield* Effect.makeSpan("caller")
+      // No span context in the worker: the default tracer exports nothing, so no call pays for ids.
+      const seen = yield* WorkerPool.run(ParentOf).pipe(Effect.withParentSpan(caller))
+      assert.deepStrictEqual(seen, { traceId: "none", spanId: "none" })
+    }).pipe(Effect.provide(pools[0]![1]())))
+})

@@ -58,12 +58,16 @@ const codecsOf = (task: WorkerTask.Any): TaskCodecs => {
 }
 
 /**
- * The caller's span, sent with the call so that the handler's spans join its trace; none when it has no span
- * or it is not sampled (its children would not be exported anyway).
+ * The caller's span, sent with the call so that the handler runs under it in the worker; none when it has no
+ * span, when it is not sampled (its children would not be exported anyway), or under Effect's default tracer,
+ * which exports nothing (the orchestrator's span around every task would otherwise make each call pay for span
+ * ids nobody reads). The handler's spans join the caller's trace on the main side either way (see
+ * `TelemetryReplay.ts`).
  */
 const traceOf = (fiber: Fiber.Fiber<unknown, unknown>): readonly [string, string] | undefined => {
   const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
-  return span === undefined || !span.sampled ? undefined : [span.traceId, span.spanId]
+  if (span === undefined || !span.sampled || fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer) return undefined
+  return [span.traceId, span.spanId]
 }
 
 /** The two ways to call a pool: a typed task, or a self-contained function (`offload`). */

@@ -6,6 +6,9 @@
  * batched per macrotask, and each carries the synchronous time its handler took, from which the pool tells
  * CPU-bound tasks from light ones.
  *
+ * A typed handler's spans and log lines are recorded and shipped back with its answer, for the pool to replay
+ * on the main side (see `CallTelemetry.ts`); under the caller's span when the call carried one.
+ *
  * Keep worker entry files light: import `serve` from this module and schemas with deep imports
  * (`effect/Schema`, `effect/Effect`), not the `effect` barrel; boot time roughly halves. This module itself
  * loads `effect` only when the group has typed tasks, so a worker that serves only `offload` boots like a
