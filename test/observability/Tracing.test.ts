@@ -2,9 +2,10 @@
 // is exported by the main side's tracer (an in-memory one here), and a handler's log lines go through the main
 // side's loggers annotated with the task and the worker. Through real threads, child processes and `layerTest`.
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Logger, Option, References, Tracer } from "effect"
-import type { Layer, LogLevel } from "effect"
-import { WorkerPool } from "../../src/index.ts"
+import { Effect, Exit, Layer, Logger, Metric, Option, References, Tracer } from "effect"
+import type { LogLevel } from "effect"
+import { Orchestrator, WorkerPool } from "../../src/index.ts"
+import { serve } from "../../src/runtime/worker/Server.ts"
 import { ParentOf, Square } from "./fixtures/traced-tasks.ts"
 import * as traced from "./fixtures/traced-tasks.ts"
 
@@ -170,4 +171,25 @@ describe("under Effect's default tracer", () => {
       const seen = yield* WorkerPool.run(ParentOf).pipe(Effect.withParentSpan(caller))
       assert.deepStrictEqual(seen, { traceId: "none", spanId: "none" })
     }).pipe(Effect.provide(pools[0]![1]())))
+})
+
+describe("through the orchestrator", () => {
+  it.effect("a handler's spans are children of the orchestrator's task span, its logs carry the task", () => {
+    const { lines, named, provide, spans } = capture()
+    const Test = Orchestrator.Orchestrator.layerTest(serve(traced.TracedTasks, traced.handlers)).pipe(
+      Layer.provide(Layer.succeed(Metric.MetricRegistry, new Map()))
+    )
+    return Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator.Orchestrator
+      assert.strictEqual(yield* orchestrator.offload(Square, { n: 5 }).pipe(Effect.withSpan("request")), 25)
+      const [request] = named("request")
+      const task = spans.find((span) => span.name.startsWith("task "))
+      const [square] = named("square")
+      assert.isDefined(task, spans.map((span) => span.name).join(", "))
+      assert.strictEqual(parentId(task!), request!.spanId)
+      assert.strictEqual(parentId(square!), task!.spanId)
+      assert.strictEqual(square!.traceId, request!.traceId)
+      assert.isDefined(lines.find((l) => l.message === "squaring 5" && l.annotations.task === "square"))
+    }).pipe(Effect.provide(Test), provide)
+  })
 })
