@@ -31,6 +31,10 @@
  *   `failedCalls`) and its replacement info; a failed boot is a warning (`attempt`, `maxAttempts`), giving up
  *   after `maxBootFailures` an error; a shutdown with accepted calls logs its drain. They go to the loggers and
  *   minimum level of the context the layer is built in.
+ * - **Tracing across the boundary**: a call made under a span runs its handler under that span in the worker;
+ *   the spans the handler makes and the lines it logs are replayed in the caller's fiber as it resumes, into the
+ *   tracer and loggers of the caller's context (log lines annotated with `task` and `workerId`), at most 64 of
+ *   each per call. See `docs/observability.md`.
  * - **Which worker**: each call writes the id of its worker into the caller's `WorkerAssignment` cell, if its
  *   context has one (the orchestrator reports it as `TaskResult.workerId`).
  * - **Metrics** (`orchestrator_pool_*`, attribute `pool`; see {@link metrics}): wait and run time histograms

@@ -103,7 +103,7 @@ const setup = (config: Partial<PoolConfig> = {}, onSpawn?: (workers: ReadonlyArr
   // Without a queue capacity every call is accepted.
   const submit = (payload: unknown, timeoutMillis = 0) =>
     engine.submit({ name: "echo", index: 0, payload, timeoutMillis }, (exit) => {
-      exits.push(exit)
+      exits.push(exit as Exit.Exit<unknown, unknown>)
     })!
   return { engine, workers, exits, submit, bootResult: () => bootResult }
 }
@@ -185,7 +185,7 @@ describe("WorkerDispatch engine", () => {
       return engine.submit(
         { name: "echo", index: 0, payload: buffer, transfer: [buffer], timeoutMillis: 0 },
         (exit) => {
-          exits.push(exit)
+          exits.push(exit as Exit.Exit<unknown, unknown>)
         }
       )
     }

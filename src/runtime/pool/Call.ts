@@ -11,9 +11,9 @@
  *
  * @internal
  */
-import type * as Exit from "effect/Exit"
+import type * as Effect from "effect/Effect"
 import type { TransferListItem } from "node:worker_threads"
-import type { ValueCodec } from "../wire/Protocol.ts"
+import type { CallTelemetry, ValueCodec } from "../wire/Protocol.ts"
 import type { QueuedCall } from "./CallQueue.ts"
 import type { Transport } from "./Transport.ts"
 import type { WorkerAssignment } from "./WorkerAssignment.ts"
@@ -42,8 +42,11 @@ export const DEAD = 4
 /** Where a worker is; ordered, see the module notes. */
 export type WorkerState = typeof BOOTING | typeof READY | typeof RETIRING | typeof STOPPING | typeof DEAD
 
-/** Receives the outcome of a call. */
-export type Resume = (exit: Exit.Exit<any, any>) => void
+/**
+ * Receives the outcome of a call: its `Exit`; or, when the worker shipped what the handler traced and logged,
+ * an Effect that replays that in the caller's fiber and then is the `Exit` (`Effect.callback`'s resume runs it).
+ */
+export type Resume = (outcome: Effect.Effect<any, any>) => void
 
 /** Plain counters of one task name, and how much synchronous worker time its calls take. */
 export class TaskStats {
@@ -83,6 +86,8 @@ export interface CallRequest {
   readonly priority?: number | undefined
   /** Fairness key while it waits: keys take turns within a level. */
   readonly key?: string | undefined
+  /** The caller's span (trace id, span id), sent ahead of the call so the handler runs under it. */
+  readonly trace?: readonly [traceId: string, spanId: string] | undefined
 }
 
 /** A call as the dispatcher tracks it. */
@@ -102,6 +107,11 @@ export interface Call {
   /** Rank of its priority in the pool's queue (0 critical … 3 low). */
   readonly priority: number
   readonly key: string | undefined
+  readonly trace: readonly [traceId: string, spanId: string] | undefined
+  /** What its handler traced and logged, from its worker's `OP_TELEMETRY` record; replayed as it resumes. */
+  telemetry: CallTelemetry | undefined
+  /** The worker that sent `telemetry`. */
+  telemetryWorker: number
   /** Its place in the pool's queue while it waits there. */
   queued: QueuedCall | undefined
   /** Its estimated synchronous work (ms) when it was sent (see `Placement.pipelineBudgetMillis`). */

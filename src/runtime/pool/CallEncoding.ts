@@ -6,8 +6,11 @@
  *
  * @internal
  */
+import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Tracer from "effect/Tracer"
 import type { TransferListItem } from "node:worker_threads"
 import type { PoolShutDown, QueueFull, WorkerBootFailed } from "../../domain/OrchestratorError.ts"
 import { InvalidConfig, PayloadInvalid, UnknownTask } from "../../domain/OrchestratorError.ts"
@@ -52,6 +55,19 @@ const codecsOf = (task: WorkerTask.Any): TaskCodecs => {
     taskCodecs.set(task, codecs)
   }
   return codecs
+}
+
+/**
+ * The caller's span, sent with the call so that the handler runs under it in the worker; none when it has no
+ * span, when it is not sampled (its children would not be exported anyway), or under Effect's default tracer,
+ * which exports nothing (the orchestrator's span around every task would otherwise make each call pay for span
+ * ids nobody reads). The handler's spans join the caller's trace on the main side either way (see
+ * `TelemetryReplay.ts`).
+ */
+const traceOf = (fiber: Fiber.Fiber<unknown, unknown>): readonly [string, string] | undefined => {
+  const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
+  if (span === undefined || !span.sampled || fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer) return undefined
+  return [span.traceId, span.spanId]
 }
 
 /** The two ways to call a pool: a typed task, or a self-contained function (`offload`). */
@@ -118,7 +134,8 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
       // The dispatcher spells "no timeout" 0.
       timeoutMillis = decoded === Number.POSITIVE_INFINITY ? 0 : decoded
     }
-    const assignment = WorkerAssignment.current()
+    const fiber = Fiber.getCurrent()
+    const assignment = fiber?.getRef(WorkerAssignment.CurrentWorkerAssignment)
     let priority = assignment?.priority
     if (options?.priority !== undefined) {
       priority = rankOf(options.priority)
@@ -145,7 +162,8 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
       timeoutMillis,
       assignment,
       priority,
-      key: options?.key ?? assignment?.key
+      key: options?.key ?? assignment?.key,
+      trace: fiber === undefined ? undefined : traceOf(fiber)
     }, resume)
   }
 

@@ -48,9 +48,12 @@ import {
   OP_INTERRUPTED,
   OP_READY,
   OP_RUN,
+  OP_TELEMETRY,
+  OP_TRACE,
   TO_MAIN_WIDTH,
   TO_WORKER_WIDTH
 } from "../wire/Protocol.ts"
+import type { CallTelemetry } from "../wire/Protocol.ts"
 import { decode } from "./Answer.ts"
 import type { Call, CallRequest, Resume, Slot } from "./Call.ts"
 import {
@@ -72,6 +75,7 @@ import { pick, pipelineBudgetMillis } from "./Placement.ts"
 import type { SpareCores } from "./Placement.ts"
 import { project } from "./PoolStats.ts"
 import type { PoolStats } from "./PoolStats.ts"
+import { replay } from "./TelemetryReplay.ts"
 import type { Spawner } from "./Transport.ts"
 
 /** What happened to the pool's workers, as reported to `EngineOptions.onEvent`. */
@@ -333,6 +337,9 @@ export class Engine {
       assignment: request.assignment,
       priority: request.priority ?? 2,
       key: request.key,
+      trace: request.trace,
+      telemetry: undefined,
+      telemetryWorker: 0,
       queued: undefined,
       cpuEstimate: 0,
       bytes: transfer === undefined ? 0 : movedBytes(transfer),
@@ -391,7 +398,10 @@ export class Engine {
       this.failed++
       call.stats.failed++
     }
-    resume(exit)
+    const telemetry = call.telemetry
+    if (telemetry === undefined) return resume(exit)
+    call.telemetry = undefined
+    resume(replay(telemetry, call.name, call.telemetryWorker, exit))
   }
 
   private failQueued(exit: Exit.Exit<never, any>): void {
@@ -451,6 +461,7 @@ export class Engine {
     slot.inFlight.set(call.id, call)
     slot.pendingCpu += call.cpuEstimate
     slot.pendingBytes += call.bytes
+    if (call.trace !== undefined) slot.outbox.push(OP_TRACE, call.id, call.trace[0], call.trace[1])
     slot.outbox.push(OP_RUN, call.id, call.index, call.payload)
     call.seq = slot.runsSent = (slot.runsSent + 1) | 0
     if (call.transfer !== undefined) {
@@ -799,6 +810,11 @@ export class Engine {
       }
       const call = slot.inFlight.get(batch[i + 1] as number)
       if (call === undefined) continue
+      if (op === OP_TELEMETRY) {
+        call.telemetry = batch[i + 2] as CallTelemetry
+        call.telemetryWorker = slot.id
+        continue
+      }
       // An interrupted call's time says nothing about the task's cost (a skipped one took none).
       if (op !== OP_INTERRUPTED) call.stats.record(batch[i + 3] as number)
       answered++

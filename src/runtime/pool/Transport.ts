@@ -29,6 +29,7 @@ import {
 } from "../wire/Protocol.ts"
 import type { WorkerBootOptions } from "../wire/Protocol.ts"
 import { codecFor } from "../wire/WireCodec.ts"
+import * as CallTelemetry from "../worker/CallTelemetry.ts"
 import { makeServer } from "../worker/Server.ts"
 
 /** What a transport reports. `onExit` is called exactly once, last. */
@@ -329,7 +330,7 @@ export const inProcessSpawner = <G extends Group<Any>>(
       canTransfer: true
     },
     { ...boot, signal },
-    { runFork: Effect.runFork, isExit: Exit.isExit, codecFor }
+    { runFork: Effect.runFork, isExit: Exit.isExit, codecFor, telemetry: CallTelemetry }
   )
   const stop = (code: number): void => {
     if (!alive) return

@@ -3,7 +3,8 @@
  *
  * Messages travel in batches: one `postMessage` (or `process.send`) carries a flat array of fixed-width
  * records, so a burst of tiny tasks costs one structured clone and one wake-up instead of one per task.
- * - main to worker, 4 slots per record: `[op, id, taskIndex, payload]`
+ * - main to worker, 4 slots per record: `[op, id, taskIndex, payload]`; a call made under a span is preceded by
+ *   `[OP_TRACE, id, traceId, spanId]`, so that calls without one cost nothing more
  * - worker to main, 4 slots per record: `[op, id, value, cpu]`, where `cpu` is the synchronous time (ms) the
  *   worker spent in the call's handler, from which the pool tells CPU-bound tasks from light ones
  *
@@ -28,6 +29,11 @@ import type { TransferListItem } from "node:worker_threads"
 export const OP_RUN = 0
 /** Interrupt the fiber of call `id`. */
 export const OP_INTERRUPT = 1
+/**
+ * The next run record of call `id` runs under the caller's span: `[OP_TRACE, id, traceId, spanId]`. Sent only
+ * when the caller has a (sampled) span, right before the call's `OP_RUN` record.
+ */
+export const OP_TRACE = 2
 /** Width of a main-to-worker record. */
 export const TO_WORKER_WIDTH = 4
 
@@ -46,6 +52,11 @@ export const OP_INVALID = 4
 export const OP_HEAP = 5
 /** The worker is ready (id is 0); value is `{ names }`, the task names by index. Sent alone. */
 export const OP_READY = 6
+/**
+ * What call `id`'s handler traced and logged (id is the call's; value is a `CallTelemetry`, cpu 0). Sent only
+ * when there is something, right before the call's answer, so the pool replays it as the caller resumes.
+ */
+export const OP_TELEMETRY = 8
 /** Width of a worker-to-main record. */
 export const TO_MAIN_WIDTH = 4
 
@@ -63,6 +74,47 @@ export {
   workerEnvKey
 } from "./WorkerMarkers.ts"
 export type { BootSlot, WorkerBootOptions } from "./WorkerMarkers.ts"
+
+/** A finished span of a worker handler, as it crosses the wire (times are bigint nanoseconds as strings). */
+export interface WireSpan {
+  /** The worker's id of the span, so that spans nested in the worker keep their shape on the main side. */
+  readonly id: string
+  /** The worker id of its parent span when that is another span of the same call; undefined: the caller's. */
+  readonly parent: string | undefined
+  readonly name: string
+  readonly kind: string
+  readonly sampled: boolean
+  readonly start: string
+  readonly end: string
+  readonly attributes: ReadonlyArray<readonly [string, unknown]>
+  readonly events: ReadonlyArray<readonly [name: string, time: string, attributes: Record<string, unknown>]>
+  /** 0 success, 1 failure, 2 defect, 3 interrupted; `error` is the encoded error or defect (`encodeDefect`). */
+  readonly exit: 0 | 1 | 2 | 3
+  readonly error?: unknown
+}
+
+/** A log line of a worker handler, as it crosses the wire. */
+export interface WireLog {
+  readonly level: string
+  /** The message parts, reduced to values every transport can clone. */
+  readonly message: ReadonlyArray<unknown>
+  readonly annotations: Record<string, unknown>
+  /** Milliseconds since the epoch, as the worker's clock read it. */
+  readonly date: number
+  /** The reasons of the log's cause, `[1 fail | 2 die, encoded]` (`encodeDefect`); absent when empty. */
+  readonly cause?: ReadonlyArray<readonly [1 | 2, unknown]> | undefined
+}
+
+/** What one call's handler traced and logged, capped per call; `dropped` counts what the caps left out. */
+export interface CallTelemetry {
+  readonly spans: ReadonlyArray<WireSpan>
+  readonly logs: ReadonlyArray<WireLog>
+  readonly droppedSpans: number
+  readonly droppedLogs: number
+}
+
+/** Most spans and log lines one call ships back; the rest are counted, not sent. */
+export const telemetryCap = 64
 
 /** Name of the built-in task behind `offload`, served by every worker. */
 export const offloadTaskName = "__orchestrator/offload"

@@ -6,6 +6,9 @@
  * batched per macrotask, and each carries the synchronous time its handler took, from which the pool tells
  * CPU-bound tasks from light ones.
  *
+ * A typed handler's spans and log lines are recorded and shipped back with its answer, for the pool to replay
+ * on the main side (see `CallTelemetry.ts`); under the caller's span when the call carried one.
+ *
  * Keep worker entry files light: import `serve` from this module and schemas with deep imports
  * (`effect/Schema`, `effect/Effect`), not the `effect` barrel; boot time roughly halves. This module itself
  * loads `effect` only when the group has typed tasks, so a worker that serves only `offload` boots like a
@@ -53,6 +56,8 @@ import {
   OP_READY,
   OP_RUN,
   OP_SUCCESS,
+  OP_TELEMETRY,
+  OP_TRACE,
   processOptionsKey,
   servedKey,
   SIGNAL_SENT,
@@ -63,7 +68,7 @@ import {
   TO_WORKER_WIDTH,
   workerDataKey
 } from "../wire/Protocol.ts"
-import type { BootSlot, OffloadPayload, ValueCodec, WorkerBootOptions } from "../wire/Protocol.ts"
+import type { BootSlot, CallTelemetry, OffloadPayload, ValueCodec, WorkerBootOptions } from "../wire/Protocol.ts"
 import { spinMillis, WaitStrategy } from "./WaitStrategy.ts"
 
 /** A group with its handlers: what `serve` returns, and what `WorkerPool.layerTest` runs in-process. */
@@ -112,6 +117,20 @@ export interface TypedRuntime {
    */
   readonly isExit?: (u: unknown) => u is Exit.Exit<unknown, unknown>
   readonly codecFor: (schema: AnySchema) => ValueCodec
+  /**
+   * Records what each call's handler traces and logs, shipped back with its answer (see `CallTelemetry.ts`).
+   * Absent: handlers' spans and logs stay in the worker.
+   */
+  readonly telemetry?: TelemetryRecorder | undefined
+}
+
+/** Forks calls with a record of their spans and logs, and encodes the record once the call is over. */
+export interface TelemetryRecorder {
+  readonly fork: <A, E>(
+    effect: Effect.Effect<A, E>,
+    trace: readonly [traceId: string, spanId: string] | undefined
+  ) => [Fiber.Fiber<A, E>, unknown]
+  readonly take: (record: any) => CallTelemetry | undefined
 }
 
 interface Entry {
@@ -209,6 +228,8 @@ const makeOutbox = (channel: ServerChannel, heapReportMillis: number | undefined
       try {
         channel.post(record, perRecord?.get(batch[i + 1] as number))
       } catch (cause) {
+        // Telemetry is plain data by construction; should it still fail, the call's answer must not.
+        if (batch[i] === OP_TELEMETRY) continue
         channel.post([
           OP_DEFECT,
           batch[i + 1],
@@ -418,6 +439,7 @@ const makeOffloadRunner = (outbox: Outbox) => {
 /** Runs typed calls, each in its own fiber unless its Effect is already its outcome. */
 const makeCallRunner = (runtime: TypedRuntime | undefined, outbox: Outbox) => {
   const isExit = runtime?.isExit
+  const telemetry = runtime?.telemetry
   const running = new Map<number, Fiber.Fiber<unknown, unknown>>()
 
   const complete = (
@@ -425,8 +447,14 @@ const makeCallRunner = (runtime: TypedRuntime | undefined, outbox: Outbox) => {
     entry: Entry,
     exit: Exit.Exit<unknown, unknown>,
     cpu: number,
-    buffers: Array<TransferListItem> | undefined
+    buffers: Array<TransferListItem> | undefined,
+    record?: unknown
   ): void => {
+    if (record !== undefined) {
+      // Before the answer, in the same batch: the pool holds it until the answer resumes the caller.
+      const shipped = telemetry!.take(record)
+      if (shipped !== undefined) outbox.reply(OP_TELEMETRY, id, shipped, 0)
+    }
     const [op, value, transfer] = encodeAnswer(entry, exit)
     outbox.reply(op, id, value, cpu, transfer)
     outbox.freeAfterPost(buffers)
@@ -437,7 +465,8 @@ const makeCallRunner = (runtime: TypedRuntime | undefined, outbox: Outbox) => {
     id: number,
     entry: Entry,
     payload: unknown,
-    ownBuffers: (payload: unknown) => Array<TransferListItem> | undefined
+    ownBuffers: (payload: unknown) => Array<TransferListItem> | undefined,
+    trace: readonly [traceId: string, spanId: string] | undefined
   ): void => {
     let decoded: unknown
     try {
@@ -456,14 +485,17 @@ const makeCallRunner = (runtime: TypedRuntime | undefined, outbox: Outbox) => {
       return outbox.freeAfterPost(buffers)
     }
     if (isExit?.(effect)) return complete(id, entry, effect, performance.now() - start, buffers)
-    const fiber = runtime!.runFork(effect)
+    let fiber: Fiber.Fiber<unknown, unknown>
+    let record: unknown
+    if (telemetry !== undefined) [fiber, record] = telemetry.fork(effect, trace)
+    else fiber = runtime!.runFork(effect)
     const exit = fiber.pollUnsafe()
     const cpu = performance.now() - start
-    if (exit !== undefined) return complete(id, entry, exit, cpu, buffers)
+    if (exit !== undefined) return complete(id, entry, exit, cpu, buffers, record)
     running.set(id, fiber)
     fiber.addObserver((exit) => {
       running.delete(id)
-      complete(id, entry, exit, cpu, buffers)
+      complete(id, entry, exit, cpu, buffers, record)
     })
   }
 
@@ -570,7 +602,8 @@ export const makeServer = <G extends Group<Any>>(
     id: number,
     index: number,
     payload: unknown,
-    shared: Map<unknown, number> | undefined
+    shared: Map<unknown, number> | undefined,
+    trace: readonly [traceId: string, spanId: string] | undefined
   ): void => {
     if (index === offloadIndex) return offload.run(id, payload as OffloadPayload)
     const entry = entries[index]
@@ -580,8 +613,12 @@ export const makeServer = <G extends Group<Any>>(
         detail: `this worker serves no task with index ${index}`
       }, 0)
     }
-    calls.run(id, entry, payload, (p) => ownedBuffers(p, shared))
+    calls.run(id, entry, payload, (p) => ownedBuffers(p, shared), trace)
   }
+
+  /** The caller's span of the next run record, from the `OP_TRACE` record just before it. */
+  let trace: readonly [traceId: string, spanId: string] | undefined
+  let traceId = 0
 
   const handle = (batch: ReadonlyArray<unknown>): void => {
     let since = performance.now()
@@ -589,7 +626,10 @@ export const makeServer = <G extends Group<Any>>(
     for (let i = 0; i < batch.length; i += TO_WORKER_WIDTH) {
       const op = batch[i]
       const id = batch[i + 1] as number
-      if (op === OP_RUN) {
+      if (op === OP_TRACE) {
+        trace = [batch[i + 2] as string, batch[i + 3] as string]
+        traceId = id
+      } else if (op === OP_RUN) {
         const index = batch[i + 2] as number
         if (firstRun(index, batch[i + 3]) && outbox.waiting()) {
           outbox.flush()
@@ -602,7 +642,10 @@ export const makeServer = <G extends Group<Any>>(
           outbox.reply(OP_INTERRUPTED, id, undefined, 0)
           continue
         }
-        runCall(id, index, batch[i + 3], shared)
+        const callTrace = traceId === id ? trace : undefined
+        trace = undefined
+        traceId = 0
+        runCall(id, index, batch[i + 3], shared, callTrace)
         if (outbox.waiting()) {
           const now = performance.now()
           if (now - since > answerFlushMillis) {
@@ -703,12 +746,13 @@ const makeHotWait = (port: MessagePort, signal: Int32Array) => {
 
 /** Loads what typed tasks need; only workers with typed tasks pay for it (their definitions load it anyway). */
 const loadTypedRuntime = async (): Promise<TypedRuntime> => {
-  const [Effect, Exit, WireCodec] = await Promise.all([
+  const [Effect, Exit, WireCodec, telemetry] = await Promise.all([
     import("effect/Effect"),
     import("effect/Exit"),
-    import("../wire/WireCodec.ts")
+    import("../wire/WireCodec.ts"),
+    import("./CallTelemetry.ts")
   ])
-  return { runFork: Effect.runFork, isExit: Exit.isExit, codecFor: WireCodec.codecFor }
+  return { runFork: Effect.runFork, isExit: Exit.isExit, codecFor: WireCodec.codecFor, telemetry }
 }
 
 /**
