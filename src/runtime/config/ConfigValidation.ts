@@ -4,11 +4,9 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Exit, Schema, SchemaIssue } from "effect"
+import { Duration, Effect, Exit, Schema } from "effect"
 import { InvalidConfig } from "../../domain/OrchestratorError.ts"
-import { valueAt } from "../wire/WireCodec.ts"
-
-const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+import { firstIssue, valueAt } from "../wire/WireCodec.ts"
 
 const render = (value: unknown): string => {
   if (typeof value === "string") return JSON.stringify(value)
@@ -35,10 +33,8 @@ export const decodeConfigExit = <S extends Schema.Codec<any, any, never, never>>
     if (Exit.isSuccess(exit)) return Exit.succeed(exit.value)
     const error = exit.cause.reasons.find((r) => r._tag === "Fail")
     if (error === undefined || !Schema.isSchemaError(error.error)) return exit as never
-    const first = formatter(error.error.issue).issues[0]
-    const path = (first?.path ?? []).map((segment) =>
-      typeof segment === "object" && segment !== null ? (segment as { key: PropertyKey }).key : segment
-    )
+    const first = firstIssue(error.error.issue)
+    const path = first?.path ?? []
     const field = [...(section === undefined ? [] : [section]), ...path.map(String)].join(".") || "(root)"
     return Exit.fail(
       new InvalidConfig({

@@ -66,14 +66,24 @@ const firstNonJson = (
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
+/** The first issue of a schema failure, its message and its path as plain keys (shared with `ConfigValidation`). */
+export const firstIssue = (
+  issue: SchemaIssue.Issue
+): { readonly message: string; readonly path: ReadonlyArray<PropertyKey> } | undefined => {
+  const first = formatter(issue).issues[0]
+  if (first === undefined) return undefined
+  const path = (first.path ?? []).map((segment) =>
+    typeof segment === "object" && segment !== null ? (segment as { key: PropertyKey }).key : segment
+  )
+  return { message: first.message, path }
+}
+
 /** Describes a schema failure: the first issue, its path, and the offending value. */
 export const describeSchemaError = (error: unknown, input: unknown): string => {
   if (!Schema.isSchemaError(error)) return error instanceof globalThis.Error ? error.message : String(error)
-  const first = formatter(error.issue).issues[0]
+  const first = firstIssue(error.issue)
   if (first === undefined) return error.message
-  let path: ReadonlyArray<PropertyKey> = (first.path ?? []).map((segment) =>
-    typeof segment === "object" && segment !== null ? (segment as { key: PropertyKey }).key : segment
-  )
+  let path = first.path
   let value = valueAt(input, path)
   if (/JSON/.test(first.message)) {
     const culprit = firstNonJson(value)
