@@ -5,13 +5,14 @@
 //
 // Redis: REDIS_HOST/REDIS_PORT when set; otherwise a local redis-server is started on a free port (and stopped).
 import { Effect } from "effect"
+import { Producer } from "effect-orchestrator"
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import * as Producer from "../src/layers/Producer.ts"
 import { startRedis } from "../test/distributed/redis.ts"
 import type { Example } from "./example.ts"
 import { bold, count, dim, line, ms } from "./terminal.ts"
+import { sieveCount } from "./workers/math.ts"
 import { CountPrimes } from "./workers/tasks.ts"
 
 interface Running {
@@ -19,18 +20,6 @@ interface Running {
   readonly child: ChildProcess
   completed: number
   active: number
-}
-
-/** The primes below `limit` by the sieve of Eratosthenes, on the main thread: the reference count. */
-const sieveCount = (limit: number): number => {
-  const composite = new Uint8Array(limit)
-  let primes = 0
-  for (let n = 2; n < limit; n++) {
-    if (composite[n] === 1) continue
-    primes++
-    for (let m = n * n; m < limit; m += n) composite[m] = 1
-  }
-  return primes
 }
 
 const consumerScript = fileURLToPath(new URL("./workers/consumer.ts", import.meta.url))

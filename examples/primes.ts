@@ -6,19 +6,8 @@ import type { TaskPriority } from "effect-orchestrator"
 import type { Example } from "./example.ts"
 import { workers } from "./example.ts"
 import { bold, count, dim, line, ms, table, timed } from "./terminal.ts"
+import { sieveCount } from "./workers/math.ts"
 import { CountPrimes } from "./workers/tasks.ts"
-
-/** The primes below `limit` by the sieve of Eratosthenes, on the main thread: the reference count. */
-const sieveCount = (limit: number): number => {
-  const composite = new Uint8Array(limit)
-  let primes = 0
-  for (let n = 2; n < limit; n++) {
-    if (composite[n] === 1) continue
-    primes++
-    for (let m = n * n; m < limit; m += n) composite[m] = 1
-  }
-  return primes
-}
 
 /**
  * Trial division costs more for larger numbers, so the last ranges are the heaviest. Giving them the highest

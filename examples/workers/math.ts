@@ -43,3 +43,15 @@ export const countPrimes = (from: number, to: number): number => {
   }
   return count
 }
+
+/** The primes below `limit` by the sieve of Eratosthenes, on the main thread: the reference count. */
+export const sieveCount = (limit: number): number => {
+  const composite = new Uint8Array(limit)
+  let primes = 0
+  for (let n = 2; n < limit; n++) {
+    if (composite[n] === 1) continue
+    primes++
+    for (let m = n * n; m < limit; m += n) composite[m] = 1
+  }
+  return primes
+}
