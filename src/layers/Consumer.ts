@@ -64,7 +64,8 @@ import {
   defaultMaxStalledCount,
   defaultPrefix,
   defaultStalledIntervalMillis,
-  keepJobs
+  keepJobs,
+  queueNameError
 } from "../runtime/distributed/QueueSettings.ts"
 import type { Retention } from "../runtime/distributed/QueueSettings.ts"
 import { addressOf, connect } from "../runtime/distributed/RedisConnection.ts"
@@ -187,13 +188,8 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
     const orchestrator = yield* Orchestrator
     const prefix = options.prefix ?? defaultPrefix
     const name = options.queue
-    if (name.length === 0 || name.includes(":")) {
-      return yield* new InvalidConfig({
-        field: "queue",
-        value: JSON.stringify(name),
-        detail: "must be non-empty, without ':'"
-      })
-    }
+    const invalidName = queueNameError(name)
+    if (invalidName !== undefined) return yield* invalidName
     const settings = {
       concurrency: positive("concurrency", options.concurrency, 16),
       lockDuration: positive("lockDurationMillis", options.lockDurationMillis, defaultLockDurationMillis),

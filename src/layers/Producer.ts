@@ -70,7 +70,8 @@ import {
   defaultPrefix,
   jobIdOf,
   keepJobs,
-  millisOf
+  millisOf,
+  queueNameError
 } from "../runtime/distributed/QueueSettings.ts"
 import type { Retention } from "../runtime/distributed/QueueSettings.ts"
 import { addressOf, connect, isReady } from "../runtime/distributed/RedisConnection.ts"
@@ -250,13 +251,8 @@ export const make = (
     const { host, port } = addressOf(redis)
     const prefix = options.prefix ?? defaultPrefix
     const name = options.queue
-    if (name.length === 0 || name.includes(":")) {
-      return yield* new InvalidConfig({
-        field: "queue",
-        value: JSON.stringify(name),
-        detail: "must be non-empty, without ':'"
-      })
-    }
+    const invalidName = queueNameError(name)
+    if (invalidName !== undefined) return yield* invalidName
     const whenDisconnected = options.whenDisconnected ?? "wait"
     const removeOnComplete = keepJobs(options.keepCompleted ?? defaultKeepCompleted)
     const removeOnFail = keepJobs(options.keepFailed ?? defaultKeepFailed)

@@ -6,6 +6,7 @@ import { Queue as BullQueue } from "bullmq"
 import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Metric, Option, Scope, Tracer } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll } from "vitest"
+import type { InvalidConfig } from "../../src/domain/OrchestratorError.ts"
 import * as Consumer from "../../src/layers/Consumer.ts"
 import * as Orchestrator from "../../src/layers/Orchestrator.ts"
 import * as Producer from "../../src/layers/Producer.ts"
@@ -486,6 +487,21 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
       assert.strictEqual(result, 6)
     }).pipe(Effect.scoped)
   })
+
+  it.live("a queue name BullMQ cannot key (empty, or with ':') is InvalidConfig naming it, for both layers", () =>
+    Effect.gen(function*() {
+      for (const queue of ["", "a:b"]) {
+        const builds = [Layer.build(producerLayer(queue)), Layer.build(consumerLayer(queue))] as const
+        for (const build of builds) {
+          const error = failureOf(
+            yield* Effect.exit(Effect.scoped(build as Effect.Effect<unknown, { readonly _tag: string }, Scope.Scope>))
+          )
+          assert.strictEqual(error._tag, "InvalidConfig")
+          assert.strictEqual((error as InvalidConfig).field, "queue")
+          assert.strictEqual((error as InvalidConfig).value, JSON.stringify(queue))
+        }
+      }
+    }))
 
   it.live("Redis unreachable when a layer is built: RedisUnavailable naming host and port, within the timeout", () =>
     Effect.gen(function*() {

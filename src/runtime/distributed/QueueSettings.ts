@@ -30,6 +30,12 @@ export const keepJobs = (retention: Retention): { readonly count: number; readon
 /** Default key prefix. For Redis Cluster use a hash tag, e.g. `"{orchestrator}"`, so a queue's keys share a slot. */
 export const defaultPrefix = "orchestrator"
 
+/** Why `name` cannot name a queue (BullMQ builds its keys as `<prefix>:<queue>:…`), or undefined when it can. */
+export const queueNameError = (name: string): InvalidConfig | undefined =>
+  name.length === 0 || name.includes(":")
+    ? new InvalidConfig({ field: "queue", value: JSON.stringify(name), detail: "must be non-empty, without ':'" })
+    : undefined
+
 /** The Redis pub/sub channel on which producers ask consumers to interrupt a running job. */
 export const cancelChannel = (prefix: string, queue: string): string => `${prefix}:${queue}:cancel`
 /** The key that marks a job as cancelled, for a consumer that picks the job up after the message was sent. */
