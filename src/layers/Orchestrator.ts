@@ -52,7 +52,7 @@ import { InvalidConfig } from "../domain/OrchestratorError.ts"
 import type { PoolShutDown, WorkerBootFailed } from "../domain/OrchestratorError.ts"
 import * as Task from "../domain/Task.ts"
 import type { TaskKind } from "../domain/TaskKind.ts"
-import { levels } from "../domain/TaskPriority.ts"
+import { defaultPriority, levels } from "../domain/TaskPriority.ts"
 import type { TaskResult } from "../domain/TaskResult.ts"
 import type * as WorkerTask from "../domain/WorkerTask.ts"
 import { decodeConfig } from "../runtime/config/ConfigValidation.ts"
@@ -61,6 +61,7 @@ import * as BackgroundQueue from "../runtime/orchestrator/BackgroundQueue.ts"
 import * as Batch from "../runtime/orchestrator/Batch.ts"
 import * as TaskExecution from "../runtime/orchestrator/TaskExecution.ts"
 import * as TaskMetrics from "../runtime/orchestrator/TaskMetrics.ts"
+import type { TrackedCallOptions } from "../runtime/pool/CallEncoding.ts"
 import type { Served } from "../runtime/worker/Server.ts"
 import * as Scheduler from "./Scheduler.ts"
 import * as WorkerPool from "./WorkerPool.ts"
@@ -460,6 +461,31 @@ const makeWith = (
         { name: definition.name, ...options, kind: "cpu" }
       )
 
+    // The common offload (no timeout, no retry, no cpu lane) goes straight to the pool: see
+    // `TaskExecution.executeDirect` for when, and what it saves.
+    const direct = config.retry === undefined && cpuLane === undefined
+    const offload = <T extends WorkerTask.Any>(
+      definition: T,
+      payload: WorkerTask.Payload<T>,
+      options?: Task.TaskOptions
+    ): Effect.Effect<WorkerTask.Success<T>, WorkerTask.Error<T> | RunError> => {
+      const general = () => run(workerTask(definition, payload, options))
+      if (!direct || options?.timeout !== undefined || options?.retry !== undefined) return general()
+      return TaskExecution.executeDirect(
+        options?.name ?? definition.name,
+        "cpu",
+        options?.priority ?? defaultPriority,
+        options?.key,
+        executeOptions.cpu,
+        (assignment) => {
+          // the cell carries the priority and key to the pool's queue
+          const callOptions: TrackedCallOptions = { assignment }
+          return pool.run(definition, ...([payload, callOptions] as unknown as WorkerPool.RunArgs<T>))
+        },
+        general
+      )
+    }
+
     const functionTask = <const Args extends ReadonlyArray<unknown>, R>(
       fn: (...args: Args) => R,
       args: Args,
@@ -517,7 +543,7 @@ const makeWith = (
       run,
       runResult,
       runAll: runAll as Orchestrator["Service"]["runAll"],
-      offload: (definition, payload, options) => run(workerTask(definition, payload, options)),
+      offload,
       offloadFunction: (fn, args, options) => run(functionTask(fn, args, options)),
       blocking: (fn, args, options) => run(blockingTask(fn, args, options)),
       workerTask,

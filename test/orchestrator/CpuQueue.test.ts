@@ -14,6 +14,18 @@ const Marks = WorkerTask.group(Mark)
 const order: Array<string> = []
 const served = serve(Marks, { mark: (label) => Effect.sync(() => (order.push(label), label)) })
 
+// A task that takes long enough to be interrupted while it runs in the (in-process) worker.
+const Slow = WorkerTask.make("slow", { payload: Schema.String, success: Schema.String })
+const slowServed = serve(WorkerTask.group(Mark, Slow), {
+  mark: (label) => Effect.sync(() => (order.push(label), label)),
+  slow: (label) => Effect.as(Effect.sleep("10 seconds"), label)
+})
+
+const failureTagOf = (exit: Exit.Exit<unknown, unknown>): string | undefined => {
+  const reason = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
+  return reason?._tag === "Fail" ? (reason.error as { readonly _tag: string })._tag : undefined
+}
+
 const isolated = <A, E>(layer: Layer.Layer<A, E>) =>
   layer.pipe(Layer.provide(Layer.succeed(Metric.MetricRegistry, new Map())))
 
@@ -109,6 +121,90 @@ describe("cpu work waits in one queue: the pool's", () => {
       assert.strictEqual(stats.lanes.cpu.permits, 1)
       assert.strictEqual(stats.lanes.cpu.admitted, 5)
     }).pipe(Effect.provide(isolated(Orchestrator.layerTest(served, { cpuPermits: 1 })))))
+})
+
+// `offload` without a timeout, a retry policy or a cpu lane, under Effect's default tracer, goes to the pool
+// without the general task path (`TaskExecution.executeDirect`): the same queue, priorities and metrics.
+describe("offload's direct path", () => {
+  const counter = (text: string, metric: string, task: string): number => {
+    const line = text.split("\n").find((l) => l.startsWith(`${metric}{`) && l.includes(`task="${task}"`))
+    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1))
+  }
+
+  it.effect("a critical offload overtakes the low ones still queued, while the worker's pipeline stays full", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      yield* orchestrator.offload(Mark, "warm-up")
+      order.length = 0
+      const lows = Array.from({ length: 20 }, (_, i) => `low-${i}`)
+      yield* Effect.all(
+        [
+          ...lows.map((label) => orchestrator.offload(Mark, label, { priority: "low" })),
+          orchestrator.offload(Mark, "critical", { priority: "critical" })
+        ],
+        { concurrency: "unbounded" }
+      )
+      assert.strictEqual(order.indexOf("critical"), 4, order.join(","))
+      assert.deepStrictEqual(order.filter((label) => label !== "critical"), lows, "FIFO within a level")
+      const stats = yield* orchestrator.stats
+      assert.isAtLeast(stats.lanes.cpu.admitted, 22, "each direct offload counts as handed to the pool")
+    }).pipe(Effect.provide(isolated(Orchestrator.layerTest(served, { pool: { concurrentTasksPerWorker: 4 } })))))
+
+  it.effect("a fairness key passes to the pool's queue", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      yield* orchestrator.offload(Mark, "warm-up")
+      order.length = 0
+      yield* Effect.all(
+        [
+          ...["a1", "a2", "a3", "a4"].map((label) => orchestrator.offload(Mark, label, { key: "a" })),
+          ...["b1", "b2"].map((label) => orchestrator.offload(Mark, label, { key: "b" }))
+        ],
+        { concurrency: "unbounded" }
+      )
+      assert.deepStrictEqual(order, ["a1", "a2", "b1", "a3", "b2", "a4"])
+    }).pipe(Effect.provide(isolated(Orchestrator.layerTest(served, { pool: { concurrentTasksPerWorker: 1 } })))))
+
+  it.effect("counts successes, failures and interrupted callers (as cancelled) under the task's labels", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      assert.strictEqual(yield* orchestrator.offload(Mark, "ok", { name: "direct-ok", priority: "high" }), "ok")
+      const failed = yield* Effect.exit(orchestrator.offload(Mark, 42 as never, { name: "direct-bad" }))
+      assert.strictEqual(failureTagOf(failed), "PayloadInvalid")
+      const running = yield* Effect.forkChild(orchestrator.offload(Slow, "slow", { name: "direct-cancelled" }))
+      yield* Effect.yieldNow
+      yield* Fiber.interrupt(running)
+      // the general path (a timeout) counts an interrupted caller the same way
+      const general = yield* Effect.forkChild(
+        orchestrator.offload(Slow, "slow", { name: "general-cancelled", timeout: "1 hour" })
+      )
+      yield* Effect.yieldNow
+      yield* Fiber.interrupt(general)
+      const text = yield* orchestrator.prometheus
+      assert.match(text, /orchestrator_tasks_succeeded_total\{task="direct-ok",kind="cpu",priority="high"\} 1/)
+      assert.strictEqual(counter(text, "orchestrator_tasks_submitted_total", "direct-ok"), 1)
+      assert.strictEqual(counter(text, "orchestrator_tasks_failed_total", "direct-bad"), 1)
+      assert.strictEqual(counter(text, "orchestrator_tasks_succeeded_total", "direct-bad"), 0)
+      assert.strictEqual(counter(text, "orchestrator_tasks_cancelled_total", "direct-cancelled"), 1)
+      assert.strictEqual(counter(text, "orchestrator_tasks_failed_total", "direct-cancelled"), 0)
+      assert.strictEqual(counter(text, "orchestrator_tasks_cancelled_total", "general-cancelled"), 1)
+      assert.strictEqual(counter(text, "orchestrator_task_run_seconds_count", "direct-ok"), 1)
+      assert.strictEqual(counter(text, "orchestrator_task_queue_wait_seconds_count", "direct-bad"), 1)
+    }).pipe(Effect.provide(isolated(Orchestrator.layerTest(slowServed)))))
+
+  it.effect("an unknown priority from an untyped caller fails with InvalidConfig naming task.priority", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      order.length = 0
+      const error = yield* Effect.flip(orchestrator.offload(Mark, "x", { priority: "urgent" as never }))
+      assert.strictEqual(error._tag, "InvalidConfig")
+      assert.deepInclude(error, { field: "task.priority", value: "urgent" })
+      const viaTask = yield* orchestrator.runResult(orchestrator.workerTask(Mark, "y", { priority: "urgent" as never }))
+      assert.strictEqual(failureTagOf(viaTask.exit), "InvalidConfig")
+      assert.deepStrictEqual(order, [], "nothing ran")
+      const text = yield* orchestrator.prometheus
+      assert.notInclude(text, "urgent", "no metric series is labelled with it")
+    }).pipe(Effect.provide(isolated(Orchestrator.layerTest(served)))))
 })
 
 describe("cpu task timings", () => {

@@ -96,16 +96,20 @@ export class Series {
 
   /** Records the outcome, attempts and timings of a finished task. */
   record(result: TaskResult<unknown, unknown>): void {
-    const exit = result.exit
+    this.recordExit(result.exit, result.attempts, result.queueWaitMillis, result.runMillis)
+  }
+
+  /** The same from its parts, for tasks that finish without a `TaskResult`. */
+  recordExit(exit: Exit.Exit<unknown, unknown>, attempts: number, queueWaitMillis: number, runMillis: number): void {
     if (Exit.isSuccess(exit)) this.succeeded++
     else if (isCancelled(exit)) this.cancelled++
     else {
       this.failed++
       if (isTimedOut(exit)) this.timedOut++
     }
-    if (result.attempts > 1) this.retried += result.attempts - 1
-    this.queueWait.record(result.queueWaitMillis)
-    this.runTime.record(result.runMillis)
+    if (attempts > 1) this.retried += attempts - 1
+    this.queueWait.record(queueWaitMillis)
+    this.runTime.record(runMillis)
   }
 }
 

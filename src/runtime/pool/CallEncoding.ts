@@ -39,6 +39,15 @@ export interface CallOptions {
 }
 
 /** What a caller can be rejected with before anything is sent. */
+/**
+ * What the orchestrator adds to a call's options: the task's `WorkerAssignment` cell, handed over directly
+ * instead of through the fiber's context (a context change costs about 1 µs, a fifth of a tiny call). Not part
+ * of the public `RunOptions`: the orchestrator passes it as a value of this wider type.
+ */
+export interface TrackedCallOptions extends CallOptions {
+  readonly assignment?: WorkerAssignment.WorkerAssignment | undefined
+}
+
 export type Rejection = PoolShutDown | WorkerBootFailed | UnknownTask | PayloadInvalid | InvalidConfig | QueueFull
 
 interface TaskCodecs {
@@ -135,7 +144,8 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
       timeoutMillis = decoded === Number.POSITIVE_INFINITY ? 0 : decoded
     }
     const fiber = Fiber.getCurrent()
-    const assignment = fiber?.getRef(WorkerAssignment.CurrentWorkerAssignment)
+    const assignment = (options as TrackedCallOptions | undefined)?.assignment ??
+      fiber?.getRef(WorkerAssignment.CurrentWorkerAssignment)
     let priority = assignment?.priority
     if (options?.priority !== undefined) {
       priority = rankOf(options.priority)
