@@ -461,6 +461,12 @@ const makeWith = (
         { name: definition.name, ...options, kind: "cpu" }
       )
 
+    // `pool.run` with its payload and options as plain arguments, as they are passed to it here.
+    type RunUntyped = (
+      task: WorkerTask.Any,
+      payload: unknown,
+      options: TrackedCallOptions
+    ) => Effect.Effect<unknown, unknown>
     // The common offload (no timeout, no retry, no cpu lane) goes straight to the pool: see
     // `TaskExecution.executeDirect` for when, and what it saves.
     const direct = config.retry === undefined && cpuLane === undefined
@@ -469,21 +475,27 @@ const makeWith = (
       payload: WorkerTask.Payload<T>,
       options?: Task.TaskOptions
     ): Effect.Effect<WorkerTask.Success<T>, WorkerTask.Error<T> | RunError> => {
-      const general = () => run(workerTask(definition, payload, options))
-      if (!direct || options?.timeout !== undefined || options?.retry !== undefined) return general()
-      return TaskExecution.executeDirect(
-        options?.name ?? definition.name,
-        "cpu",
-        options?.priority ?? defaultPriority,
-        options?.key,
-        executeOptions.cpu,
-        (assignment) => {
-          // the cell carries the priority and key to the pool's queue
-          const callOptions: TrackedCallOptions = { assignment }
-          return pool.run(definition, ...([payload, callOptions] as unknown as WorkerPool.RunArgs<T>))
-        },
-        general
-      )
+      if (!direct || options?.timeout !== undefined || options?.retry !== undefined) {
+        return run(workerTask(definition, payload, options))
+      }
+      return Effect.withFiber((fiber) => {
+        const priority = options?.priority ?? defaultPriority
+        const assignment = TaskExecution.directAssignment(fiber, priority, options?.key)
+        if (assignment === undefined) return run(workerTask(definition, payload, options))
+        const callOptions: TrackedCallOptions = { assignment }
+        return TaskExecution.executeDirect(
+          fiber,
+          options?.name ?? definition.name,
+          "cpu",
+          priority,
+          assignment,
+          executeOptions.cpu,
+          (pool.run as RunUntyped)(definition, payload, callOptions) as Effect.Effect<
+            WorkerTask.Success<T>,
+            WorkerTask.Error<T> | WorkerPool.PoolError
+          >
+        )
+      })
     }
 
     const functionTask = <const Args extends ReadonlyArray<unknown>, R>(

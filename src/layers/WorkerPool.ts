@@ -373,10 +373,13 @@ const build = (
 
     const callers = makeCallers(engine, canTransfer, config.taskTimeoutMillis ?? 0)
 
-    const run = <T extends WorkerTask.Any>(
-      task: T,
-      ...[payload, options]: RunArgs<T>
-    ): Effect.Effect<WorkerTask.Success<T>, WorkerTask.Error<T> | PoolError> =>
+    // Plain parameters rather than `...args: RunArgs<T>` (the service's type): a rest array per call is an
+    // allocation on the hottest path.
+    const run = (
+      task: WorkerTask.Any,
+      payload?: unknown,
+      options?: RunOptions
+    ): Effect.Effect<unknown, unknown> =>
       Effect.callback((resume) => {
         const call = callers.task(task, payload, options, resume as Resume)
         if (call !== undefined) return Effect.sync(() => engine.cancel(call))
@@ -400,7 +403,12 @@ const build = (
         if (call !== undefined) return Effect.sync(() => engine.cancel(call))
       })
 
-    return WorkerPool.of({ run, offload, offloadEach, stats: Effect.sync(() => engine.stats()) })
+    return WorkerPool.of({
+      run: run as WorkerPool["Service"]["run"],
+      offload,
+      offloadEach,
+      stats: Effect.sync(() => engine.stats())
+    })
   })
 
 /**

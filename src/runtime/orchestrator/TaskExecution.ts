@@ -23,6 +23,7 @@
  * @since 0.1.0
  */
 import { Clock, Context, Duration, Effect, Exit, Tracer } from "effect"
+import type { Fiber } from "effect"
 import type { QueueFull } from "../../domain/OrchestratorError.ts"
 import { InvalidConfig, TaskTimeout } from "../../domain/OrchestratorError.ts"
 import type { RetryPolicy, RetryPolicyInput } from "../../domain/RetryPolicy.ts"
@@ -153,47 +154,54 @@ const startTime = (
 }
 
 /**
+ * The `WorkerAssignment` cell of a pool call that can run as a task by the direct path ({@link executeDirect}),
+ * or undefined when it must take the general one: under a tracer that records spans, or with a priority that is
+ * not a level (from an untyped caller), which the general path reports.
+ */
+export const directAssignment = (
+  fiber: Fiber.Fiber<unknown, unknown>,
+  priority: TaskPriority,
+  key: string | undefined
+): WorkerAssignment.WorkerAssignment | undefined => {
+  const priorityRank = rankOf(priority)
+  return priorityRank === undefined || fiber.getRef(Tracer.Tracer) !== Tracer.nativeTracer
+    ? undefined
+    : WorkerAssignment.make(priorityRank, key)
+}
+
+/**
  * Runs one pool call as a task that returns its value, not a `TaskResult`, when nothing of the general path
- * applies: no timeout, no retry policy, no admission, and a tracer that records nothing (Effect's default).
- * Then the task's span could be seen by nobody: its effect is the library's own pool call, which sends no trace
- * context under that tracer, and the worker's replayed spans go to that same tracer. So the direct path makes
- * none, and hands the `WorkerAssignment` cell to the call as an option rather than through the context: about
- * 1 µs of main-thread time per call instead of 6–9 µs (measured on tiny offloads, see `docs/benchmarks.md`).
- * The metrics are the same as the general path's. Under any other tracer it runs `general` instead, span and
- * all.
- *
- * `call` receives the cell, which carries the task's priority and key, to pass to the pool.
+ * applies: no timeout, no retry policy, no admission, and a tracer that records nothing (Effect's default; see
+ * {@link directAssignment}). Then the task's span could be seen by nobody: its effect is the library's own pool
+ * call, which sends no trace context under that tracer, and the worker's replayed spans go to that same tracer.
+ * So the direct path makes none, and the caller hands the `assignment` cell (which carries the task's priority
+ * and key) to the pool as a call option rather than through the context: about 1.5 µs of main-thread time per
+ * call instead of 6–9 µs (tiny offloads, see `docs/benchmarks.md`). The metrics are the general path's.
  */
 export const executeDirect = <A, E>(
+  fiber: Fiber.Fiber<unknown, unknown>,
   name: string,
   kind: TaskKind,
   priority: TaskPriority,
-  key: string | undefined,
+  assignment: WorkerAssignment.WorkerAssignment,
   options: ExecuteOptions,
-  call: (assignment: WorkerAssignment.WorkerAssignment) => Effect.Effect<A, E>,
-  general: () => Effect.Effect<A, E | ExecutionError>
-): Effect.Effect<A, E | ExecutionError> =>
-  Effect.withFiber((fiber) => {
-    const priorityRank = rankOf(priority)
-    // an untyped caller's unknown level goes the general way, which reports it
-    if (priorityRank === undefined || fiber.getRef(Tracer.Tracer) !== Tracer.nativeTracer) return general()
-    const clock = fiber.getRef(Clock.Clock)
-    const startedAt = clock.currentTimeMillisUnsafe()
-    const startedAtPerf = performance.now()
-    const series = options.metrics?.series(name, kind, priority)
-    if (series !== undefined) series.submitted++
-    options.onStart?.()
-    const assignment = WorkerAssignment.make(priorityRank, key)
-    const effect = call(assignment)
-    if (series === undefined) return effect
-    // `onExit` runs when the caller is interrupted too: that counts as cancelled
-    return Effect.onExit(effect, (exit) => {
-      const finishedAt = clock.currentTimeMillisUnsafe()
-      const started = startTime(startedAt, startedAtPerf, finishedAt, assignment)
-      series.recordExit(exit, 1, started - startedAt, finishedAt - started)
-      return Effect.void
-    })
+  call: Effect.Effect<A, E>
+): Effect.Effect<A, E> => {
+  const series = options.metrics?.series(name, kind, priority)
+  options.onStart?.()
+  if (series === undefined) return call
+  series.submitted++
+  const clock = fiber.getRef(Clock.Clock)
+  const startedAt = clock.currentTimeMillisUnsafe()
+  const startedAtPerf = performance.now()
+  // `onExit` runs when the caller is interrupted too: that counts as cancelled
+  return Effect.onExit(call, (exit) => {
+    const finishedAt = clock.currentTimeMillisUnsafe()
+    const started = startTime(startedAt, startedAtPerf, finishedAt, assignment)
+    series.recordExit(exit, 1, started - startedAt, finishedAt - started)
+    return Effect.void
   })
+}
 
 /** Runs `task` to its result. */
 export const execute = <A, E, R>(
