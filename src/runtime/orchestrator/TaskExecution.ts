@@ -36,6 +36,7 @@ import { timeoutMillis as decodeTimeoutMillis } from "../config/ConfigValidation
 import * as WorkerAssignment from "../pool/WorkerAssignment.ts"
 import { decodePolicyExit, retryCountedDecoded } from "../resilience/Retry.ts"
 import type { Recorder } from "./TaskMetrics.ts"
+import * as TaskSpan from "./TaskSpan.ts"
 
 /** Admits an effect: runs it once a permit of the right lane is free. */
 export type Admit = <A, E, R>(
@@ -208,114 +209,124 @@ export const execute = <A, E, R>(
   task: Task<A, E, R>,
   options: ExecuteOptions = {}
 ): Effect.Effect<TaskResult<A, E | ExecutionError>, never, R> =>
-  options.span === true
-    ? Effect.useSpan(`task ${task.name}`, {
-      attributes: { "task.id": task.id, "task.kind": task.kind, "task.priority": task.priority }
-    }, (span) => executeIn(task, options, span))
-    : executeIn(task, options, undefined)
+  Effect.withFiber((fiber) => {
+    if (options.span !== true) return executeIn(fiber, task, options, undefined)
+    const name = `task ${task.name}`
+    const span = TaskSpan.make(fiber, name, task.id, task.kind, task.priority)
+    if (span !== undefined) return executeIn(fiber, task, options, span)
+    return Effect.flatMap(
+      Effect.makeSpan(name, {
+        attributes: { "task.id": task.id, "task.kind": task.kind, "task.priority": task.priority }
+      }),
+      (span) => executeIn(fiber, task, options, span)
+    )
+  })
 
+/** `span`, when given, is the task's: the parent of its spans, ended with its exit. */
 const executeIn = <A, E, R>(
+  fiber: Fiber.Fiber<unknown, unknown>,
   task: Task<A, E, R>,
   options: ExecuteOptions,
   span: Tracer.Span | undefined
-): Effect.Effect<TaskResult<A, E | ExecutionError>, never, R> =>
-  Effect.withFiber((fiber) => {
-    const clock = fiber.getRef(Clock.Clock)
-    const enqueuedAt = clock.currentTimeMillisUnsafe()
-    const priorityRank = rankOf(task.priority)
-    // An unknown level (from an untyped caller) fails the task below and labels no metric series.
-    const series = priorityRank === undefined ? undefined : options.metrics?.series(task.name, task.kind, task.priority)
-    if (series !== undefined) series.submitted++
-    let startedAt = -1
-    // `performance.now()` when `startedAt` was read: the pool stamps its first send with that clock
-    let startedAtPerf = 0
-    let attempts = 0
-    // Filled by the worker pool with the worker each pool call of the task is sent to.
-    const assignment = task.kind === "io" ? undefined : WorkerAssignment.make(priorityRank, task.key)
-    let run: Effect.Effect<A, E | ExecutionError, R>
-    const timeout = timeoutMillis(task.timeout)
-    const input = task.retry ?? options.defaultRetry
-    const policy = input === undefined ? undefined : decodePolicyExit(input)
-    if (priorityRank === undefined) {
-      run = Exit.fail(
-        new InvalidConfig({
-          field: "task.priority",
-          value: String(task.priority),
-          detail: "not a priority level (critical, high, normal, low)"
-        })
+): Effect.Effect<TaskResult<A, E | ExecutionError>, never, R> => {
+  const clock = fiber.getRef(Clock.Clock)
+  const enqueuedAt = clock.currentTimeMillisUnsafe()
+  const priorityRank = rankOf(task.priority)
+  // An unknown level (from an untyped caller) fails the task below and labels no metric series.
+  const series = priorityRank === undefined ? undefined : options.metrics?.series(task.name, task.kind, task.priority)
+  if (series !== undefined) series.submitted++
+  let startedAt = -1
+  // `performance.now()` when `startedAt` was read: the pool stamps its first send with that clock
+  let startedAtPerf = 0
+  let attempts = 0
+  // Filled by the worker pool with the worker each pool call of the task is sent to.
+  const assignment = task.kind === "io" ? undefined : WorkerAssignment.make(priorityRank, task.key)
+  let run: Effect.Effect<A, E | ExecutionError, R>
+  const timeout = timeoutMillis(task.timeout)
+  const input = task.retry ?? options.defaultRetry
+  const policy = input === undefined ? undefined : decodePolicyExit(input)
+  if (priorityRank === undefined) {
+    run = Exit.fail(
+      new InvalidConfig({
+        field: "task.priority",
+        value: String(task.priority),
+        detail: "not a priority level (critical, high, normal, low)"
+      })
+    )
+  } else if (timeout._tag === "Failure") run = Exit.failCause(timeout.cause)
+  else if (policy?._tag === "Failure") run = Exit.failCause(policy.cause)
+  else {
+    const attempt = taskContext(
+      policy === undefined
+        ? singleAttempt(task, timeout.value)
+        : retried(task, policy.value, timeout.value, assignment, (n) => attempts = n),
+      span,
+      assignment
+    )
+    if (options.admit === undefined) {
+      attempts = 1
+      startedAt = enqueuedAt
+      if (assignment !== undefined) startedAtPerf = performance.now()
+      options.onStart?.()
+      run = attempt
+    } else {
+      run = options.admit(
+        Effect.suspend(() => {
+          attempts = 1
+          startedAt = clock.currentTimeMillisUnsafe()
+          if (assignment !== undefined) startedAtPerf = performance.now()
+          return attempt
+        }),
+        { priority: task.priority, key: task.key }
       )
-    } else if (timeout._tag === "Failure") run = Exit.failCause(timeout.cause)
-    else if (policy?._tag === "Failure") run = Exit.failCause(policy.cause)
-    else {
-      const attempt = taskContext(
-        policy === undefined
-          ? singleAttempt(task, timeout.value)
-          : retried(task, policy.value, timeout.value, assignment, (n) => attempts = n),
-        span,
-        assignment
-      )
-      if (options.admit === undefined) {
-        attempts = 1
-        startedAt = enqueuedAt
-        if (assignment !== undefined) startedAtPerf = performance.now()
-        options.onStart?.()
-        run = attempt
-      } else {
-        run = options.admit(
-          Effect.suspend(() => {
-            attempts = 1
-            startedAt = clock.currentTimeMillisUnsafe()
-            if (assignment !== undefined) startedAtPerf = performance.now()
-            return attempt
-          }),
-          { priority: task.priority, key: task.key }
-        )
+    }
+  }
+  const finish = (exit: Exit.Exit<A, E | ExecutionError>): TaskResult<A, E | ExecutionError> => {
+    const finishedAt = clock.currentTimeMillisUnsafe()
+    const started = startTime(startedAt, startedAtPerf, finishedAt, assignment)
+    const workerId = assignment?.workerId
+    const result: TaskResult<A, E | ExecutionError> = workerId === undefined
+      ? {
+        taskId: task.id,
+        name: task.name,
+        priority: task.priority,
+        kind: task.kind,
+        enqueuedAt,
+        startedAt: started,
+        finishedAt,
+        queueWaitMillis: started - enqueuedAt,
+        runMillis: finishedAt - started,
+        attempts,
+        exit
       }
-    }
-    const finish = (exit: Exit.Exit<A, E | ExecutionError>): TaskResult<A, E | ExecutionError> => {
-      const finishedAt = clock.currentTimeMillisUnsafe()
-      const started = startTime(startedAt, startedAtPerf, finishedAt, assignment)
-      const workerId = assignment?.workerId
-      const result: TaskResult<A, E | ExecutionError> = workerId === undefined
-        ? {
-          taskId: task.id,
-          name: task.name,
-          priority: task.priority,
-          kind: task.kind,
-          enqueuedAt,
-          startedAt: started,
-          finishedAt,
-          queueWaitMillis: started - enqueuedAt,
-          runMillis: finishedAt - started,
-          attempts,
-          exit
-        }
-        : {
-          taskId: task.id,
-          name: task.name,
-          priority: task.priority,
-          kind: task.kind,
-          enqueuedAt,
-          startedAt: started,
-          finishedAt,
-          queueWaitMillis: started - enqueuedAt,
-          runMillis: finishedAt - started,
-          attempts,
-          workerId,
-          exit
-        }
-      series?.record(result)
-      return result
-    }
-    let finished = false
-    const result = Effect.matchCause(run, {
-      onFailure: (cause) => (finished = true, finish(Exit.failCause(cause))),
-      onSuccess: (value) => (finished = true, finish(Exit.succeed(value)))
-    })
-    if (series === undefined) return result
-    // An interrupted caller gets no result, but the task counts as cancelled: `onExit` runs then too.
-    return Effect.onExit(result, (exit) => {
-      if (!finished && exit._tag === "Failure") finish(Exit.failCause(exit.cause))
-      return Effect.void
-    })
+      : {
+        taskId: task.id,
+        name: task.name,
+        priority: task.priority,
+        kind: task.kind,
+        enqueuedAt,
+        startedAt: started,
+        finishedAt,
+        queueWaitMillis: started - enqueuedAt,
+        runMillis: finishedAt - started,
+        attempts,
+        workerId,
+        exit
+      }
+    series?.record(result)
+    if (span !== undefined) TaskSpan.end(fiber, span, exit)
+    return result
+  }
+  let finished = false
+  const result = Effect.matchCause(run, {
+    onFailure: (cause) => (finished = true, finish(Exit.failCause(cause))),
+    onSuccess: (value) => (finished = true, finish(Exit.succeed(value)))
   })
+  if (series === undefined && span === undefined) return result
+  // An interrupted caller gets no result, but the task counts as cancelled and its span ends: `onExit` runs
+  // then too.
+  return Effect.onExit(result, (exit) => {
+    if (!finished && exit._tag === "Failure") finish(Exit.failCause(exit.cause))
+    return Effect.void
+  })
+}

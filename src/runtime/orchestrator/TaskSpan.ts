@@ -1,0 +1,117 @@
+/**
+ * The span of a task (`task <name>`, attributes `task.id`, `task.kind`, `task.priority`), made cheaply under
+ * Effect's default tracer.
+ *
+ * `Effect.useSpan` costs about 2.3 µs per task on the 2-core VM (measured with `process.threadCpuUsage` over
+ * 100 k sequential tasks): the span itself about 1 µs (five context lookups, a closure, an exit finalizer
+ * frame), its three attributes 0.4–0.7 µs (a `Map` and three writes), and the context change that makes it
+ * the parent 0.8 µs. For an io task of `Effect.sync` that is half of its whole cost in the orchestrator. Under
+ * the default tracer, which exports nothing, this module makes the same `Tracer.NativeSpan` the default tracer
+ * would, with the same parent, sampling, links, annotations and timing, but fills the attribute map only when
+ * somebody reads it (most never do), and leaves ending it ({@link end}) to the task's own exit handler, which
+ * exists anyway: about 1 µs in all, the context change included.
+ *
+ * It covers the common case only and says so by returning undefined: another tracer installed, tracing
+ * disabled, a parent span that disables propagation, span annotations from the environment, or trace levels
+ * that are not the defaults. Then the caller
+ * uses `Effect.useSpan`, which handles all of them.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import type * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as References from "effect/References"
+import * as Tracer from "effect/Tracer"
+import type { TaskKind } from "../../domain/TaskKind.ts"
+import type { TaskPriority } from "../../domain/TaskPriority.ts"
+
+const noNanos = BigInt(0)
+
+/** A default-tracer span whose task attributes are written into its map on first read. */
+class TaskSpan extends Tracer.NativeSpan {
+  readonly #id: string
+  readonly #kind: TaskKind
+  readonly #priority: TaskPriority
+
+  constructor(
+    options: ConstructorParameters<typeof Tracer.NativeSpan>[0],
+    id: string,
+    kind: TaskKind,
+    priority: TaskPriority
+  ) {
+    super(options)
+    this.#id = id
+    this.#kind = kind
+    this.#priority = priority
+  }
+
+  override get attributes(): Map<string, unknown> {
+    let attributes = this._attributes
+    if (attributes === undefined) {
+      attributes = new Map<string, unknown>([
+        ["task.id", this.#id],
+        ["task.kind", this.#kind],
+        ["task.priority", this.#priority]
+      ])
+      this._attributes = attributes
+    }
+    return attributes
+  }
+}
+
+/**
+ * The task's span as the default tracer would make it under `Effect.useSpan(name, { attributes })`, or
+ * undefined when the fiber's tracing is not the plain default (see the module notes), and the caller must use
+ * `Effect.useSpan`.
+ */
+export const make = (
+  fiber: Fiber.Fiber<unknown, unknown>,
+  name: string,
+  id: string,
+  kind: TaskKind,
+  priority: TaskPriority
+): Tracer.Span | undefined => {
+  if (fiber.getRef(Tracer.Tracer) !== Tracer.nativeTracer || !fiber.getRef(References.TracerEnabled)) return undefined
+  // Effect's default levels (trace at Info, minimum All) sample every span; other settings are left to Effect.
+  if (fiber.getRef(Tracer.CurrentTraceLevel) !== "Info" || fiber.getRef(Tracer.MinimumTraceLevel) !== "All") {
+    return undefined
+  }
+  const parent = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
+  if (parent !== undefined && Context.get(parent.annotations, Tracer.DisablePropagation)) return undefined
+  // Span annotations from the environment (`Effect.annotateSpans`) are Effect's to order against ours.
+  const annotations = fiber.getRef(References.TracerSpanAnnotations)
+  for (const _ in annotations) return undefined
+  const clock = fiber.getRef(Clock.Clock)
+  const timing = fiber.getRef(References.TracerTimingEnabled)
+  const links = fiber.getRef(References.TracerSpanLinks)
+  const span = new TaskSpan(
+    {
+      name,
+      parent: parent === undefined ? Option.none() : Option.some(parent),
+      annotations: Context.empty(),
+      links: links.length === 0 ? [] : links.slice(),
+      startTime: timing ? clock.currentTimeNanosUnsafe() : noNanos,
+      kind: "internal",
+      sampled: parent === undefined || parent.sampled
+    },
+    id,
+    kind,
+    priority
+  )
+  return span
+}
+
+/**
+ * Ends a task's span with the task's own exit (its failure marks the span failed in an exporter), at the
+ * clock's time as `Effect.useSpan` would; once.
+ */
+export const end = (fiber: Fiber.Fiber<unknown, unknown>, span: Tracer.Span, exit: Exit.Exit<unknown, unknown>) => {
+  if (span.status._tag === "Ended") return
+  span.end(
+    fiber.getRef(References.TracerTimingEnabled) ? fiber.getRef(Clock.Clock).currentTimeNanosUnsafe() : noNanos,
+    exit
+  )
+}
