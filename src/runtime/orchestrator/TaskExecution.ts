@@ -64,11 +64,13 @@ export interface ExecuteOptions {
   readonly onStart?: (() => void) | undefined
 }
 
+const noTimeout: Exit.Exit<undefined> = Exit.succeed(undefined)
+
 /** Decodes a task's timeout: a positive duration (infinite means none), or `InvalidConfig` naming `task.timeout`. */
 export const timeoutMillis = (
   timeout: Duration.Input | undefined
 ): Exit.Exit<number | undefined, InvalidConfig> => {
-  if (timeout === undefined) return Exit.succeed(undefined)
+  if (timeout === undefined) return noTimeout
   const millis = decodeTimeoutMillis(timeout, "task.timeout")
   return typeof millis !== "number"
     ? Exit.fail(millis)
@@ -277,7 +279,8 @@ const executeIn = <A, E, R>(
           if (assignment !== undefined) startedAtPerf = performance.now()
           return attempt
         }),
-        { priority: task.priority, key: task.key }
+        // the task carries its priority and key: no options object per admission
+        task
       )
     }
   }
