@@ -15,7 +15,7 @@
  *   (or fails fast when asked).
  * - **Batches**: `batch` for any chunk processor, `batchOffload` to send chunks of items to the workers.
  * - **Background**: `submit` returns a handle to await, poll or cancel; `shutdown` drains with a deadline or
- *   stops at once; closing the layer's scope drains with `background.drainDeadlineMillis` (and logs the drain).
+ *   stops at once; closing the layer's scope drains with `background.drainDeadline` (and logs the drain).
  * - **Defaults worth knowing**: `cpuPermits` is 2 × `pool.maxWorkers`; the blocking lane's threads (min(4,
  *   cores)) start with the layer; `pool.minWorkers` is 1; the `retry` of a task or of the orchestrator, once
  *   given, defaults to 3 attempts with jitter 0.2 (set `jitter: 0` for exact delays under the `TestClock`).
@@ -234,8 +234,11 @@ export class Orchestrator extends Context.Service<Orchestrator, {
   readonly submit: <A, E, R>(
     task: Task.Task<A, E, R>
   ) => Effect.Effect<BackgroundQueue.TaskHandle<A, E | RunError>, PoolShutDown, R>
-  /** Stops the background pool: drain up to a deadline, or at once. New submissions fail with `PoolShutDown`. */
-  readonly shutdown: (mode: BackgroundQueue.ShutdownMode) => Effect.Effect<void>
+  /**
+   * Stops the background pool: drain up to a deadline (a `Duration.Input`), or at once. New submissions fail
+   * with `PoolShutDown`; a deadline that is not a duration fails with `InvalidConfig` (`shutdown.deadline`).
+   */
+  readonly shutdown: (mode: BackgroundQueue.ShutdownMode) => Effect.Effect<void, InvalidConfig>
   readonly stats: Effect.Effect<OrchestratorStats>
   /** Every metric in the registry in Prometheus' text format. */
   readonly prometheus: Effect.Effect<string>
@@ -290,12 +293,12 @@ const makeWith = (
     )
     // The cpu pool's queue is the cpu lane's: the lanes' aging and overflow, and their capacity unless a lane
     // of `cpuPermits` sits in front of it (calls then wait there, bounded by it).
-    const { agingMillis, capacity, overflow } = config.scheduler
+    const { aging, capacity, overflow } = config.scheduler
     const poolOptions: WorkerPool.Options = {
       ...config.pool,
       name: "cpu",
       queue: {
-        agingMillis,
+        aging,
         overflow,
         ...(capacity === undefined || config.cpuPermits !== undefined ? {} : { capacity })
       },
@@ -308,8 +311,8 @@ const makeWith = (
       maxWorkers: config.blocking.threads,
       // One call per thread: a blocking call holds its thread until it returns.
       concurrentTasksPerWorker: 1,
-      shutdownDeadlineMillis: config.pool.shutdownDeadlineMillis,
-      terminationGraceMillis: config.pool.terminationGraceMillis,
+      shutdownDeadline: config.pool.shutdownDeadline,
+      terminationGrace: config.pool.terminationGrace,
       durationBucketsSeconds: config.pool.durationBucketsSeconds
     }
     // What the built-in entry serves (only `offload`), for in-process pools; not imported from that entry, which
@@ -492,7 +495,7 @@ const makeWith = (
 
     const background = yield* BackgroundQueue.make<RunError>({
       consumers: config.background.consumers,
-      agingMillis: config.scheduler.agingMillis,
+      agingMillis: config.scheduler.aging,
       execute: runResult
     })
     // Runs before the lanes and pools close (finalizers run in reverse order), so queued work drains first. A
@@ -503,11 +506,12 @@ const makeWith = (
         const before = yield* background.stats
         const waiting = before.queued + before.running
         // A second interrupt (Ctrl-C) while draining stops the drain at once; every handle still resolves, typed.
-        yield* background.shutdown({
+        // A decoded deadline is always valid: `orDie` only tells the types so.
+        yield* Effect.orDie(background.shutdown({
           mode: "drain",
-          deadlineMillis: config.background.drainDeadlineMillis,
+          deadline: config.background.drainDeadline,
           stopEarly: BackgroundQueue.nextInterruptSignal
-        })
+        }))
         const after = yield* background.stats
         if (waiting > 0 && after.cancelled === before.cancelled) yield* Effect.logInfo("background tasks drained")
       }).pipe(Effect.annotateLogs({ service: "Orchestrator", queue: "background" }))

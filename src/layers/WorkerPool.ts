@@ -15,17 +15,17 @@
  *   scheduling priority, so that the OS runs your event loop before them (a thread worker renices itself on
  *   Linux; a child-process worker its process on any OS). Measured in `npm run bench -- http`.
  * - **Cancellation and timeouts**: interrupting a caller removes a queued call at once and interrupts a running
- *   one in its worker; `timeout` (or the pool's `taskTimeoutMillis`) fails the call with `TaskTimeout`. A call
- *   that does not stop within `terminationGraceMillis` gets its worker terminated and replaced.
+ *   one in its worker; `timeout` (or the pool's `taskTimeout`) fails the call with `TaskTimeout`. A call
+ *   that does not stop within `terminationGrace` gets its worker terminated and replaced.
  * - **Crash isolation**: a worker that exits, throws an uncaught error or runs out of memory fails its own
  *   calls with `WorkerCrashed` (exit code, reason); it is replaced with exponential backoff.
  * - **Boot check**: building the layer starts one worker and waits for it to be ready; it fails with
  *   `WorkerBootFailed`, carrying the worker's own error, when workers cannot start.
  * - **Hygiene**: `minWorkers`..`maxWorkers` workers (default `os.availableParallelism()`), idle workers above
- *   `minWorkers` stopped after `idleTimeoutMillis`, `resourceLimits`, recycling after `maxTasksPerWorker` calls
+ *   `minWorkers` stopped after `idleTimeout`, `resourceLimits`, recycling after `maxTasksPerWorker` calls
  *   or above `maxHeapMb` of heap.
  * - **Shutdown**: when the scope closes, new calls fail with `PoolShutDown`, accepted calls may finish until
- *   `shutdownDeadlineMillis`, then the rest fail with `PoolShutDown`; the finalizer returns once every worker
+ *   `shutdownDeadline`, then the rest fail with `PoolShutDown`; the finalizer returns once every worker
  *   has exited.
  * - **Logs** (through Effect's `Logger`, annotated with `pool`): a crash is a warning (`workerId`, `reason`,
  *   `failedCalls`) and its replacement info; a failed boot is a warning (`attempt`, `maxAttempts`), giving up
@@ -106,7 +106,7 @@ export type PoolError =
 /** Options of one call. */
 export interface RunOptions {
   /**
-   * Hard limit on the call's time on a worker (from the moment it is sent); the pool's `taskTimeoutMillis`
+   * Hard limit on the call's time on a worker (from the moment it is sent); the pool's `taskTimeout`
    * when absent. Past it the call fails with `TaskTimeout` and its fiber in the worker is interrupted.
    */
   readonly timeout?: Duration.Input | undefined
@@ -126,8 +126,8 @@ export interface RunOptions {
  * `Config.SchedulerConfig`), applied to the pool's own queue.
  */
 export interface QueueOptions {
-  /** A call that waited this long at its level is promoted one level. Default 10,000 ms. */
-  readonly agingMillis?: number | undefined
+  /** A call that waited this long at its level is promoted one level. Default 10 s. */
+  readonly aging?: Duration.Input | undefined
   /** Calls waiting at most; default unbounded. */
   readonly capacity?: number | undefined
   /** At capacity: `"suspend"` (default) holds the call until there is room; `"fail"` rejects it with `QueueFull`. */
@@ -242,11 +242,14 @@ export class WorkerPool extends Context.Service<WorkerPool, {
 }
 
 const QueueConfig = Schema.Struct({
-  agingMillis: SchedulerConfig.fields.agingMillis,
+  aging: SchedulerConfig.fields.aging,
   capacity: SchedulerConfig.fields.capacity,
   overflow: SchedulerConfig.fields.overflow
 })
-const decodeQueue = decodeConfig(QueueConfig, "pool.queue")
+const decodeQueueConfig = decodeConfig(QueueConfig, "pool.queue")
+// The call queue keeps its aging in milliseconds, as the decoded configuration does.
+const decodeQueue = (input: QueueOptions | undefined): Effect.Effect<CallQueueOptions, InvalidConfig> =>
+  Effect.map(decodeQueueConfig(input), ({ aging, ...rest }) => ({ ...rest, agingMillis: aging }))
 const configKeys = Object.keys(PoolConfig.fields) as ReadonlyArray<keyof PoolConfigInput>
 
 const configOf = (options: Options): PoolConfigInput => {
@@ -355,7 +358,7 @@ const build = (
         })
         // A drain is worth an info line only when there is accepted work to wait for.
         const draining = accepted === 0 ? Effect.void : Effect.logInfo(
-          `worker pool draining ${accepted} calls (${inFlight} running, ${queued} queued) for up to ${config.shutdownDeadlineMillis} ms`
+          `worker pool draining ${accepted} calls (${inFlight} running, ${queued} queued) for up to ${config.shutdownDeadline} ms`
         )
         return Effect.andThen(draining, Effect.andThen(stop, stopped)).pipe(
           Effect.annotateLogs({ pool: name }),
@@ -371,7 +374,7 @@ const build = (
       )
     )
 
-    const callers = makeCallers(engine, canTransfer, config.taskTimeoutMillis ?? 0)
+    const callers = makeCallers(engine, canTransfer, config.taskTimeout ?? 0)
 
     const run = <T extends WorkerTask.Any>(
       task: T,
@@ -438,7 +441,7 @@ export const run = <T extends WorkerTask.Any>(
  * Captured variables cannot be seen from here: when the function touches one in the worker, the call fails
  * with the same `PayloadInvalid` naming the missing variable. Arguments that cannot be cloned fail with
  * `PayloadInvalid` (reason `"not-cloneable"`) before anything is sent. An exception thrown by the function
- * is a defect (`Effect.die`) with its message and stack. The pool's `taskTimeoutMillis` applies.
+ * is a defect (`Effect.die`) with its message and stack. The pool's `taskTimeout` applies.
  *
  * @example
  * ```ts

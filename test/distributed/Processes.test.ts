@@ -31,7 +31,7 @@ const consumer = (queue: string, env: Record<string, string | number> = {}) =>
   )
 
 const producerLayer = (queue: string) =>
-  Producer.Producer.layer({ queue, redis: { port: redis.port }, metricsIntervalMillis: 0 })
+  Producer.Producer.layer({ queue, redis: { port: redis.port }, metricsInterval: 0 })
 
 const bull = (queue: string) =>
   Effect.acquireRelease(

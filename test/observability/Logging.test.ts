@@ -105,7 +105,7 @@ describe("circuits", () => {
       assert.include(transitions[0]!.message, "circuit rates-api opened")
     }).pipe(
       Effect.provide(
-        CircuitBreakers.CircuitBreakers.layer({ policy: { consecutiveFailures: 2, openDurationMillis: 1_000 } }).pipe(
+        CircuitBreakers.CircuitBreakers.layer({ policy: { consecutiveFailures: 2, openDuration: 1_000 } }).pipe(
           Layer.provide(Layer.succeed(Metric.MetricRegistry, new Map()))
         )
       ),

@@ -86,7 +86,7 @@ layer(WorkerPool.WorkerPool.layer({ entry: workerEntry, minWorkers: 2, maxWorker
       let calls = 0
       // The first attempt fails on a worker (FibTooBig), the second succeeds on the main thread.
       const effect = Effect.suspend(() => ++calls === 1 ? Effect.asVoid(pool.run(Fib, 40)) : Effect.void)
-      const retry = { maximumAttempts: 2, initialIntervalMillis: 1 }
+      const retry = { maximumAttempts: 2, initialInterval: 1 }
       const result = yield* execute(Task.make(effect, { kind: "cpu", retry }))
       assert.deepStrictEqual(result.exit, Exit.void)
       assert.strictEqual(result.attempts, 2)

@@ -21,7 +21,7 @@ describe("sizing", () => {
         entry: workerEntry,
         minWorkers: 1,
         maxWorkers: 3,
-        idleTimeoutMillis: 100
+        idleTimeout: 100
       })
       assert.strictEqual((yield* pool.stats).workers, 1)
       yield* teach(pool.run(Sleep, 1)) // sleeping is light: once known, calls may share a worker
@@ -125,7 +125,7 @@ describe("graceful shutdown", () => {
       if (left !== undefined) assert.deepStrictEqual(left, [])
     }))
 
-  it.live("past shutdownDeadlineMillis, unfinished calls fail with PoolShutDown and the workers are terminated", () =>
+  it.live("past shutdownDeadline, unfinished calls fail with PoolShutDown and the workers are terminated", () =>
     Effect.gen(function*() {
       const call = yield* Effect.scoped(Effect.gen(function*() {
         const pool = yield* WorkerPool.make({
@@ -133,7 +133,7 @@ describe("graceful shutdown", () => {
           name: "deadline",
           minWorkers: 2,
           maxWorkers: 2,
-          shutdownDeadlineMillis: 100
+          shutdownDeadline: 100
         })
         const call = yield* Effect.forkDetach(pool.run(Sleep, 60_000))
         yield* eventually(pool.stats.pipe(Effect.map((s) => s.inFlight === 1)))

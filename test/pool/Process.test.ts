@@ -46,7 +46,7 @@ layer(
     minWorkers: 1,
     maxWorkers: 1,
     // Generous: under load an acknowledgement can take a while, and this spec tells the two outcomes apart.
-    terminationGraceMillis: 1_000,
+    terminationGrace: 1_000,
     resourceLimits: { maxOldGenerationSizeMb: 32 }
   }),
   { excludeTestServices: true }

@@ -18,7 +18,7 @@ describe("Retry of offloaded tasks (real workers)", () => {
           return 42
         }, calls === 1)
       }).pipe(Effect.tapError((e) => Effect.sync(() => seen.push(e._tag))))
-      const { attempts, exit } = yield* Retry.retryCounted(task, { initialIntervalMillis: 10, maximumAttempts: 3 })
+      const { attempts, exit } = yield* Retry.retryCounted(task, { initialInterval: 10, maximumAttempts: 3 })
       assert.deepStrictEqual(exit, Exit.succeed(42))
       assert.strictEqual(attempts, 2)
       assert.deepStrictEqual(seen, ["WorkerCrashed"])
@@ -49,7 +49,7 @@ describe("Retry of offloaded tasks (real workers)", () => {
       })
       const { attempts, exit } = yield* Retry.retryCounted(
         task,
-        { initialIntervalMillis: 10, maximumAttempts: 2, attemptTimeoutMillis: 300 },
+        { initialInterval: 10, maximumAttempts: 2, attemptTimeout: 300 },
         {
           taskId: "hang-1",
           taskName: "hang",

@@ -11,7 +11,7 @@ class Other extends Schema.TaggedError<Other>()("Other", {}) {}
 
 const provideBreakers = <A, E, R>(self: Effect.Effect<A, E, R>) =>
   self.pipe(
-    Effect.provide(CircuitBreakers.layer({ policy: { consecutiveFailures: 1, openDurationMillis: 1_000 } })),
+    Effect.provide(CircuitBreakers.layer({ policy: { consecutiveFailures: 1, openDuration: 1_000 } })),
     Effect.provideService(Metric.MetricRegistry, new Map())
   )
 
@@ -120,7 +120,7 @@ describe("Resilience.apply", () => {
     Effect.gen(function*() {
       const fiber = yield* Effect.never.pipe(
         Resilience.apply({
-          retry: { maximumAttempts: 2, jitter: 0, attemptTimeoutMillis: 50 },
+          retry: { maximumAttempts: 2, jitter: 0, attemptTimeout: 50 },
           breaker: { key: "slow" }
         }),
         Effect.flip,

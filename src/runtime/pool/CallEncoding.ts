@@ -28,7 +28,7 @@ import * as WorkerAssignment from "./WorkerAssignment.ts"
 
 /** How one call is sent, besides its payload. */
 export interface CallOptions {
-  /** Limit on the call's time on a worker; the pool's `taskTimeoutMillis` when absent; infinite means none. */
+  /** Limit on the call's time on a worker; the pool's `taskTimeout` when absent; infinite means none. */
   readonly timeout?: Duration.Input | undefined
   /** Reported in `TaskTimeout` and `TaskCancelled`; default `<task name>#<call number>`. */
   readonly taskId?: string | undefined
@@ -92,7 +92,7 @@ export interface Callers {
 
 /**
  * The callers of one pool. `canTransfer`: whether moved buffers survive the transport (not through a child
- * process's IPC channel). `defaultTimeoutMillis`: the pool's `taskTimeoutMillis`, 0 for none.
+ * process's IPC channel). `defaultTimeoutMillis`: the pool's `taskTimeout`, 0 for none.
  */
 export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeoutMillis: number): Callers => {
   const known = (): ReadonlyArray<string> => (engine.names ?? []).filter((n) => n !== offloadTaskName)
