@@ -467,13 +467,13 @@ const makeWith = (
       fn: (...args: Args) => R,
       args: Args,
       options?: Task.TaskOptions
-    ) => Task.make(pool.offload(fn, ...args), { name: fn.name || "function", ...options, kind: "cpu" })
+    ) => Task.make(pool.offload(fn, args), { name: fn.name || "function", ...options, kind: "cpu" })
 
     const blockingTask = <const Args extends ReadonlyArray<unknown>, R>(
       fn: (...args: Args) => R,
       args: Args,
       options?: Task.TaskOptions
-    ) => Task.make(blockingPool.offload(fn, ...args), { name: fn.name || "blocking", ...options, kind: "blocking" })
+    ) => Task.make(blockingPool.offload(fn, args), { name: fn.name || "blocking", ...options, kind: "blocking" })
 
     const batchOffload = <A, B, E2 = never, R2 = never>(
       fn: (item: A) => B,

@@ -6,7 +6,8 @@
  * - **Typed tasks**: `run(task, payload)` with a `WorkerTask` definition shared with the worker entry; the
  *   payload is validated and encoded before anything is sent, and the worker's typed error arrives as the same
  *   class (`instanceof` and `Effect.catchTag` work). Defects arrive as defects, with message and stack.
- * - **Ad hoc functions**: `offload(fn, ...args)` runs a self-contained function in a worker (see {@link offload}).
+ * - **Ad hoc functions**: `offload(fn, [args], options?)` runs a self-contained function in a worker (see
+ *   {@link offload}); its arguments come as an array, as everywhere in the library.
  * - **Throughput**: calls are pipelined into busy workers (up to `concurrentTasksPerWorker`) while their
  *   estimated work stays small, and leave in batches, so tiny tasks are not bound by round trips; CPU-bound
  *   calls are spread over idle workers instead of queued behind one another.
@@ -49,7 +50,7 @@
  *
  * const program = Effect.gen(function*() {
  *   const a = yield* WorkerPool.run(Fib, 30)
- *   const b = yield* WorkerPool.offload((n: number) => n * 2, 21)
+ *   const b = yield* WorkerPool.offload((n: number) => n * 2, [21])
  *   return a + b
  * })
  *
@@ -192,10 +193,11 @@ export class WorkerPool extends Context.Service<WorkerPool, {
     task: T,
     ...args: RunArgs<T>
   ) => Effect.Effect<WorkerTask.Success<T>, WorkerTask.Error<T> | PoolError>
-  /** Runs a self-contained function on a worker; see the module-level {@link offload}. */
+  /** Runs a self-contained function on a worker with `args`; see the module-level {@link offload}. */
   readonly offload: <const Args extends ReadonlyArray<unknown>, R>(
     fn: (...args: Args) => R,
-    ...args: Args
+    args: Args,
+    options?: RunOptions
   ) => Effect.Effect<Awaited<R>, PoolError>
   /**
    * Applies a self-contained one-argument function to each item in one call: the items travel together, the
@@ -268,7 +270,7 @@ const configOf = (options: Options): PoolConfigInput => {
  *
  * const program = Effect.scoped(Effect.gen(function*() {
  *   const pool = yield* WorkerPool.make({ maxWorkers: 2 })
- *   return yield* pool.offload((a: number, b: number) => a * b, 6, 7)
+ *   return yield* pool.offload((a: number, b: number) => a * b, [6, 7])
  * }))
  * ```
  */
@@ -387,10 +389,11 @@ const build = (
 
     const offload = <const Args extends ReadonlyArray<unknown>, R>(
       fn: (...args: Args) => R,
-      ...args: Args
+      args: Args,
+      options?: RunOptions
     ): Effect.Effect<Awaited<R>, PoolError> =>
       Effect.callback((resume) => {
-        const call = callers.fn(fn as (...args: Array<any>) => unknown, args, resume as Resume)
+        const call = callers.fn(fn as (...args: Array<any>) => unknown, args, options, resume as Resume)
         if (call !== undefined) return Effect.sync(() => engine.cancel(call))
       })
 
@@ -399,7 +402,7 @@ const build = (
       items: ReadonlyArray<A>
     ): Effect.Effect<Array<Awaited<B>>, PoolError> =>
       Effect.callback((resume) => {
-        const call = callers.fn(fn as (...args: Array<any>) => unknown, [items], resume as Resume, true)
+        const call = callers.fn(fn as (...args: Array<any>) => unknown, [items], undefined, resume as Resume, true)
         if (call !== undefined) return Effect.sync(() => engine.cancel(call))
       })
 
@@ -428,10 +431,11 @@ export const run = <T extends WorkerTask.Any>(
   WorkerPool.use((pool) => pool.run(task, ...args))
 
 /**
- * Runs a function on a worker of the pool in context: `offload(fib, 35)`.
+ * Runs a function on a worker of the pool in context: `offload(fib, [35])`. The arguments come as an array, then
+ * the call's options (`timeout`, `priority`, `key`, `taskId`, as for {@link run}).
  *
  * The function travels as its source text (`fn.toString()`), is compiled once per worker (cached by text) and
- * called with `args`, which are structured-cloned; a promise result is awaited. So it must be
+ * called with the elements of `args`, which are structured-cloned; a promise result is awaited. So it must be
  * **self-contained**: no closures (captured variables, imports, module-level helpers, itself under an outer
  * `const` name: write `function fib(n) { ... fib(n - 1) ... }` rather than `const fib = (n) => ... fib(...)`),
  * no `this` or `super`, not native or bound, not a class or a method shorthand.
@@ -441,7 +445,8 @@ export const run = <T extends WorkerTask.Any>(
  * Captured variables cannot be seen from here: when the function touches one in the worker, the call fails
  * with the same `PayloadInvalid` naming the missing variable. Arguments that cannot be cloned fail with
  * `PayloadInvalid` (reason `"not-cloneable"`) before anything is sent. An exception thrown by the function
- * is a defect (`Effect.die`) with its message and stack. The pool's `taskTimeout` applies.
+ * is a defect (`Effect.die`) with its message and stack. The pool's `taskTimeout` applies unless the options
+ * give a `timeout`.
  *
  * @example
  * ```ts
@@ -452,15 +457,16 @@ export const run = <T extends WorkerTask.Any>(
  *   return n < 2 ? n : fib(n - 1) + fib(n - 2)
  * }
  *
- * const program = WorkerPool.offload(fib, 35).pipe(
+ * const program = WorkerPool.offload(fib, [35], { timeout: "5 seconds" }).pipe(
  *   Effect.provide(WorkerPool.WorkerPool.layer())
  * )
  * ```
  */
 export const offload = <const Args extends ReadonlyArray<unknown>, R>(
   fn: (...args: Args) => R,
-  ...args: Args
-): Effect.Effect<Awaited<R>, PoolError, WorkerPool> => WorkerPool.use((pool) => pool.offload(fn, ...args))
+  args: Args,
+  options?: RunOptions
+): Effect.Effect<Awaited<R>, PoolError, WorkerPool> => WorkerPool.use((pool) => pool.offload(fn, args, options))
 
 /** The stats of the pool in context. */
 export const stats: Effect.Effect<PoolStats, never, WorkerPool> = WorkerPool.use((pool) => pool.stats)

@@ -46,7 +46,7 @@ layer(WorkerPool.WorkerPool.layer({ entry: workerEntry, minWorkers: 2, maxWorker
   it.effect("offloaded functions report their worker too", () =>
     Effect.gen(function*() {
       const pool = yield* WorkerPool.WorkerPool
-      const result = yield* execute(Task.make(pool.offload((n: number) => n * 2, 21), { kind: "cpu" }))
+      const result = yield* execute(Task.make(pool.offload((n: number) => n * 2, [21]), { kind: "cpu" }))
       assert.deepStrictEqual(result.exit, Exit.succeed(42))
       assert.include((yield* pool.stats).workerIds, result.workerId)
     }))
@@ -63,7 +63,7 @@ layer(WorkerPool.WorkerPool.layer({ entry: workerEntry, minWorkers: 2, maxWorker
 
   it.effect("blocking tasks report their worker as cpu tasks do", () =>
     Effect.gen(function*() {
-      const result = yield* execute(Task.make(WorkerPool.offload(() => 1), { kind: "blocking" }))
+      const result = yield* execute(Task.make(WorkerPool.offload(() => 1, []), { kind: "blocking" }))
       assert.include((yield* WorkerPool.stats).workerIds, result.workerId)
     }))
 

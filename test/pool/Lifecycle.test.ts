@@ -59,9 +59,9 @@ describe("CPU-aware dispatch", () => {
         while (Date.now() < end) spins++
         return spins
       }
-      yield* pool.offload(burn, 50) // the workers report it took 50 ms of CPU
+      yield* pool.offload(burn, [50]) // the workers report it took 50 ms of CPU
       const calls = yield* Effect.forkChild(
-        Effect.all(Array.from({ length: 4 }, () => pool.offload(burn, 300)), { concurrency: "unbounded" })
+        Effect.all(Array.from({ length: 4 }, () => pool.offload(burn, [300])), { concurrency: "unbounded" })
       )
       yield* eventually(pool.stats.pipe(Effect.map((s) => s.queued === 2)))
       const running = yield* pool.stats
@@ -95,7 +95,7 @@ describe("recycling", () => {
         const keep: Array<Array<number>> = []
         for (let i = 0; i < 60; i++) keep.push(Array.from({ length: 100_000 }, (_, j) => j))
         ;(globalThis as Record<string, unknown>).keep = keep
-      })
+      }, [])
       assert.notStrictEqual((yield* pool.run(WhoAmI)).threadId, first.threadId, "the next call goes to a new worker")
       assert.strictEqual((yield* pool.stats).crashed, 0)
     }))

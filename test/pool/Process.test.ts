@@ -59,7 +59,7 @@ layer(
       assert.instanceOf(errorOf(yield* Effect.exit(WorkerPool.run(Fib, 40))), FibTooBig)
       const defect = yield* Effect.exit(WorkerPool.run(Defect, "boom in a process"))
       assert.isTrue(Exit.isFailure(defect) && Cause.hasDies(defect.cause))
-      assert.strictEqual(yield* WorkerPool.offload((a: number) => a * 2, 21), 42)
+      assert.strictEqual(yield* WorkerPool.offload((a: number) => a * 2, [21]), 42)
     }))
 
   it.effect("buffers are copied to processes (the sender keeps them)", () =>

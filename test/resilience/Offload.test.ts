@@ -16,7 +16,7 @@ describe("Retry of offloaded tasks (real workers)", () => {
         return pool.offload((crash: boolean) => {
           if (crash) process.exit(3)
           return 42
-        }, calls === 1)
+        }, [calls === 1])
       }).pipe(Effect.tapError((e) => Effect.sync(() => seen.push(e._tag))))
       const { attempts, exit } = yield* Retry.retryCounted(task, { initialInterval: 10, maximumAttempts: 3 })
       assert.deepStrictEqual(exit, Exit.succeed(42))
@@ -27,7 +27,7 @@ describe("Retry of offloaded tasks (real workers)", () => {
   it.live("a crash is final when the policy lists WorkerCrashed as non-retryable", () =>
     Effect.gen(function*() {
       const pool = yield* WorkerPool.make({ minWorkers: 1, maxWorkers: 1 })
-      const task = pool.offload(() => process.exit(4))
+      const task = pool.offload(() => process.exit(4), [])
       const { attempts, exit } = yield* Retry.retryCounted(task, {
         maximumAttempts: 3,
         nonRetryable: ["WorkerCrashed"]
@@ -45,7 +45,7 @@ describe("Retry of offloaded tasks (real workers)", () => {
       let calls = 0
       const task = Effect.suspend(() => {
         calls++
-        return pool.offload((hang: boolean) => hang ? new Promise<number>(() => {}) : 7, calls === 1)
+        return pool.offload((hang: boolean) => hang ? new Promise<number>(() => {}) : 7, [calls === 1])
       })
       const { attempts, exit } = yield* Retry.retryCounted(
         task,

@@ -83,6 +83,7 @@ export interface Callers {
   readonly fn: (
     fn: (...args: Array<any>) => unknown,
     args: ReadonlyArray<unknown>,
+    options: CallOptions | undefined,
     resume: Resume,
     each?: boolean
   ) => Call | undefined
@@ -101,6 +102,32 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
     engine.rejected(name)
     resume(Exit.fail(error))
     return undefined
+  }
+
+  /** The call's timeout (0: none) and priority rank, from its options or else the pool's and the task's. */
+  const resolve = (
+    options: CallOptions | undefined,
+    assignment: WorkerAssignment.WorkerAssignment | undefined
+  ): { readonly timeoutMillis: number; readonly priority: number | undefined } | InvalidConfig => {
+    let timeoutMillis = defaultTimeoutMillis
+    if (options?.timeout !== undefined) {
+      const decoded = decodeTimeoutMillis(options.timeout, "timeout")
+      if (typeof decoded !== "number") return decoded
+      // The dispatcher spells "no timeout" 0.
+      timeoutMillis = decoded === Number.POSITIVE_INFINITY ? 0 : decoded
+    }
+    let priority = assignment?.priority
+    if (options?.priority !== undefined) {
+      priority = rankOf(options.priority)
+      if (priority === undefined) {
+        return new InvalidConfig({
+          field: "priority",
+          value: String(options.priority),
+          detail: "not a priority level (critical, high, normal, low)"
+        })
+      }
+    }
+    return { timeoutMillis, priority }
   }
 
   const task: Callers["task"] = (task, payload, options, resume) => {
@@ -127,30 +154,11 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
       transfer = []
       collectTransferables(encoded, transfer)
     }
-    let timeoutMillis = defaultTimeoutMillis
-    if (options?.timeout !== undefined) {
-      const decoded = decodeTimeoutMillis(options.timeout, "timeout")
-      if (typeof decoded !== "number") return reject(task.name, resume, decoded)
-      // The dispatcher spells "no timeout" 0.
-      timeoutMillis = decoded === Number.POSITIVE_INFINITY ? 0 : decoded
-    }
     const fiber = Fiber.getCurrent()
     const assignment = fiber?.getRef(WorkerAssignment.CurrentWorkerAssignment)
-    let priority = assignment?.priority
-    if (options?.priority !== undefined) {
-      priority = rankOf(options.priority)
-      if (priority === undefined) {
-        return reject(
-          task.name,
-          resume,
-          new InvalidConfig({
-            field: "priority",
-            value: String(options.priority),
-            detail: "not a priority level (critical, high, normal, low)"
-          })
-        )
-      }
-    }
+    const resolved = resolve(options, assignment)
+    if (resolved instanceof InvalidConfig) return reject(task.name, resume, resolved)
+    const { priority, timeoutMillis } = resolved
     return engine.submit({
       taskId: options?.taskId,
       name: task.name,
@@ -167,7 +175,7 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
     }, resume)
   }
 
-  const fn: Callers["fn"] = (fn, args, resume, each) => {
+  const fn: Callers["fn"] = (fn, args, options, resume, each) => {
     const name = `offload:${(typeof fn === "function" && fn.name.trim()) || "anonymous"}`
     const rejected = engine.rejection()
     if (rejected !== undefined) return reject(name, resume, rejected)
@@ -180,14 +188,28 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
       )
     }
     const assignment = WorkerAssignment.current()
+    if (options === undefined) {
+      return engine.submit({
+        name,
+        index: engine.indexOf(offloadTaskName)!,
+        payload: each === true ? { source: checked.source, args, each: true } : { source: checked.source, args },
+        timeoutMillis: defaultTimeoutMillis,
+        assignment,
+        priority: assignment?.priority,
+        key: assignment?.key
+      }, resume)
+    }
+    const resolved = resolve(options, assignment)
+    if (resolved instanceof InvalidConfig) return reject(name, resume, resolved)
     return engine.submit({
+      taskId: options.taskId,
       name,
       index: engine.indexOf(offloadTaskName)!,
       payload: each === true ? { source: checked.source, args, each: true } : { source: checked.source, args },
-      timeoutMillis: defaultTimeoutMillis,
+      timeoutMillis: resolved.timeoutMillis,
       assignment,
-      priority: assignment?.priority,
-      key: assignment?.key
+      priority: resolved.priority,
+      key: options.key ?? assignment?.key
     }, resume)
   }
 
