@@ -115,7 +115,7 @@ export const example: Example = {
       ))
     }).pipe(
       Effect.provide(
-        CircuitBreakers.CircuitBreakers.layer({ policy: { consecutiveFailures: 2, openDuration: openMillis } })
+        CircuitBreakers.layer({ policy: { consecutiveFailures: 2, openDuration: openMillis } })
       )
     )
   }

@@ -34,7 +34,7 @@
  *   const breakers = yield* CircuitBreakers.CircuitBreakers
  *   return yield* Effect.succeed("quote").pipe(breakers.execute("pricing-api"))
  * }).pipe(
- *   Effect.provide(CircuitBreakers.CircuitBreakers.layer({ policy: { consecutiveFailures: 3, openDuration: 5_000 } }))
+ *   Effect.provide(CircuitBreakers.layer({ policy: { consecutiveFailures: 3, openDuration: 5_000 } }))
  * )
  * ```
  *
@@ -308,7 +308,7 @@ export const make = (
  * import { Effect } from "effect"
  * import { CircuitBreakers } from "effect-orchestrator"
  *
- * const layer = CircuitBreakers.CircuitBreakers.layer({
+ * const layer = CircuitBreakers.layer({
  *   policy: { trip: "rate", failureRateThreshold: 0.5, rateWindowSize: 20, openDuration: 1_000 },
  *   keys: { payments: { trip: "consecutive", consecutiveFailures: 3 } }
  * })
@@ -320,8 +320,17 @@ export const make = (
  */
 export class CircuitBreakers extends Context.Service<CircuitBreakers, CircuitBreakersService>()(
   "effect-orchestrator/CircuitBreakers"
-) {
-  /** The service with an in-memory store, local to this layer. Fails with `InvalidConfig` naming a bad field. */
-  static readonly layer = (config?: CircuitBreakersConfig): Layer.Layer<CircuitBreakers, InvalidConfig> =>
-    Layer.effect(CircuitBreakers, make(config)).pipe(Layer.provide(CircuitBreaker.layerStoreMemory()))
-}
+) {}
+
+/**
+ * The service with an in-memory store, local to this layer. Fails with `InvalidConfig` naming a bad field.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreakers } from "effect-orchestrator"
+ *
+ * const layer = CircuitBreakers.layer({ policy: { consecutiveFailures: 3, openDuration: "5 seconds" } })
+ * ```
+ */
+export const layer = (config?: CircuitBreakersConfig): Layer.Layer<CircuitBreakers, InvalidConfig> =>
+  Layer.effect(CircuitBreakers, make(config)).pipe(Layer.provide(CircuitBreaker.layerStoreMemory()))

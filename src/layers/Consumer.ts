@@ -35,8 +35,8 @@
  * import { Consumer, Orchestrator } from "effect-orchestrator"
  * import { ImageTasks } from "./tasks.ts" // WorkerTask.group(Resize, ...), served by ./worker.ts
  *
- * const ConsumerLive = Consumer.Consumer.layer({ queue: "images", tasks: ImageTasks, concurrency: 16 }).pipe(
- *   Layer.provide(Orchestrator.Orchestrator.layer({ entry: new URL("./worker.ts", import.meta.url) }))
+ * const ConsumerLive = Consumer.layer({ queue: "images", tasks: ImageTasks, concurrency: 16 }).pipe(
+ *   Layer.provide(Orchestrator.layer({ entry: new URL("./worker.ts", import.meta.url) }))
  * )
  * Layer.launch(ConsumerLive).pipe(NodeRuntime.runMain)
  * ```
@@ -150,12 +150,26 @@ export const metrics = {
  */
 export class Consumer extends Context.Service<Consumer, {
   readonly stats: Effect.Effect<ConsumerStats>
-}>()("effect-orchestrator/Consumer") {
-  /** The consumer: connects to Redis (or fails with `RedisUnavailable`) and serves the queue until its scope closes. */
-  static readonly layer = <G extends WorkerTask.Group<WorkerTask.Any>>(
-    options: Options<G>
-  ): Layer.Layer<Consumer, RedisUnavailable | InvalidConfig, Orchestrator> => Layer.effect(Consumer, make(options))
-}
+}>()("effect-orchestrator/Consumer") {}
+
+/**
+ * The consumer: connects to Redis (or fails with `RedisUnavailable`) and serves the queue until its scope
+ * closes. It runs jobs through the `Orchestrator` in context.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Consumer, Orchestrator } from "effect-orchestrator"
+ * import { Tasks } from "./tasks.ts"
+ *
+ * const layer = Consumer.layer({ queue: "images", tasks: Tasks, shutdownDeadline: "30 seconds" }).pipe(
+ *   Layer.provide(Orchestrator.layer({ entry: new URL("./worker.ts", import.meta.url) }))
+ * )
+ * ```
+ */
+export const layer = <G extends WorkerTask.Group<WorkerTask.Any>>(
+  options: Options<G>
+): Layer.Layer<Consumer, RedisUnavailable | InvalidConfig, Orchestrator> => Layer.effect(Consumer, make(options))
 
 type Outcome =
   | { readonly _tag: "ok"; readonly value: unknown }

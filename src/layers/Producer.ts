@@ -41,7 +41,7 @@
  *   return yield* handle.await
  * })
  *
- * program.pipe(Effect.provide(Producer.Producer.layer({ queue: "images", redis: { host: "10.0.0.5", password: "…" } })))
+ * program.pipe(Effect.provide(Producer.layer({ queue: "images", redis: { host: "10.0.0.5", password: "…" } })))
  * ```
  *
  * @since 0.1.0
@@ -176,7 +176,7 @@ export const metrics = {
  *   const producer = yield* Producer.Producer
  *   const handles = yield* producer.enqueueAll(Fib, [20, 21, 22], { priority: "low" })
  *   return yield* Effect.forEach(handles, (handle) => handle.await, { concurrency: "unbounded" })
- * }).pipe(Effect.provide(Producer.Producer.layer({ queue: "math" })))
+ * }).pipe(Effect.provide(Producer.layer({ queue: "math" })))
  * ```
  */
 export class Producer extends Context.Service<Producer, {
@@ -199,11 +199,20 @@ export class Producer extends Context.Service<Producer, {
   readonly handle: <T extends WorkerTask.Any>(task: T, id: string) => JobHandle<T>
   /** The queue's depth now, read from Redis. */
   readonly depth: Effect.Effect<QueueDepth, RedisUnavailable>
-}>()("effect-orchestrator/Producer") {
-  /** The producer, connected to Redis; fails with `RedisUnavailable` or `InvalidConfig` (a bad option). */
-  static readonly layer = (options: Options): Layer.Layer<Producer, RedisUnavailable | InvalidConfig> =>
-    Layer.effect(Producer, make(options))
-}
+}>()("effect-orchestrator/Producer") {}
+
+/**
+ * The producer, connected to Redis; fails with `RedisUnavailable` or `InvalidConfig` (a bad option).
+ *
+ * @example
+ * ```ts
+ * import { Producer } from "effect-orchestrator"
+ *
+ * const layer = Producer.layer({ queue: "images", redis: { host: "127.0.0.1", connectTimeout: "2 seconds" } })
+ * ```
+ */
+export const layer = (options: Options): Layer.Layer<Producer, RedisUnavailable | InvalidConfig> =>
+  Layer.effect(Producer, make(options))
 
 type Outcome =
   | { readonly _tag: "completed"; readonly returnvalue: unknown }

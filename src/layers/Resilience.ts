@@ -25,7 +25,7 @@
  *     fallback: { value: { eur: 1 } }
  *   })
  * ) // Effect<{ eur: number }, InvalidConfig, CircuitBreakers.CircuitBreakers>
- * program.pipe(Effect.provide(CircuitBreakers.CircuitBreakers.layer()))
+ * program.pipe(Effect.provide(CircuitBreakers.layer()))
  * ```
  *
  * @since 0.1.0

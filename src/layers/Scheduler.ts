@@ -43,7 +43,7 @@
  *   return yield* Effect.all([report, alert], { concurrency: "unbounded" })
  * })
  *
- * program.pipe(Effect.provide(Scheduler.Scheduler.layer({ permits: 4, perKeyLimit: 2, capacity: 10_000 })))
+ * program.pipe(Effect.provide(Scheduler.layer({ permits: 4, perKeyLimit: 2, capacity: 10_000 })))
  * ```
  *
  * @since 0.1.0
@@ -76,24 +76,44 @@ export const metrics = internal.metrics
  */
 export class Scheduler
   extends Context.Service<Scheduler, internal.SchedulerService>()("effect-orchestrator/Scheduler")
-{
-  /**
-   * A scheduler built from `config` (every field optional, see `Config.SchedulerConfig`). Fails with
-   * `InvalidConfig` naming the field (`scheduler.permits`, `scheduler.capacity`, `scheduler.rate.limit`, ...)
-   * when a value is out of range.
-   */
-  static readonly layer = (config?: SchedulerConfigInput): Layer.Layer<Scheduler, InvalidConfig> =>
-    Layer.effect(Scheduler, make(config))
+{}
 
-  /**
-   * A scheduler for specs: one permit unless `config` says otherwise, so tasks run one at a time in admission
-   * order whatever the machine's core count, and an invalid configuration is a defect that fails the spec.
-   * Time (aging, rate windows, wait times) comes from the `Clock` in context, so under `it.effect` the
-   * `TestClock` drives it: `TestClock.adjust` ages waiters and opens rate windows.
-   */
-  static readonly layerTest = (config?: SchedulerConfigInput): Layer.Layer<Scheduler> =>
-    Layer.effect(Scheduler, make({ permits: 1, ...config })).pipe(Layer.orDie)
-}
+/**
+ * A scheduler built from `config` (every field optional, see `Config.SchedulerConfig`). Fails with
+ * `InvalidConfig` naming the field (`scheduler.permits`, `scheduler.capacity`, `scheduler.rate.limit`, ...)
+ * when a value is out of range.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Scheduler } from "effect-orchestrator"
+ *
+ * const program = Scheduler.Scheduler.use((scheduler) => scheduler.submit(Effect.succeed(1))).pipe(
+ *   Effect.provide(Scheduler.layer({ permits: 4, rate: { limit: 10, interval: "1 second" } }))
+ * )
+ * ```
+ */
+export const layer = (config?: SchedulerConfigInput): Layer.Layer<Scheduler, InvalidConfig> =>
+  Layer.effect(Scheduler, make(config))
+
+/**
+ * A scheduler for specs: one permit unless `config` says otherwise, so tasks run one at a time in admission
+ * order whatever the machine's core count, and an invalid configuration is a defect that fails the spec.
+ * Time (aging, rate windows, wait times) comes from the `Clock` in context, so under `it.effect` the
+ * `TestClock` drives it: `TestClock.adjust` ages waiters and opens rate windows.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Scheduler } from "effect-orchestrator"
+ *
+ * const program = Scheduler.Scheduler.use((scheduler) => scheduler.submit(Effect.succeed(1))).pipe(
+ *   Effect.provide(Scheduler.layerTest())
+ * )
+ * ```
+ */
+export const layerTest = (config?: SchedulerConfigInput): Layer.Layer<Scheduler> =>
+  Layer.effect(Scheduler, make({ permits: 1, ...config })).pipe(Layer.orDie)
 
 /**
  * Builds a scheduler in the current scope. Closing the scope interrupts the submitters still waiting.

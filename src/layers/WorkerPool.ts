@@ -55,7 +55,7 @@
  * })
  *
  * program.pipe(
- *   Effect.provide(WorkerPool.WorkerPool.layer({ entry: WorkerPool.entry(import.meta.url, "./math-worker.ts"), maxWorkers: 4 }))
+ *   Effect.provide(WorkerPool.layer({ entry: WorkerPool.entry(import.meta.url, "./math-worker.ts"), maxWorkers: 4 }))
  * )
  * ```
  *
@@ -210,37 +210,58 @@ export class WorkerPool extends Context.Service<WorkerPool, {
   ) => Effect.Effect<Array<Awaited<B>>, PoolError>
   /** Workers, busy workers, queue depth, calls in flight, completed and failed calls, utilisation. */
   readonly stats: Effect.Effect<PoolStats>
-}>()("effect-orchestrator/WorkerPool") {
-  /**
-   * A pool of worker threads (or child processes with `mode: "process"`). Fails with `InvalidConfig` for a bad
-   * option and with `WorkerBootFailed` when the workers cannot start.
-   */
-  static readonly layer = (options: Options = {}): Layer.Layer<WorkerPool, InvalidConfig | WorkerBootFailed> =>
-    Layer.effect(WorkerPool, make(options))
+}>()("effect-orchestrator/WorkerPool") {}
 
-  /**
-   * The same handlers, run in this thread by an in-process worker: no threads, but every payload, answer and
-   * error still goes through the schemas and structured clone, and timeouts, cancellation, stats and metrics
-   * behave as in a real pool. For users' specs. Defaults: one worker; options as in {@link layer} (`entry`,
-   * `mode`, `resourceLimits`, `execArgv` and `env` do not apply). Accepts what `serve` returns, or a group and
-   * its handlers.
-   */
-  static readonly layerTest: {
-    <G extends WorkerTask.Group<WorkerTask.Any>>(
-      served: Served<G>,
-      options?: Options
-    ): Layer.Layer<WorkerPool, InvalidConfig | WorkerBootFailed>
-    <G extends WorkerTask.Group<WorkerTask.Any>>(
-      group: G,
-      handlers: NoInfer<WorkerTask.Handlers<G>>,
-      options?: Options
-    ): Layer.Layer<WorkerPool, InvalidConfig | WorkerBootFailed>
-  } = (...args: Array<any>) => {
-    const [group, handlers, options] = args[0]._tag === "Served"
-      ? [args[0].group, args[0].handlers, args[1] as Options | undefined]
-      : [args[0], args[1], args[2] as Options | undefined]
-    return Layer.effect(WorkerPool, makeTest(group, handlers, options))
-  }
+/**
+ * A pool of worker threads (or child processes with `mode: "process"`). Fails with `InvalidConfig` for a bad
+ * option and with `WorkerBootFailed` when the workers cannot start.
+ *
+ * @example
+ * ```ts
+ * import { WorkerPool } from "effect-orchestrator"
+ *
+ * const layer = WorkerPool.layer({
+ *   entry: WorkerPool.entry(import.meta.url, "./math-worker.ts"),
+ *   maxWorkers: 4,
+ *   idleTimeout: "1 minute"
+ * })
+ * ```
+ */
+export const layer = (options: Options = {}): Layer.Layer<WorkerPool, InvalidConfig | WorkerBootFailed> =>
+  Layer.effect(WorkerPool, make(options))
+
+/**
+ * The same handlers, run in this thread by an in-process worker: no threads, but every payload, answer and
+ * error still goes through the schemas and structured clone, and timeouts, cancellation, stats and metrics
+ * behave as in a real pool. For users' specs. Defaults: one worker; options as in {@link layer} (`entry`,
+ * `mode`, `resourceLimits`, `execArgv` and `env` do not apply). Accepts what `serve` returns, or a group and
+ * its handlers.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { WorkerPool } from "effect-orchestrator"
+ * import { Fib } from "./math-tasks.ts"
+ * import served from "./math-worker.ts"
+ *
+ * const program = WorkerPool.run(Fib, 20).pipe(Effect.provide(WorkerPool.layerTest(served)))
+ * ```
+ */
+export const layerTest: {
+  <G extends WorkerTask.Group<WorkerTask.Any>>(
+    served: Served<G>,
+    options?: Options
+  ): Layer.Layer<WorkerPool, InvalidConfig | WorkerBootFailed>
+  <G extends WorkerTask.Group<WorkerTask.Any>>(
+    group: G,
+    handlers: NoInfer<WorkerTask.Handlers<G>>,
+    options?: Options
+  ): Layer.Layer<WorkerPool, InvalidConfig | WorkerBootFailed>
+} = (...args: Array<any>) => {
+  const [group, handlers, options] = args[0]._tag === "Served"
+    ? [args[0].group, args[0].handlers, args[1] as Options | undefined]
+    : [args[0], args[1], args[2] as Options | undefined]
+  return Layer.effect(WorkerPool, makeTest(group, handlers, options))
 }
 
 const QueueConfig = Schema.Struct({
@@ -458,7 +479,7 @@ export const run = <T extends WorkerTask.Any>(
  * }
  *
  * const program = WorkerPool.offload(fib, [35], { timeout: "5 seconds" }).pipe(
- *   Effect.provide(WorkerPool.WorkerPool.layer())
+ *   Effect.provide(WorkerPool.layer())
  * )
  * ```
  */
@@ -483,7 +504,7 @@ export const stats: Effect.Effect<PoolStats, never, WorkerPool> = WorkerPool.use
  * import { WorkerPool } from "effect-orchestrator"
  *
  * // src/main.ts -> src/worker.ts; dist/main.js -> dist/worker.js
- * const layer = WorkerPool.WorkerPool.layer({ entry: WorkerPool.entry(import.meta.url, "./worker.ts") })
+ * const layer = WorkerPool.layer({ entry: WorkerPool.entry(import.meta.url, "./worker.ts") })
  * ```
  */
 export const entry = (from: string | URL, file: string): URL => {

@@ -34,12 +34,12 @@ const consumerLayer = (
   options: Partial<Consumer.Options<typeof Tasks>> = {},
   permits = 4
 ) =>
-  Consumer.Consumer.layer({ queue, tasks: Tasks, redis: { port: redis.port }, concurrency: permits, ...options }).pipe(
-    Layer.provide(Orchestrator.Orchestrator.layerTest(served, { scheduler: { permits } }))
+  Consumer.layer({ queue, tasks: Tasks, redis: { port: redis.port }, concurrency: permits, ...options }).pipe(
+    Layer.provide(Orchestrator.layerTest(served, { scheduler: { permits } }))
   )
 
 const producerLayer = (queue: string, options: Partial<Producer.Options> = {}) =>
-  Producer.Producer.layer({ queue, redis: { port: redis.port }, metricsInterval: 0, ...options })
+  Producer.layer({ queue, redis: { port: redis.port }, metricsInterval: 0, ...options })
 
 const bull = (queue: string) =>
   Effect.acquireRelease(
@@ -408,8 +408,8 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
   it.live("fairness key: the consumer's scheduler lets another key's job pass one key's backlog", () => {
     const queue = freshQueue()
     // Two permits. FIFO alone would run a1 and a2, then a3 and b; with one job per key at a time, b runs beside a1.
-    const consumer = Consumer.Consumer.layer({ queue, tasks: Tasks, redis: { port: redis.port }, concurrency: 4 }).pipe(
-      Layer.provide(Orchestrator.Orchestrator.layerTest(served, { scheduler: { permits: 2, perKeyLimit: 1 } }))
+    const consumer = Consumer.layer({ queue, tasks: Tasks, redis: { port: redis.port }, concurrency: 4 }).pipe(
+      Layer.provide(Orchestrator.layerTest(served, { scheduler: { permits: 2, perKeyLimit: 1 } }))
     )
     return Effect.gen(function*() {
       const producer = yield* Producer.Producer
@@ -514,7 +514,7 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
       const started = Date.now()
       const exit = yield* Effect.exit(
         Effect.scoped(
-          Layer.build(Producer.Producer.layer({ queue: "nowhere", redis: { port, connectTimeout: 1_000 } }))
+          Layer.build(Producer.layer({ queue: "nowhere", redis: { port, connectTimeout: 1_000 } }))
         )
       )
       const error = failureOf(exit)

@@ -133,7 +133,7 @@ describe("durations in the layers' own options", () => {
     Effect.gen(function*() {
       const build = (aging: unknown) =>
         Effect.exit(
-          Effect.scoped(Layer.build(WorkerPool.WorkerPool.layerTest(Tasks, {}, { queue: { aging } as never })))
+          Effect.scoped(Layer.build(WorkerPool.layerTest(Tasks, {}, { queue: { aging } as never })))
         )
       assert.isTrue(Exit.isSuccess(yield* build("2 seconds")))
       assert.isTrue(Exit.isSuccess(yield* build(500)))
@@ -162,7 +162,7 @@ describe("durations in the layers' own options", () => {
   it.effect("Producer: metricsInterval and redis.connectTimeout take a Duration.Input and name the field", () =>
     Effect.gen(function*() {
       const build = (options: Partial<Producer.Options>) =>
-        Effect.exit(Effect.scoped(Layer.build(Producer.Producer.layer({ queue: "q", redis, ...options }))))
+        Effect.exit(Effect.scoped(Layer.build(Producer.layer({ queue: "q", redis, ...options }))))
       const metrics = failure(yield* build({ metricsInterval: "-5 seconds" }))
       assert.strictEqual(metrics.field, "metricsInterval")
       assert.strictEqual(metrics.value, "-5 seconds")
@@ -178,8 +178,8 @@ describe("durations in the layers' own options", () => {
       const build = (options: Partial<Consumer.Options<typeof Tasks>>) =>
         Effect.exit(
           Effect.scoped(Layer.build(
-            Consumer.Consumer.layer({ queue: "q", tasks: Tasks, redis, ...options }).pipe(
-              Layer.provide(Orchestrator.Orchestrator.layerTest())
+            Consumer.layer({ queue: "q", tasks: Tasks, redis, ...options }).pipe(
+              Layer.provide(Orchestrator.layerTest())
             )
           ))
         )

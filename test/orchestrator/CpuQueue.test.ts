@@ -4,7 +4,7 @@ import * as WorkerTask from "../../src/domain/WorkerTask.ts"
 import type { InvalidConfig, TaskResult } from "../../src/index.ts"
 import { Task } from "../../src/index.ts"
 import type { OffloadError, RunError } from "../../src/layers/Orchestrator.ts"
-import { Orchestrator } from "../../src/layers/Orchestrator.ts"
+import * as Orchestrator from "../../src/layers/Orchestrator.ts"
 import type { PoolError } from "../../src/layers/WorkerPool.ts"
 import { serve } from "../../src/runtime/worker/Server.ts"
 
@@ -18,7 +18,7 @@ const isolated = <A, E>(layer: Layer.Layer<A, E>) =>
   layer.pipe(Layer.provide(Layer.succeed(Metric.MetricRegistry, new Map())))
 
 const marks = (
-  orchestrator: Orchestrator["Service"],
+  orchestrator: Orchestrator.Orchestrator["Service"],
   labels: ReadonlyArray<string>,
   priority: Task.TaskOptions["priority"]
 ) => labels.map((label) => orchestrator.workerTask(Mark, label, { name: label, ...(priority ? { priority } : {}) }))
@@ -26,7 +26,7 @@ const marks = (
 describe("cpu work waits in one queue: the pool's", () => {
   it.effect("a critical call overtakes the low ones still queued, while the worker's pipeline stays full", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       // The pool pipelines a task once it knows it is light: after its first answer.
       yield* orchestrator.offload(Mark, "warm-up")
       order.length = 0
@@ -48,7 +48,7 @@ describe("cpu work waits in one queue: the pool's", () => {
 
   it.effect("fairness keys take turns within a level", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       yield* orchestrator.offload(Mark, "warm-up")
       order.length = 0
       const tasks = [
@@ -62,7 +62,7 @@ describe("cpu work waits in one queue: the pool's", () => {
 
   it.effect("the capacity bounds the calls waiting for a worker: overflow fail rejects with QueueFull", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       yield* orchestrator.offload(Mark, "warm-up")
       const labels = Array.from({ length: 6 }, (_, i) => `m${i}`)
       const results = yield* orchestrator.runAll(marks(orchestrator, labels, undefined), { concurrency: "unbounded" })
@@ -81,7 +81,7 @@ describe("cpu work waits in one queue: the pool's", () => {
 
   it.effect("the capacity with overflow suspend holds calls until there is room; all of them run", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       yield* orchestrator.offload(Mark, "warm-up")
       order.length = 0
       const labels = Array.from({ length: 6 }, (_, i) => `m${i}`)
@@ -97,7 +97,7 @@ describe("cpu work waits in one queue: the pool's", () => {
 
   it.effect("with cpuPermits, a lane caps cpu tasks in flight and orders them by priority", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       yield* orchestrator.offload(Mark, "warm-up")
       order.length = 0
       yield* orchestrator.runAll(
@@ -126,7 +126,7 @@ describe("cpu task timings", () => {
 
   it.live("a cpu task's queue wait includes its wait in the pool's queue", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const [first, second] = yield* orchestrator.runAll([
         orchestrator.workerTask(Busy, 40),
         orchestrator.workerTask(Busy, 1)
@@ -143,7 +143,7 @@ describe("runAll", () => {
 
   it.effect("a tuple of tasks of different types gives a tuple of results, each typed by its task", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       class Missing extends Schema.TaggedError<Missing>()("Missing", {}) {}
       const results = yield* orchestrator.runAll([
         Task.make(Effect.succeed(1)),
@@ -169,7 +169,7 @@ describe("runAll", () => {
 
   it.effect("a record of tasks gives a record of results with the same keys", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const results = yield* orchestrator.runAll({
         count: Task.make(Effect.succeed(42)),
         label: orchestrator.workerTask(Mark, "label")
@@ -185,7 +185,7 @@ describe("runAll", () => {
 
   it.effect("without failFast it cannot fail with a task's error; with failFast it can", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const tasks = [Task.make(Effect.fail("boom" as const)), Task.make(Effect.succeed(1))] as const
       const all = orchestrator.runAll(tasks)
       expectTypeOf(all).toEqualTypeOf<
@@ -210,7 +210,7 @@ describe("runAll", () => {
 
   it.effect("an array of one task type gives an array of its results; an iterable works too", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const tasks = [1, 2, 3].map((n) => Task.make(Effect.succeed(n * 2)))
       const results = yield* orchestrator.runAll(tasks)
       expectTypeOf(results).toEqualTypeOf<Array<TaskResult.TaskResult<number, RunError>>>()
@@ -221,7 +221,7 @@ describe("runAll", () => {
 
   it.effect("a bad concurrency fails with InvalidConfig naming runAll.concurrency, and runs nothing", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       let ran = 0
       const task = Task.make(Effect.sync(() => ran++))
       for (const concurrency of [0, -3, Number.NaN, 1.5]) {
@@ -235,7 +235,7 @@ describe("runAll", () => {
 
   it.effect("the error type of an offload names the pool's errors", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       expectTypeOf(orchestrator.offload(Mark, "x")).toEqualTypeOf<Effect.Effect<string, OffloadError>>()
       assert.strictEqual(yield* orchestrator.offload(Mark, "x"), "x")
     }).pipe(Effect.provide(Test)))
@@ -247,7 +247,7 @@ const Live = isolated(Orchestrator.layer({ entry, pool: { minWorkers: 2, maxWork
 layer(Live, { excludeTestServices: true, timeout: 60_000 })("cpu work on real threads", (it) => {
   it.effect("tiny calls fill every worker's pipeline: more in flight than two per worker", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const inc = (x: number) => x + 1
       // The pool learns from answers that the call is light (a moving average of the workers' own timings,
       // which one descheduled thread on a loaded machine can inflate): a few hundred calls settle it.

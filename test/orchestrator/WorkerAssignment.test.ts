@@ -2,7 +2,7 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
 import { Task } from "../../src/index.ts"
-import { Orchestrator } from "../../src/layers/Orchestrator.ts"
+import * as Orchestrator from "../../src/layers/Orchestrator.ts"
 import * as WorkerPool from "../../src/layers/WorkerPool.ts"
 import { execute } from "../../src/runtime/orchestrator/TaskExecution.ts"
 import * as WorkerAssignment from "../../src/runtime/pool/WorkerAssignment.ts"
@@ -18,7 +18,7 @@ const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
   return reason.error
 }
 
-layer(WorkerPool.WorkerPool.layer({ entry: workerEntry, minWorkers: 2, maxWorkers: 2 }), {
+layer(WorkerPool.layer({ entry: workerEntry, minWorkers: 2, maxWorkers: 2 }), {
   excludeTestServices: true,
   timeout: 30_000
 })("a real pool of two workers", (it) => {
@@ -125,11 +125,11 @@ describe("in-process pools and the orchestrator", () => {
       assert.strictEqual(failureOf(queued.exit)._tag, "TaskTimeout")
       assert.isFalse("workerId" in queued)
       yield* Fiber.interrupt(busy)
-    }).pipe(Effect.provide(WorkerPool.WorkerPool.layerTest(Tasks, handlers, { concurrentTasksPerWorker: 1 }))))
+    }).pipe(Effect.provide(WorkerPool.layerTest(Tasks, handlers, { concurrentTasksPerWorker: 1 }))))
 
   it.live("the orchestrator's results name the worker of cpu tasks, and none for io tasks", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const cpu = yield* orchestrator.runResult(orchestrator.workerTask(Inc, 1))
       const fn = yield* orchestrator.runResult(orchestrator.functionTask((n: number) => n + 1, [1]))
       const io = yield* orchestrator.runResult(Task.make(Effect.succeed(1), { name: "io" }))

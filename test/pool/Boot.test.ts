@@ -17,8 +17,7 @@ const errorOf = <A, E>(exit: Exit.Exit<A, E>): E => {
   return (error as Option.Some<E>).value
 }
 
-const buildLayer = (options: WorkerPool.Options) =>
-  Effect.exit(Effect.scoped(Layer.build(WorkerPool.WorkerPool.layer(options))))
+const buildLayer = (options: WorkerPool.Options) => Effect.exit(Effect.scoped(Layer.build(WorkerPool.layer(options))))
 
 describe("boot check", () => {
   it.live("a worker that throws at import fails the layer with WorkerBootFailed carrying that error", () =>

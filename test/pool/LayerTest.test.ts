@@ -25,7 +25,7 @@ describe("layerTest", () => {
     assert.strictEqual(served.group, Tasks)
   })
 
-  layer(WorkerPool.WorkerPool.layerTest(served, { name: "inproc" }), { excludeTestServices: true })(
+  layer(WorkerPool.layerTest(served, { name: "inproc" }), { excludeTestServices: true })(
     "from what serve returns",
     (it) => {
       it.effect("runs the handlers in this thread: no worker thread is started", () =>
@@ -102,7 +102,7 @@ describe("layerTest", () => {
     }
   )
 
-  layer(WorkerPool.WorkerPool.layerTest(Tasks, handlers))("from a group and handlers, under the TestClock", (it) => {
+  layer(WorkerPool.layerTest(Tasks, handlers))("from a group and handlers, under the TestClock", (it) => {
     it.effect("works in a default it.effect spec", () =>
       Effect.gen(function*() {
         assert.deepStrictEqual(
@@ -120,7 +120,7 @@ describe("layerTest", () => {
       const Lonely = WorkerTask.make("lonely", { payload: WorkerTask.Float64Array })
       const exit = yield* Effect.exit(
         Effect.scoped(
-          WorkerPool.WorkerPool.layerTest(WorkerTask.group(Lonely), {} as WorkerTask.Handlers<never>, {
+          WorkerPool.layerTest(WorkerTask.group(Lonely), {} as WorkerTask.Handlers<never>, {
             maxBootFailures: 1
           }).pipe((l) => Effect.asVoid(Effect.provide(Effect.void, l)))
         )

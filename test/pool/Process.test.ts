@@ -40,7 +40,7 @@ const capturingStderr = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   )
 
 layer(
-  WorkerPool.WorkerPool.layer({
+  WorkerPool.layer({
     entry: workerEntry,
     mode: "process",
     minWorkers: 1,
@@ -107,7 +107,7 @@ layer(
 })
 
 describe("process mode lifecycle", () => {
-  layer(WorkerPool.WorkerPool.layer({ mode: "process", maxWorkers: 1 }), { excludeTestServices: true })(
+  layer(WorkerPool.layer({ mode: "process", maxWorkers: 1 }), { excludeTestServices: true })(
     "boot and shutdown",
     (it) => {
       it.effect("a process that fails at import fails the pool with the worker's own error", () =>

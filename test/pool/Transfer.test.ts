@@ -13,7 +13,7 @@ async function lateSum(xs: Float64Array): Promise<number> {
   return sum
 }
 
-layer(WorkerPool.WorkerPool.layer({ entry: workerEntry, minWorkers: 1, maxWorkers: 1 }), {
+layer(WorkerPool.layer({ entry: workerEntry, minWorkers: 1, maxWorkers: 1 }), {
   excludeTestServices: true
 })("transferables", (it) => {
   describe("transfer: true", () => {

@@ -30,7 +30,7 @@ const defectOf = <A, E>(exit: Exit.Exit<A, E>): unknown => {
 }
 
 layer(
-  WorkerPool.WorkerPool.layer({
+  WorkerPool.layer({
     entry: workerEntry,
     name: "shared",
     minWorkers: 2,
@@ -274,7 +274,7 @@ layer(
 })
 
 describe("WorkerPool configuration", () => {
-  layer(WorkerPool.WorkerPool.layer({ minWorkers: 1, maxWorkers: 1 }), { excludeTestServices: true })(
+  layer(WorkerPool.layer({ minWorkers: 1, maxWorkers: 1 }), { excludeTestServices: true })(
     "default entry",
     (it) => {
       it.effect("the worker's event loop keeps running between calls: its timers fire while it waits for work", () =>

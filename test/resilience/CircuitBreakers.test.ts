@@ -3,7 +3,8 @@ import { Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, Schema, Stream 
 import { CircuitBreaker } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import { CircuitOpen, InvalidConfig } from "../../src/domain/OrchestratorError.ts"
-import { CircuitBreakers, stateGauge, transitionsTotal } from "../../src/layers/CircuitBreakers.ts"
+import * as CircuitBreakers from "../../src/layers/CircuitBreakers.ts"
+import { stateGauge, transitionsTotal } from "../../src/layers/CircuitBreakers.ts"
 import type { CircuitBreakersConfig, Transition } from "../../src/layers/CircuitBreakers.ts"
 
 class Down extends Schema.TaggedError<Down>()("Down", {}) {}
@@ -13,14 +14,14 @@ class NotFound extends Schema.TaggedError<NotFound>()("NotFound", {}) {}
 const withBreakers = <A, E>(
   config: CircuitBreakersConfig,
   body: (tools: {
-    readonly breakers: CircuitBreakers["Service"]
+    readonly breakers: CircuitBreakers.CircuitBreakers["Service"]
     readonly transitions: Array<Transition>
     /** Lets the transitions collector and the metrics catch up. */
     readonly settle: Effect.Effect<void>
   }) => Effect.Effect<A, E>
 ) =>
   Effect.gen(function*() {
-    const breakers = yield* CircuitBreakers
+    const breakers = yield* CircuitBreakers.CircuitBreakers
     const transitions: Array<Transition> = []
     yield* Stream.runForEach(breakers.transitions, (t) => Effect.sync(() => transitions.push(t))).pipe(
       Effect.forkScoped({ startImmediately: true })

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Exit, Fiber, Metric, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { CircuitOpen, InvalidConfig, TaskTimeout } from "../../src/domain/OrchestratorError.ts"
-import { CircuitBreakers } from "../../src/layers/CircuitBreakers.ts"
+import * as CircuitBreakers from "../../src/layers/CircuitBreakers.ts"
 import * as Resilience from "../../src/layers/Resilience.ts"
 import * as Fallback from "../../src/runtime/resilience/Fallback.ts"
 
@@ -80,7 +80,7 @@ describe("Resilience.apply", () => {
       assert.strictEqual(yield* Fiber.join(fiber), "ok@3")
       assert.deepStrictEqual(dep.startedAt, [0, 100, 300])
       // consecutiveFailures is 1: had the breaker seen each failed attempt, it would be open.
-      const breakers = yield* CircuitBreakers
+      const breakers = yield* CircuitBreakers.CircuitBreakers
       assert.strictEqual((yield* breakers.state("dep"))._tag, "Closed")
     }).pipe(provideBreakers))
 
@@ -97,7 +97,7 @@ describe("Resilience.apply", () => {
       assert.strictEqual(yield* Fiber.join(first), "failed")
       assert.strictEqual(dep.startedAt.length, 3)
 
-      const breakers = yield* CircuitBreakers
+      const breakers = yield* CircuitBreakers.CircuitBreakers
       assert.strictEqual((yield* breakers.state("dep"))._tag, "Open")
       // Rejected without running and without retrying the rejection.
       assert.strictEqual(yield* dep.call.pipe(Resilience.apply(policy)), "open")
@@ -129,7 +129,7 @@ describe("Resilience.apply", () => {
       yield* TestClock.adjust("1 second")
       const error = yield* Fiber.join(fiber)
       assert.instanceOf(error, TaskTimeout)
-      const breakers = yield* CircuitBreakers
+      const breakers = yield* CircuitBreakers.CircuitBreakers
       assert.strictEqual((yield* breakers.state("slow"))._tag, "Open")
     }).pipe(provideBreakers))
 

@@ -4,9 +4,10 @@ import { TestClock } from "effect/testing"
 import type { SchedulerConfigInput } from "../../src/domain/Config.ts"
 import { InvalidConfig, QueueFull } from "../../src/domain/OrchestratorError.ts"
 import type { TaskPriority } from "../../src/domain/TaskPriority.ts"
-import { make, metrics, Scheduler } from "../../src/layers/Scheduler.ts"
+import * as Scheduler from "../../src/layers/Scheduler.ts"
+import { make, metrics } from "../../src/layers/Scheduler.ts"
 
-type Service = Scheduler["Service"]
+type Service = Scheduler.Scheduler["Service"]
 
 /** Runs `f` against a fresh scheduler whose metrics go to a private registry. */
 const withScheduler = <A, E>(
@@ -712,7 +713,7 @@ describe("Scheduler metrics", () => {
 describe("Scheduler layers", () => {
   it.effect("layer provides the service", () =>
     Effect.gen(function*() {
-      const scheduler = yield* Scheduler
+      const scheduler = yield* Scheduler.Scheduler
       assert.strictEqual(yield* scheduler.submit(Effect.succeed(1), { priority: "critical", key: "k" }), 1)
       assert.strictEqual((yield* scheduler.stats).permits, 3)
     }).pipe(
@@ -722,12 +723,14 @@ describe("Scheduler layers", () => {
 
   it.effect("layerTest runs one task at a time by default and makes a bad config a defect", () =>
     Effect.gen(function*() {
-      const stats = yield* Scheduler.use((s) => s.stats).pipe(Effect.provide(Scheduler.layerTest()))
+      const stats = yield* Scheduler.Scheduler.use((s) => s.stats).pipe(Effect.provide(Scheduler.layerTest()))
       assert.strictEqual(stats.permits, 1)
-      const custom = yield* Scheduler.use((s) => s.stats).pipe(Effect.provide(Scheduler.layerTest({ permits: 5 })))
+      const custom = yield* Scheduler.Scheduler.use((s) => s.stats).pipe(
+        Effect.provide(Scheduler.layerTest({ permits: 5 }))
+      )
       assert.strictEqual(custom.permits, 5)
       const bad = yield* Effect.exit(
-        Scheduler.use((s) => s.stats).pipe(Effect.provide(Scheduler.layerTest({ permits: 0 })))
+        Scheduler.Scheduler.use((s) => s.stats).pipe(Effect.provide(Scheduler.layerTest({ permits: 0 })))
       )
       assert.isTrue(Exit.isFailure(bad) && Cause.hasDies(bad.cause))
     }).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))
