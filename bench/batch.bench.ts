@@ -8,7 +8,7 @@
  */
 import { Effect } from "effect"
 import * as os from "node:os"
-import { Orchestrator } from "../src/layers/Orchestrator.ts"
+import * as Orchestrator from "../src/layers/Orchestrator.ts"
 import { median, writeReport } from "./report.ts"
 
 const ITEMS = 1_000_000
@@ -30,7 +30,7 @@ const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   })
 
 const program = Effect.gen(function*() {
-  const orchestrator = yield* Orchestrator
+  const orchestrator = yield* Orchestrator.Orchestrator
   // Warm up: boot every worker and compile both paths.
   yield* orchestrator.batchOffload(double, input.slice(0, 20_000), { batchSize: 5_000 })
   yield* orchestrator.runAll(smallInput.slice(0, 2_000).map((x) => orchestrator.functionTask(double, [x])))

@@ -45,7 +45,7 @@ const run = (consumers: number, task: typeof Inc | typeof Spin, payload: number,
       yield* Effect.forEach(handles, (h) => h.await, { concurrency: "unbounded", discard: true })
       return jobs / ((performance.now() - start) / 1000)
     }).pipe(
-      Effect.provide(Producer.Producer.layer({ queue, redis: { port: redis.port }, metricsIntervalMillis: 0 })),
+      Effect.provide(Producer.layer({ queue, redis: { port: redis.port }, metricsInterval: 0 })),
       Effect.scoped
     )
     for (const child of children) child.kill("SIGKILL")

@@ -220,7 +220,7 @@ const program = Effect.gen(function*() {
   })
 }).pipe(
   Effect.provide(
-    Producer.Producer.layer({ queue: "bench-ours", redis: { port: redis.port }, metricsIntervalMillis: 0 })
+    Producer.layer({ queue: "bench-ours", redis: { port: redis.port }, metricsInterval: 0 })
   )
 )
 

@@ -144,7 +144,7 @@ const soakOurs = (entry: "typed" | "offload") =>
     const inc = (x: number) => x + 1
     for (let done = 0; done < SOAK_CALLS; done += chunk) {
       const ids = Array.from({ length: Math.min(chunk, SOAK_CALLS - done) }, (_, i) => done + i)
-      yield* Effect.forEach(ids, (id) => entry === "typed" ? pool.run(Work, id) : pool.offload(inc, id), {
+      yield* Effect.forEach(ids, (id) => entry === "typed" ? pool.run(Work, id) : pool.offload(inc, [id]), {
         concurrency: 256,
         discard: true
       })

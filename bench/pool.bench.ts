@@ -140,7 +140,7 @@ const ourOffloadStartup = async (): Promise<number> => {
   let elapsed = 0
   await Effect.runPromise(Effect.scoped(
     WorkerPool.make({ minWorkers: size, maxWorkers: size }).pipe(
-      Effect.flatMap((pool) => pool.offload((x: number) => x + 1, 1)),
+      Effect.flatMap((pool) => pool.offload((x: number) => x + 1, [1])),
       Effect.tap(() => Effect.sync(() => elapsed = performance.now() - start))
     )
   ))

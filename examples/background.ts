@@ -21,7 +21,7 @@ export const example: Example = {
     Effect.gen(function*() {
       const orchestrator = yield* Orchestrator.Orchestrator
       const scale = small ? 1 : 4
-      const deadlineMillis = 300 * scale
+      const deadline = 300 * scale
       const sendEmail = (to: string, millis: number) =>
         Task.make(Effect.sleep(`${millis * scale} millis`).pipe(Effect.as(`sent to ${to}`)), { name: `email ${to}` })
 
@@ -54,12 +54,12 @@ export const example: Example = {
         yield* line(`  poll "count primes" again: ${outcome(done.value)}, after ${ms(done.value.runMillis)}`)
       }
 
-      yield* line(`shutdown: drain, with a deadline of ${ms(deadlineMillis)}`)
+      yield* line(`shutdown: drain, with a deadline of ${ms(deadline)}`)
       const pending = yield* Effect.filter(
         handles,
         (handle) => Effect.map(handle.status, (status) => status !== "done")
       )
-      const [, drainMillis] = yield* timed(orchestrator.shutdown({ mode: "drain", deadlineMillis }))
+      const [, drainMillis] = yield* timed(orchestrator.shutdown({ mode: "drain", deadline }))
       const overran = yield* Effect.filter(
         pending,
         (handle) => Effect.map(handle.result, (result) => outcome(result).startsWith("TaskCancelled"))

@@ -117,7 +117,7 @@ export const example: Example = {
             (killedAt === undefined ? "" : `, ${ms(Date.now() - killedAt)} after the kill`)
         )
         return values
-      }).pipe(Effect.scoped, Effect.provide(Producer.Producer.layer({ queue, redis: { host, port } })))
+      }).pipe(Effect.scoped, Effect.provide(Producer.layer({ queue, redis: { host, port } })))
 
       const total = results.reduce((sum, n) =>
         sum + n, 0)

@@ -27,7 +27,7 @@ export const blockingThreads = 2
  * All workers start with the layer (`minWorkers`), so timings measure the work and not worker boots. One cpu
  * task per worker at a time (`cpuPermits`): the others wait in the cpu lane, where priorities decide the order.
  */
-export const layer = Orchestrator.Orchestrator.layer({
+export const layer = Orchestrator.layer({
   entry: new URL("./workers/worker.ts", import.meta.url),
   pool: { minWorkers: workers, maxWorkers: workers },
   cpuPermits: workers,

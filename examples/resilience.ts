@@ -24,7 +24,7 @@ export const example: Example = {
   summary: "retries with backoff, a circuit breaker and a fallback around a flaky simulated service",
   program: ({ small }) => {
     const openMillis = small ? 300 : 1_000
-    const retry = { maximumAttempts: 3, initialIntervalMillis: small ? 20 : 100, backoffCoefficient: 2, jitter: 0 }
+    const retry = { maximumAttempts: 3, initialInterval: small ? 20 : 100, backoffCoefficient: 2, jitter: 0 }
     return Effect.gen(function*() {
       const orchestrator = yield* Orchestrator.Orchestrator
       const breakers = yield* CircuitBreakers.CircuitBreakers
@@ -76,7 +76,7 @@ export const example: Example = {
         })
 
       yield* line(
-        `${key}: ${retry.maximumAttempts} attempts per request, backoff ${retry.initialIntervalMillis} ms ×2;` +
+        `${key}: ${retry.maximumAttempts} attempts per request, backoff ${retry.initialInterval} ms ×2;` +
           ` the circuit opens after 2 failed requests, for ${openMillis} ms`
       )
       yield* Effect.forkChild(
@@ -115,7 +115,7 @@ export const example: Example = {
       ))
     }).pipe(
       Effect.provide(
-        CircuitBreakers.CircuitBreakers.layer({ policy: { consecutiveFailures: 2, openDurationMillis: openMillis } })
+        CircuitBreakers.layer({ policy: { consecutiveFailures: 2, openDuration: openMillis } })
       )
     )
   }

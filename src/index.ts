@@ -8,6 +8,7 @@
 // Domain: data, schemas and errors
 export * as CircuitPolicy from "./domain/CircuitPolicy.ts"
 export * as Config from "./domain/Config.ts"
+export * as DurationInput from "./domain/DurationInput.ts"
 export * as OrchestratorError from "./domain/OrchestratorError.ts"
 export {
   CircuitOpen,

@@ -6,13 +6,13 @@ import * as Orchestrator from "../../src/layers/Orchestrator.ts"
 import { BenchTasks } from "./distributed-tasks.ts"
 
 const concurrency = Number(process.env["CONCURRENCY"] ?? 16)
-const ConsumerLive = Consumer.Consumer.layer({
+const ConsumerLive = Consumer.layer({
   queue: process.env["QUEUE"]!,
   tasks: BenchTasks,
   redis: { port: Number(process.env["REDIS_PORT"]) },
   concurrency
 }).pipe(
-  Layer.provide(Orchestrator.Orchestrator.layer({
+  Layer.provide(Orchestrator.layer({
     entry: new URL("./distributed-worker.ts", import.meta.url),
     pool: { minWorkers: 1, maxWorkers: 1, concurrentTasksPerWorker: concurrency },
     scheduler: { permits: concurrency }

@@ -7,13 +7,13 @@ import * as Consumer from "../../src/layers/Consumer.ts"
 import * as Orchestrator from "../../src/layers/Orchestrator.ts"
 import { ExampleTasks } from "./tasks.ts"
 
-const ConsumerLive = Consumer.Consumer.layer({
+const ConsumerLive = Consumer.layer({
   queue: process.env["QUEUE"] ?? "primes",
   tasks: ExampleTasks,
   redis: { host: process.env["REDIS_HOST"] ?? "127.0.0.1", port: Number(process.env["REDIS_PORT"] ?? 6379) },
   concurrency: 4
 }).pipe(
-  Layer.provide(Orchestrator.Orchestrator.layer({
+  Layer.provide(Orchestrator.layer({
     entry: new URL("./worker.ts", import.meta.url),
     pool: { minWorkers: 1, maxWorkers: 1 }
   }))

@@ -1,7 +1,8 @@
 /**
  * Circuit breaker policies as plain data. A policy decides when a circuit opens (`trip`: after consecutive
  * failures, or when the failure rate over the last calls reaches a threshold) and how long it stays open. Repeated
- * openings can back off: opening n lasts `min(openDurationMillis × openBackoffCoefficient^(n−1), maximum)`.
+ * openings can back off: opening n lasts `min(openDuration × openBackoffCoefficient^(n−1), maximum)`. Durations
+ * are `Duration.Input`s (a number is milliseconds, or `"30 seconds"`, or a `Duration`).
  *
  * @example
  * ```ts
@@ -12,17 +13,17 @@
  * const policy = Schema.decodeUnknownSync(CircuitPolicy.CircuitPolicy)({
  *   trip: "consecutive",
  *   consecutiveFailures: 5,
- *   openDurationMillis: 1_000,
+ *   openDuration: "1 second",
  *   openBackoffCoefficient: 2,
- *   maximumOpenDurationMillis: 30_000
+ *   maximumOpenDuration: "30 seconds"
  * })
  * ```
  *
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
+import * as DurationInput from "./DurationInput.ts"
 
-const Positive = Schema.Finite.check(Schema.isGreaterThan(0))
 const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 const withDefault = <S extends Schema.Top>(value: S["Encoded"]) =>
   Schema.withDecodingDefaultKey<S>(Effect.succeed(value))
@@ -39,29 +40,29 @@ export const CircuitPolicy = Schema.Struct({
   rateWindowSize: PositiveInt.pipe(withDefault(100)),
   /** Calls needed in the window before the rate can open the circuit. Absent: the window size. */
   rateMinimumCalls: Schema.optionalKey(PositiveInt),
-  /** How long the first opening lasts, in milliseconds; then one probe call is let through (half-open). */
-  openDurationMillis: Positive.pipe(withDefault(30_000)),
+  /** How long the first opening lasts (default 30 s); then one probe call is let through (half-open). */
+  openDuration: DurationInput.Positive.pipe(withDefault(30_000)),
   /** Growth of the open duration on consecutive openings; 1 keeps it constant. */
   openBackoffCoefficient: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(1)).pipe(withDefault(1)),
-  /** Cap on the open duration, in milliseconds. Absent: 100 × `openDurationMillis`. */
-  maximumOpenDurationMillis: Schema.optionalKey(Positive)
+  /** Cap on the open duration. Absent: 100 × `openDuration`. */
+  maximumOpenDuration: Schema.optionalKey(DurationInput.Positive)
 }).check(
   Schema.makeFilter((policy) =>
     policy.rateMinimumCalls === undefined || policy.rateMinimumCalls <= policy.rateWindowSize ||
     { path: ["rateMinimumCalls"], issue: `must be at most rateWindowSize (${policy.rateWindowSize})` }
   ),
   Schema.makeFilter((policy) =>
-    policy.maximumOpenDurationMillis === undefined || policy.maximumOpenDurationMillis >= policy.openDurationMillis ||
-    { path: ["maximumOpenDurationMillis"], issue: `must be at least openDurationMillis (${policy.openDurationMillis})` }
+    policy.maximumOpenDuration === undefined || policy.maximumOpenDuration >= policy.openDuration ||
+    { path: ["maximumOpenDuration"], issue: `must be at least openDuration (${policy.openDuration} ms)` }
   )
 )
 
-/** A decoded circuit policy. */
+/** A decoded circuit policy: its durations are in milliseconds. */
 export type CircuitPolicy = typeof CircuitPolicy.Type
 
-/** A circuit policy as written by a user: every field optional. */
+/** A circuit policy as written by a user: every field optional, durations as `Duration.Input`. */
 export type CircuitPolicyInput = typeof CircuitPolicy.Encoded
 
-/** The cap on the open duration: `maximumOpenDurationMillis`, or 100 × `openDurationMillis` when absent. */
+/** The cap on the open duration, in ms: `maximumOpenDuration`, or 100 × `openDuration` when absent. */
 export const maximumOpenDurationOf = (policy: CircuitPolicy): number =>
-  policy.maximumOpenDurationMillis ?? 100 * policy.openDurationMillis
+  policy.maximumOpenDuration ?? 100 * policy.openDuration

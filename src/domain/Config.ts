@@ -4,6 +4,10 @@
  *
  * Defaults are derived from `os.availableParallelism()` so a pool fills the machine it runs on and no more.
  *
+ * Durations (`idleTimeout`, `taskTimeout`, `aging`, `drainDeadline`, ...) are `Duration.Input`s: a number of
+ * milliseconds, a string such as `"30 seconds"`, or a `Duration`; decoded configurations hold them in
+ * milliseconds. Figures the library reports (stats, results, errors) are numbers named `…Millis`.
+ *
  * @example
  * ```ts
  * import { Schema } from "effect"
@@ -17,6 +21,7 @@
  */
 import { Effect, Schema } from "effect"
 import * as os from "node:os"
+import * as DurationInput from "./DurationInput.ts"
 import { RetryPolicy } from "./RetryPolicy.ts"
 
 /** The number of cores this process may use: the default size of pools. */
@@ -25,7 +30,6 @@ export const parallelism: number = Math.max(1, os.availableParallelism())
 const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 const Positive = Schema.Finite.check(Schema.isGreaterThan(0))
-const NonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
 const withDefault = <S extends Schema.Top>(value: S["Encoded"]) =>
   Schema.withDecodingDefaultKey<S>(Effect.succeed(value))
 
@@ -93,23 +97,26 @@ export const PoolConfig = Schema.Struct({
   maxWorkers: PositiveInt.pipe(withDefault(parallelism)),
   /** Tasks sent to one worker before it answers; more hides round trips for tiny tasks. */
   concurrentTasksPerWorker: PositiveInt.pipe(withDefault(16)),
-  /** A worker above `minWorkers` idle this long is stopped. */
-  idleTimeoutMillis: NonNegative.pipe(withDefault(30_000)),
+  /** A worker above `minWorkers` idle this long is stopped. Default 30 s. */
+  idleTimeout: DurationInput.NonNegative.pipe(withDefault(30_000)),
   /** Replace a worker after it has run this many tasks. */
   maxTasksPerWorker: Schema.optionalKey(PositiveInt),
   /** Replace a worker once its used heap passes this many megabytes. */
   maxHeapMb: Schema.optionalKey(Positive),
   resourceLimits: Schema.optionalKey(ResourceLimits),
   /** Default timeout of one task; absent means none. */
-  taskTimeoutMillis: Schema.optionalKey(Positive),
-  /** After a timeout or cancellation, how long a task may take to stop before its worker is terminated. */
-  terminationGraceMillis: NonNegative.pipe(withDefault(1_000)),
-  /** On shutdown, how long in-flight tasks may run before workers are terminated. */
-  shutdownDeadlineMillis: NonNegative.pipe(withDefault(10_000)),
+  taskTimeout: Schema.optionalKey(DurationInput.Positive),
+  /**
+   * After a timeout or cancellation, how long a task may take to stop before its worker is terminated.
+   * Default 1 s.
+   */
+  terminationGrace: DurationInput.NonNegative.pipe(withDefault(1_000)),
+  /** On shutdown, how long in-flight tasks may run before workers are terminated. Default 10 s. */
+  shutdownDeadline: DurationInput.NonNegative.pipe(withDefault(10_000)),
   /** Failed boots in a row after which the pool stops respawning and fails fast. */
   maxBootFailures: PositiveInt.pipe(withDefault(3)),
-  /** A worker that has not said it is ready after this long counts as a failed boot. */
-  bootTimeoutMillis: Positive.pipe(withDefault(30_000)),
+  /** A worker that has not said it is ready after this long counts as a failed boot. Default 30 s. */
+  bootTimeout: DurationInput.Positive.pipe(withDefault(30_000)),
   /** Worker threads, or child processes for stronger isolation. */
   mode: Schema.Literals(["thread", "process"]).pipe(withDefault("thread")),
   /** Bucket bounds, in seconds, of the pool's wait and run time histograms. */
@@ -126,7 +133,7 @@ export const PoolConfig = Schema.Struct({
   { path: ["maxWorkers"], issue: `must be at least minWorkers (${c.minWorkers})` }
 ))
 
-/** A decoded pool configuration. */
+/** A decoded pool configuration: its durations are in milliseconds. */
 export type PoolConfig = typeof PoolConfig.Type
 
 /** A pool configuration as written by a user: every field optional. */
@@ -135,10 +142,10 @@ export type PoolConfigInput = typeof PoolConfig.Encoded
 /** What to do with a new task when the queue is at capacity. */
 export const OverflowPolicy = Schema.Literals(["suspend", "fail"])
 
-/** A rate limit: at most `limit` admissions per `intervalMillis`. */
+/** A rate limit: at most `limit` admissions per `interval`. */
 export const RateLimit = Schema.Struct({
   limit: PositiveInt,
-  intervalMillis: Positive
+  interval: DurationInput.Positive
 })
 
 /** Schema of the scheduler's configuration. */
@@ -151,12 +158,12 @@ export const SchedulerConfig = Schema.Struct({
   overflow: OverflowPolicy.pipe(withDefault("suspend")),
   /**
    * A waiting task is promoted one level each time it has waited this long at its level (`low` reaches
-   * `critical` after 3 × `agingMillis`), so low priorities never starve.
+   * `critical` after 3 × `aging`), so low priorities never starve. Default 10 s.
    */
-  agingMillis: Positive.pipe(withDefault(10_000)),
+  aging: DurationInput.Positive.pipe(withDefault(10_000)),
   /** Tasks of one fairness key running at once; absent means only `permits` limits them. */
   perKeyLimit: Schema.optionalKey(PositiveInt),
-  /** At most `limit` admissions per `intervalMillis`; absent means no rate limit. */
+  /** At most `limit` admissions per `interval`; absent means no rate limit. */
   rate: Schema.optionalKey(RateLimit),
   /** Bucket bounds, in seconds, of the wait time histogram (submission to admission). */
   durationBucketsSeconds: DurationBuckets.pipe(withDefault(defaultDurationBucketsSeconds))
@@ -182,8 +189,11 @@ export const BlockingConfig = Schema.Struct({
 export const BackgroundConfig = Schema.Struct({
   /** Persistent consumers: background tasks running at once. Default: twice the number of cores. */
   consumers: PositiveInt.pipe(withDefault(parallelism * 2)),
-  /** On shutdown by scope, how long queued and running background tasks may take before they are cancelled. */
-  drainDeadlineMillis: NonNegative.pipe(withDefault(10_000))
+  /**
+   * On shutdown by scope, how long queued and running background tasks may take before they are cancelled.
+   * Default 10 s.
+   */
+  drainDeadline: DurationInput.NonNegative.pipe(withDefault(10_000))
 })
 
 /** Schema of the whole orchestrator's configuration. */

@@ -3,8 +3,9 @@
  * stored, logged, validated and sent along with a task.
  *
  * Delay before retry n (n = 1 for the first retry) is
- * `min(initialIntervalMillis × backoffCoefficient^(n−1), maximumIntervalMillis)`, then multiplied by a random
- * factor in `[1 − jitter, 1 + jitter]`.
+ * `min(initialInterval × backoffCoefficient^(n−1), maximumInterval)`, then multiplied by a random factor in
+ * `[1 − jitter, 1 + jitter]`. Durations are `Duration.Input`s (a number is milliseconds, or `"2 seconds"`, or a
+ * `Duration`); the decoded policy holds them in milliseconds.
  *
  * @example
  * ```ts
@@ -12,7 +13,7 @@
  * import { RetryPolicy } from "effect-orchestrator"
  *
  * const policy = Schema.decodeUnknownSync(RetryPolicy.RetryPolicy)({
- *   initialIntervalMillis: 100,
+ *   initialInterval: "100 millis",
  *   maximumAttempts: 5,
  *   nonRetryable: ["ValidationError"]
  * })
@@ -21,21 +22,20 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
+import * as DurationInput from "./DurationInput.ts"
 
-const NonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
-const Positive = Schema.Finite.check(Schema.isGreaterThan(0))
 const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 
 /** Schema of a retry policy. Absent fields take their defaults when decoded. */
 export const RetryPolicy = Schema.Struct({
-  /** Delay before the first retry, in milliseconds. */
-  initialIntervalMillis: NonNegative.pipe(Schema.withDecodingDefaultKey(Effect.succeed(100))),
+  /** Delay before the first retry. Default 100 ms. */
+  initialInterval: DurationInput.NonNegative.pipe(Schema.withDecodingDefaultKey(Effect.succeed(100))),
   /** Growth factor of the delay between retries; 1 means constant delay. */
   backoffCoefficient: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(1)).pipe(
     Schema.withDecodingDefaultKey(Effect.succeed(2))
   ),
-  /** Cap on the delay between retries, in milliseconds. Absent: 100 × the initial interval, as in Temporal. */
-  maximumIntervalMillis: Schema.optionalKey(NonNegative),
+  /** Cap on the delay between retries. Absent: 100 × the initial interval, as in Temporal. */
+  maximumInterval: Schema.optionalKey(DurationInput.NonNegative),
   /**
    * Total attempts, the first included. 1 means no retry. Default 3, so an empty policy (`retry: {}`) retries
    * twice; a task with no policy at all is not retried.
@@ -50,29 +50,28 @@ export const RetryPolicy = Schema.Struct({
   ),
   /** `_tag`s of errors that are never retried. */
   nonRetryable: Schema.Array(Schema.String).pipe(Schema.withDecodingDefaultKey(Effect.succeed([]))),
-  /** Timeout of each attempt, in milliseconds. */
-  attemptTimeoutMillis: Schema.optionalKey(Positive),
-  /** Deadline for all attempts together, waits included, in milliseconds. */
-  deadlineMillis: Schema.optionalKey(Positive)
+  /** Timeout of each attempt. */
+  attemptTimeout: Schema.optionalKey(DurationInput.Positive),
+  /** Deadline for all attempts together, waits included. */
+  deadline: Schema.optionalKey(DurationInput.Positive)
 }).check(
   Schema.makeFilter((policy) =>
-    policy.maximumIntervalMillis === undefined || policy.maximumIntervalMillis >= policy.initialIntervalMillis ||
+    policy.maximumInterval === undefined || policy.maximumInterval >= policy.initialInterval ||
     {
-      path: ["maximumIntervalMillis"],
-      issue: `must be at least initialIntervalMillis (${policy.initialIntervalMillis})`
+      path: ["maximumInterval"],
+      issue: `must be at least initialInterval (${policy.initialInterval} ms)`
     }
   )
 )
 
-/** A decoded retry policy. */
+/** A decoded retry policy: its durations are in milliseconds. */
 export type RetryPolicy = typeof RetryPolicy.Type
 
-/** A retry policy as written by a user: every field optional. */
+/** A retry policy as written by a user: every field optional, durations as `Duration.Input`. */
 export type RetryPolicyInput = typeof RetryPolicy.Encoded
 
 /** A policy that runs a task once and never retries it (timeouts still apply when given). */
 export const noRetry: RetryPolicyInput = { maximumAttempts: 1 }
 
-/** The cap on the delay between retries: `maximumIntervalMillis`, or 100 × the initial interval when absent. */
-export const maximumIntervalOf = (policy: RetryPolicy): number =>
-  policy.maximumIntervalMillis ?? 100 * policy.initialIntervalMillis
+/** The cap on the delay between retries, in ms: `maximumInterval`, or 100 × the initial interval when absent. */
+export const maximumIntervalOf = (policy: RetryPolicy): number => policy.maximumInterval ?? 100 * policy.initialInterval

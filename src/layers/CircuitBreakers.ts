@@ -34,7 +34,7 @@
  *   const breakers = yield* CircuitBreakers.CircuitBreakers
  *   return yield* Effect.succeed("quote").pipe(breakers.execute("pricing-api"))
  * }).pipe(
- *   Effect.provide(CircuitBreakers.CircuitBreakers.layer({ policy: { consecutiveFailures: 3, openDurationMillis: 5_000 } }))
+ *   Effect.provide(CircuitBreakers.layer({ policy: { consecutiveFailures: 3, openDuration: 5_000 } }))
  * )
  * ```
  *
@@ -120,9 +120,9 @@ const toTripPolicy = (policy: CircuitPolicy): CircuitBreaker.TripPolicy =>
 
 // Opening n lasts min(open × coefficient^(n−1), maximum); Effect's breaker replays this schedule per opening.
 const toOpenDuration = (policy: CircuitPolicy): Duration.Input | Schedule.Schedule<unknown, number> => {
-  if (policy.openBackoffCoefficient === 1) return Duration.millis(policy.openDurationMillis)
+  if (policy.openBackoffCoefficient === 1) return Duration.millis(policy.openDuration)
   const cap = Duration.millis(maximumOpenDurationOf(policy))
-  return Schedule.exponential(Duration.millis(policy.openDurationMillis), policy.openBackoffCoefficient).pipe(
+  return Schedule.exponential(Duration.millis(policy.openDuration), policy.openBackoffCoefficient).pipe(
     Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, cap)))
   )
 }
@@ -308,8 +308,8 @@ export const make = (
  * import { Effect } from "effect"
  * import { CircuitBreakers } from "effect-orchestrator"
  *
- * const layer = CircuitBreakers.CircuitBreakers.layer({
- *   policy: { trip: "rate", failureRateThreshold: 0.5, rateWindowSize: 20, openDurationMillis: 1_000 },
+ * const layer = CircuitBreakers.layer({
+ *   policy: { trip: "rate", failureRateThreshold: 0.5, rateWindowSize: 20, openDuration: 1_000 },
  *   keys: { payments: { trip: "consecutive", consecutiveFailures: 3 } }
  * })
  * const program = Effect.gen(function*() {
@@ -320,8 +320,17 @@ export const make = (
  */
 export class CircuitBreakers extends Context.Service<CircuitBreakers, CircuitBreakersService>()(
   "effect-orchestrator/CircuitBreakers"
-) {
-  /** The service with an in-memory store, local to this layer. Fails with `InvalidConfig` naming a bad field. */
-  static readonly layer = (config?: CircuitBreakersConfig): Layer.Layer<CircuitBreakers, InvalidConfig> =>
-    Layer.effect(CircuitBreakers, make(config)).pipe(Layer.provide(CircuitBreaker.layerStoreMemory()))
-}
+) {}
+
+/**
+ * The service with an in-memory store, local to this layer. Fails with `InvalidConfig` naming a bad field.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreakers } from "effect-orchestrator"
+ *
+ * const layer = CircuitBreakers.layer({ policy: { consecutiveFailures: 3, openDuration: "5 seconds" } })
+ * ```
+ */
+export const layer = (config?: CircuitBreakersConfig): Layer.Layer<CircuitBreakers, InvalidConfig> =>
+  Layer.effect(CircuitBreakers, make(config)).pipe(Layer.provide(CircuitBreaker.layerStoreMemory()))

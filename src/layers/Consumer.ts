@@ -12,14 +12,14 @@
  *   across every consumer of the queue.
  * - **Retries** follow the job's `RetryPolicy` (BullMQ re-queues the job with the policy's backoff, so the next
  *   attempt may run on another consumer); `nonRetryable` tags, defects and cancellations fail at once.
- *   `timeout` and `attemptTimeoutMillis` bound each attempt, `deadlineMillis` all of them from the enqueue.
+ *   `timeout` and `attemptTimeout` bound each attempt, `deadline` all of them from the enqueue.
  * - **Recovery**: with the defaults (lock 3 s, stalled check every 2 s) the jobs of a consumer that died are
  *   back in the queue within 10 s (worst case about lock + 2 × interval = 7 s); BullMQ's defaults (30 s / 30 s)
  *   take 52–84 s. Keep the lock longer than any pause of this process's event loop.
  * - **Cancellation**: a producer's `cancel` of a running job interrupts it here (its worker call is
  *   interrupted too); the job fails with `TaskCancelled`.
  * - **Shutdown** when the layer's scope closes: stop fetching, let active jobs finish until
- *   `shutdownDeadlineMillis`, then interrupt the rest and hand them back to the queue (they wait again, their
+ *   `shutdownDeadline`, then interrupt the rest and hand them back to the queue (they wait again, their
  *   attempt not counted), and close the connections.
  * - **Redis restarts**: connections reconnect on their own; a watchdog restarts BullMQ's fetch loop if it
  *   stopped (BullMQ #648, #3185).
@@ -35,8 +35,8 @@
  * import { Consumer, Orchestrator } from "effect-orchestrator"
  * import { ImageTasks } from "./tasks.ts" // WorkerTask.group(Resize, ...), served by ./worker.ts
  *
- * const ConsumerLive = Consumer.Consumer.layer({ queue: "images", tasks: ImageTasks, concurrency: 16 }).pipe(
- *   Layer.provide(Orchestrator.Orchestrator.layer({ entry: new URL("./worker.ts", import.meta.url) }))
+ * const ConsumerLive = Consumer.layer({ queue: "images", tasks: ImageTasks, concurrency: 16 }).pipe(
+ *   Layer.provide(Orchestrator.layer({ entry: new URL("./worker.ts", import.meta.url) }))
  * )
  * Layer.launch(ConsumerLive).pipe(NodeRuntime.runMain)
  * ```
@@ -45,7 +45,7 @@
  */
 import type { Job } from "bullmq"
 import { Cause, Context, Effect, Exit, Layer, Metric, Option, Tracer } from "effect"
-import type { Fiber, Scope } from "effect"
+import type { Duration, Fiber, Scope } from "effect"
 import type { Redis } from "ioredis"
 import * as os from "node:os"
 import { JobDataInvalid } from "../domain/DistributedError.ts"
@@ -65,10 +65,11 @@ import {
   defaultPrefix,
   defaultStalledIntervalMillis,
   keepJobs,
+  millisOf,
   queueNameError
 } from "../runtime/distributed/QueueSettings.ts"
 import type { Retention } from "../runtime/distributed/QueueSettings.ts"
-import { addressOf, connect } from "../runtime/distributed/RedisConnection.ts"
+import { addressOf, connect, connectTimeoutOf } from "../runtime/distributed/RedisConnection.ts"
 import type { RedisOptions } from "../runtime/distributed/RedisConnection.ts"
 import { Orchestrator } from "./Orchestrator.ts"
 
@@ -83,16 +84,16 @@ export interface Options<G extends WorkerTask.Group<WorkerTask.Any>> {
   readonly prefix?: string | undefined
   /** Jobs run at once by this consumer. Default 16. */
   readonly concurrency?: number | undefined
-  /** Global rate limit across every consumer of the queue: at most `max` jobs per `durationMillis`. */
-  readonly limiter?: { readonly max: number; readonly durationMillis: number } | undefined
-  /** Lock of an active job, renewed every half of it. Default 3,000 ms. */
-  readonly lockDurationMillis?: number | undefined
-  /** How often stalled jobs are looked for. Default 2,000 ms. */
-  readonly stalledIntervalMillis?: number | undefined
+  /** Global rate limit across every consumer of the queue: at most `max` jobs per `duration`. */
+  readonly limiter?: { readonly max: number; readonly duration: Duration.Input } | undefined
+  /** Lock of an active job, renewed every half of it. Default 3 s. */
+  readonly lockDuration?: Duration.Input | undefined
+  /** How often stalled jobs are looked for. Default 2 s. */
+  readonly stalledInterval?: Duration.Input | undefined
   /** Times one job may be found stalled before it fails (with `WorkerCrashed`). Default 3. */
   readonly maxStalledCount?: number | undefined
-  /** How long active jobs may finish when the scope closes, before they are handed back. Default 10,000 ms. */
-  readonly shutdownDeadlineMillis?: number | undefined
+  /** How long active jobs may finish when the scope closes, before they are handed back. Default 10 s. */
+  readonly shutdownDeadline?: Duration.Input | undefined
   /** Completed jobs kept in Redis. Default: the last 10,000, for at most one hour. */
   readonly keepCompleted?: Retention | undefined
   /** Failed jobs kept in Redis. Default: the last 10,000, for at most one day. */
@@ -149,12 +150,26 @@ export const metrics = {
  */
 export class Consumer extends Context.Service<Consumer, {
   readonly stats: Effect.Effect<ConsumerStats>
-}>()("effect-orchestrator/Consumer") {
-  /** The consumer: connects to Redis (or fails with `RedisUnavailable`) and serves the queue until its scope closes. */
-  static readonly layer = <G extends WorkerTask.Group<WorkerTask.Any>>(
-    options: Options<G>
-  ): Layer.Layer<Consumer, RedisUnavailable | InvalidConfig, Orchestrator> => Layer.effect(Consumer, make(options))
-}
+}>()("effect-orchestrator/Consumer") {}
+
+/**
+ * The consumer: connects to Redis (or fails with `RedisUnavailable`) and serves the queue until its scope
+ * closes. It runs jobs through the `Orchestrator` in context.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Consumer, Orchestrator } from "effect-orchestrator"
+ * import { Tasks } from "./tasks.ts"
+ *
+ * const layer = Consumer.layer({ queue: "images", tasks: Tasks, shutdownDeadline: "30 seconds" }).pipe(
+ *   Layer.provide(Orchestrator.layer({ entry: new URL("./worker.ts", import.meta.url) }))
+ * )
+ * ```
+ */
+export const layer = <G extends WorkerTask.Group<WorkerTask.Any>>(
+  options: Options<G>
+): Layer.Layer<Consumer, RedisUnavailable | InvalidConfig, Orchestrator> => Layer.effect(Consumer, make(options))
 
 type Outcome =
   | { readonly _tag: "ok"; readonly value: unknown }
@@ -170,6 +185,17 @@ const stop = (control: Control, reason: "cancel" | "handback"): void => {
   if (control.reason !== undefined) return
   control.reason = reason
   control.fiber.interruptUnsafe()
+}
+
+const positiveDuration = (
+  field: string,
+  value: Duration.Input | undefined,
+  fallback: number
+): number | InvalidConfig => {
+  if (value === undefined) return fallback
+  const millis = millisOf(value, field)
+  if (millis instanceof InvalidConfig || millis > 0) return millis
+  return new InvalidConfig({ field, value: String(value), detail: "must be a positive duration" })
 }
 
 const positive = (field: string, value: number | undefined, fallback: number): number | InvalidConfig => {
@@ -192,29 +218,33 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
     if (invalidName !== undefined) return yield* invalidName
     const settings = {
       concurrency: positive("concurrency", options.concurrency, 16),
-      lockDuration: positive("lockDurationMillis", options.lockDurationMillis, defaultLockDurationMillis),
-      stalledInterval: positive("stalledIntervalMillis", options.stalledIntervalMillis, defaultStalledIntervalMillis),
+      lockDuration: positiveDuration("lockDuration", options.lockDuration, defaultLockDurationMillis),
+      stalledInterval: positiveDuration("stalledInterval", options.stalledInterval, defaultStalledIntervalMillis),
       maxStalledCount: positive("maxStalledCount", options.maxStalledCount, defaultMaxStalledCount),
-      shutdownDeadline: positive("shutdownDeadlineMillis", options.shutdownDeadlineMillis, 10_000)
+      shutdownDeadline: positiveDuration("shutdownDeadline", options.shutdownDeadline, 10_000),
+      connectTimeout: connectTimeoutOf(options.redis ?? {})
     }
     for (const value of Object.values(settings)) if (value instanceof InvalidConfig) return yield* value
-    const { concurrency, lockDuration, maxStalledCount, shutdownDeadline, stalledInterval } = settings as {
-      [K in keyof typeof settings]: number
-    }
+    const { concurrency, connectTimeout, lockDuration, maxStalledCount, shutdownDeadline, stalledInterval } =
+      settings as {
+        [K in keyof typeof settings]: number
+      }
+    let limiterDuration = 1
     if (options.limiter !== undefined) {
       const max = positive("limiter.max", options.limiter.max, 1)
       if (max instanceof InvalidConfig) return yield* max
-      const duration = positive("limiter.durationMillis", options.limiter.durationMillis, 1)
+      const duration = positiveDuration("limiter.duration", options.limiter.duration, 1)
       if (duration instanceof InvalidConfig) return yield* duration
+      limiterDuration = duration
     }
 
     const byName = new Map<string, WorkerTask.Any>(options.tasks.tasks.map((task) => [task.name, task]))
     const known = [...byName.keys()]
     const redis = options.redis ?? {}
     const { UnrecoverableError, WaitingError, Worker } = yield* bullmq
-    const client: Redis = yield* connect(redis, "consumer")
-    const workerClient: Redis = yield* connect(redis, "consumer-worker")
-    const subscriber: Redis = yield* connect(redis, "consumer-cancel")
+    const client: Redis = yield* connect(redis, "consumer", connectTimeout)
+    const workerClient: Redis = yield* connect(redis, "consumer-worker", connectTimeout)
+    const subscriber: Redis = yield* connect(redis, "consumer-cancel", connectTimeout)
 
     const context = yield* Effect.context<never>()
     const runFork = Effect.runForkWith(context)
@@ -303,13 +333,13 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
         return failed(task, new PayloadInvalid({ taskName: task.name, reason: "schema", detail }))
       }
       const policy = data.retry
-      let timeoutMillis = Math.min(data.timeoutMillis ?? Infinity, policy?.attemptTimeoutMillis ?? Infinity)
-      if (policy?.deadlineMillis !== undefined) {
-        const left = data.enqueuedAt + policy.deadlineMillis - Date.now()
+      let timeoutMillis = Math.min(data.timeoutMillis ?? Infinity, policy?.attemptTimeout ?? Infinity)
+      if (policy?.deadline !== undefined) {
+        const left = data.enqueuedAt + policy.deadline - Date.now()
         if (left <= 0) {
           return failed(
             task,
-            new TaskTimeout({ taskId: jobId, taskName: task.name, timeoutMillis: policy.deadlineMillis })
+            new TaskTimeout({ taskId: jobId, taskName: task.name, timeoutMillis: policy.deadline })
           )
         }
         timeoutMillis = Math.min(timeoutMillis, left)
@@ -411,7 +441,7 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
       removeOnFail: keepJobs(options.keepFailed ?? defaultKeepFailed),
       ...(options.limiter === undefined
         ? {}
-        : { limiter: { max: options.limiter.max, duration: options.limiter.durationMillis } }),
+        : { limiter: { max: options.limiter.max, duration: limiterDuration } }),
       settings: {
         backoffStrategy: (attemptsMade: number, _type?: string, _error?: Error, job?: { data: unknown }) => {
           const exit = decodeJobData(job?.data)

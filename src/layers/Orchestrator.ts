@@ -15,7 +15,7 @@
  *   (or fails fast when asked).
  * - **Batches**: `batch` for any chunk processor, `batchOffload` to send chunks of items to the workers.
  * - **Background**: `submit` returns a handle to await, poll or cancel; `shutdown` drains with a deadline or
- *   stops at once; closing the layer's scope drains with `background.drainDeadlineMillis` (and logs the drain).
+ *   stops at once; closing the layer's scope drains with `background.drainDeadline` (and logs the drain).
  * - **Defaults worth knowing**: `cpuPermits` is 2 × `pool.maxWorkers`; the blocking lane's threads (min(4,
  *   cores)) start with the layer; `pool.minWorkers` is 1; the `retry` of a task or of the orchestrator, once
  *   given, defaults to 3 attempts with jitter 0.2 (set `jitter: 0` for exact delays under the `TestClock`).
@@ -39,7 +39,7 @@
  *     Task.make(Effect.succeed("io work"), { name: "fetch" })
  *   ])
  *   return { n, results }
- * }).pipe(Effect.provide(Orchestrator.Orchestrator.layer({ pool: { maxWorkers: 2 } })))
+ * }).pipe(Effect.provide(Orchestrator.layer({ pool: { maxWorkers: 2 } })))
  * ```
  *
  * @since 0.1.0
@@ -235,31 +235,55 @@ export class Orchestrator extends Context.Service<Orchestrator, {
   readonly submit: <A, E, R>(
     task: Task.Task<A, E, R>
   ) => Effect.Effect<BackgroundQueue.TaskHandle<A, E | RunError>, PoolShutDown, R>
-  /** Stops the background pool: drain up to a deadline, or at once. New submissions fail with `PoolShutDown`. */
-  readonly shutdown: (mode: BackgroundQueue.ShutdownMode) => Effect.Effect<void>
+  /**
+   * Stops the background pool: drain up to a deadline (a `Duration.Input`), or at once. New submissions fail
+   * with `PoolShutDown`; a deadline that is not a duration fails with `InvalidConfig` (`shutdown.deadline`).
+   */
+  readonly shutdown: (mode: BackgroundQueue.ShutdownMode) => Effect.Effect<void, InvalidConfig>
   readonly stats: Effect.Effect<OrchestratorStats>
   /** Every metric in the registry in Prometheus' text format. */
   readonly prometheus: Effect.Effect<string>
-}>()("effect-orchestrator/Orchestrator") {
-  /**
-   * The orchestrator with real worker threads. Fails with `InvalidConfig` naming the field for a bad
-   * configuration, and with `WorkerBootFailed` when workers cannot start.
-   */
-  static readonly layer = (options: Options = {}): Layer.Layer<Orchestrator, InvalidConfig | WorkerBootFailed> =>
-    Layer.effect(Orchestrator, make(options))
+}>()("effect-orchestrator/Orchestrator") {}
 
-  /**
-   * The orchestrator with no threads, for specs: cpu and blocking work run in-process through the same
-   * schemas, structured clone, cancellation and stats as real workers. Pass what the worker entry's `serve`
-   * returns to offload typed tasks. One permit per io and blocking lane unless configured, and one in-process
-   * worker that takes cpu calls in the order of the pool's queue, so runs are deterministic.
-   */
-  static readonly layerTest = (
-    served?: Served<WorkerTask.Group<WorkerTask.Any>>,
-    options: OrchestratorConfigInput = {}
-  ): Layer.Layer<Orchestrator, InvalidConfig | WorkerBootFailed> =>
-    Layer.effect(Orchestrator, makeWith(options, served ?? "test"))
-}
+/**
+ * The orchestrator with real worker threads. Fails with `InvalidConfig` naming the field for a bad
+ * configuration, and with `WorkerBootFailed` when workers cannot start.
+ *
+ * @example
+ * ```ts
+ * import { Orchestrator, WorkerPool } from "effect-orchestrator"
+ *
+ * const layer = Orchestrator.layer({
+ *   entry: WorkerPool.entry(import.meta.url, "./math-worker.ts"),
+ *   pool: { maxWorkers: 4, taskTimeout: "30 seconds" },
+ *   retry: { maximumAttempts: 3, initialInterval: "200 millis" }
+ * })
+ * ```
+ */
+export const layer = (options: Options = {}): Layer.Layer<Orchestrator, InvalidConfig | WorkerBootFailed> =>
+  Layer.effect(Orchestrator, make(options))
+
+/**
+ * The orchestrator with no threads, for specs: cpu and blocking work run in-process through the same
+ * schemas, structured clone, cancellation and stats as real workers. Pass what the worker entry's `serve`
+ * returns to offload typed tasks. One permit per io and blocking lane unless configured, and one in-process
+ * worker that takes cpu calls in the order of the pool's queue, so runs are deterministic.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Orchestrator } from "effect-orchestrator"
+ * import { Fib } from "./math-tasks.ts"
+ * import served from "./math-worker.ts"
+ *
+ * const program = Orchestrator.offload(Fib, 20).pipe(Effect.provide(Orchestrator.layerTest(served)))
+ * ```
+ */
+export const layerTest = (
+  served?: Served<WorkerTask.Group<WorkerTask.Any>>,
+  options: OrchestratorConfigInput = {}
+): Layer.Layer<Orchestrator, InvalidConfig | WorkerBootFailed> =>
+  Layer.effect(Orchestrator, makeWith(options, served ?? "test"))
 
 const decodeBuckets = decodeConfig(
   Schema.Struct({ durationBucketsSeconds: OrchestratorConfig.fields.durationBucketsSeconds })
@@ -291,12 +315,12 @@ const makeWith = (
     )
     // The cpu pool's queue is the cpu lane's: the lanes' aging and overflow, and their capacity unless a lane
     // of `cpuPermits` sits in front of it (calls then wait there, bounded by it).
-    const { agingMillis, capacity, overflow } = config.scheduler
+    const { aging, capacity, overflow } = config.scheduler
     const poolOptions: WorkerPool.Options = {
       ...config.pool,
       name: "cpu",
       queue: {
-        agingMillis,
+        aging,
         overflow,
         ...(capacity === undefined || config.cpuPermits !== undefined ? {} : { capacity })
       },
@@ -309,8 +333,8 @@ const makeWith = (
       maxWorkers: config.blocking.threads,
       // One call per thread: a blocking call holds its thread until it returns.
       concurrentTasksPerWorker: 1,
-      shutdownDeadlineMillis: config.pool.shutdownDeadlineMillis,
-      terminationGraceMillis: config.pool.terminationGraceMillis,
+      shutdownDeadline: config.pool.shutdownDeadline,
+      terminationGrace: config.pool.terminationGrace,
       durationBucketsSeconds: config.pool.durationBucketsSeconds
     }
     // What the built-in entry serves (only `offload`), for in-process pools; not imported from that entry, which
@@ -323,7 +347,7 @@ const makeWith = (
     }
     const testPool = (served: Served<WorkerTask.Group<WorkerTask.Any>>, poolOptions: WorkerPool.Options) =>
       Effect.map(
-        Layer.build(WorkerPool.WorkerPool.layerTest(served, { ...poolOptions, minWorkers: 1, maxWorkers: 1 })),
+        Layer.build(WorkerPool.layerTest(served, { ...poolOptions, minWorkers: 1, maxWorkers: 1 })),
         (context) => Context.get(context, WorkerPool.WorkerPool)
       )
     const [pool, blockingPool] = workers === "threads"
@@ -502,13 +526,38 @@ const makeWith = (
       fn: (...args: Args) => R,
       args: Args,
       options?: Task.TaskOptions
-    ) => Task.make(pool.offload(fn, ...args), { name: fn.name || "function", ...options, kind: "cpu" })
+    ) => Task.make(pool.offload(fn, args), { name: fn.name || "function", ...options, kind: "cpu" })
+
+    const offloadFunction = <const Args extends ReadonlyArray<unknown>, R>(
+      fn: (...args: Args) => R,
+      args: Args,
+      options?: Task.TaskOptions
+    ): Effect.Effect<Awaited<R>, OffloadError> => {
+      if (!direct || options?.timeout !== undefined || options?.retry !== undefined) {
+        return run(functionTask(fn, args, options))
+      }
+      return Effect.withFiber((fiber) => {
+        const priority = options?.priority ?? defaultPriority
+        const assignment = TaskExecution.directAssignment(fiber, priority, options?.key)
+        if (assignment === undefined) return run(functionTask(fn, args, options))
+        const callOptions: TrackedCallOptions = { assignment }
+        return TaskExecution.executeDirect(
+          fiber,
+          options?.name ?? (fn.name || "function"),
+          "cpu",
+          priority,
+          assignment,
+          executeOptions.cpu,
+          pool.offload(fn, args, callOptions)
+        )
+      })
+    }
 
     const blockingTask = <const Args extends ReadonlyArray<unknown>, R>(
       fn: (...args: Args) => R,
       args: Args,
       options?: Task.TaskOptions
-    ) => Task.make(blockingPool.offload(fn, ...args), { name: fn.name || "blocking", ...options, kind: "blocking" })
+    ) => Task.make(blockingPool.offload(fn, args), { name: fn.name || "blocking", ...options, kind: "blocking" })
 
     const batchOffload = <A, B, E2 = never, R2 = never>(
       fn: (item: A) => B,
@@ -530,7 +579,7 @@ const makeWith = (
 
     const background = yield* BackgroundQueue.make<RunError>({
       consumers: config.background.consumers,
-      agingMillis: config.scheduler.agingMillis,
+      agingMillis: config.scheduler.aging,
       execute: runResult
     })
     // Runs before the lanes and pools close (finalizers run in reverse order), so queued work drains first. A
@@ -541,11 +590,12 @@ const makeWith = (
         const before = yield* background.stats
         const waiting = before.queued + before.running
         // A second interrupt (Ctrl-C) while draining stops the drain at once; every handle still resolves, typed.
-        yield* background.shutdown({
+        // A decoded deadline is always valid: `orDie` only tells the types so.
+        yield* Effect.orDie(background.shutdown({
           mode: "drain",
-          deadlineMillis: config.background.drainDeadlineMillis,
+          deadline: config.background.drainDeadline,
           stopEarly: BackgroundQueue.nextInterruptSignal
-        })
+        }))
         const after = yield* background.stats
         if (waiting > 0 && after.cancelled === before.cancelled) yield* Effect.logInfo("background tasks drained")
       }).pipe(Effect.annotateLogs({ service: "Orchestrator", queue: "background" }))
@@ -556,7 +606,7 @@ const makeWith = (
       runResult,
       runAll: runAll as Orchestrator["Service"]["runAll"],
       offload,
-      offloadFunction: (fn, args, options) => run(functionTask(fn, args, options)),
+      offloadFunction,
       blocking: (fn, args, options) => run(blockingTask(fn, args, options)),
       workerTask,
       functionTask,
@@ -579,3 +629,285 @@ const makeWith = (
       )
     })
   })
+
+// Module-level accessors: each runs its namesake on the orchestrator in context, as `WorkerPool.run` does for
+// the pool, so a program names `Orchestrator.offload(...)` and lets the layer decide where it runs.
+
+/**
+ * Runs a task in its kind's lane, under its timeout and retry policy, on the orchestrator in context; fails
+ * with the task's error.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Orchestrator, Task } from "effect-orchestrator"
+ *
+ * const program = Orchestrator.run(Task.make(Effect.succeed("page"), { name: "fetch", timeout: "2 seconds" }))
+ * ```
+ */
+export const run = <A, E, R>(task: Task.Task<A, E, R>): Effect.Effect<A, E | RunError, R | Orchestrator> =>
+  Orchestrator.use((orchestrator) => orchestrator.run(task))
+
+/**
+ * Runs a task on the orchestrator in context and returns its `TaskResult` (exit, timings, attempts), failure
+ * included.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Orchestrator, Task } from "effect-orchestrator"
+ *
+ * const program = Effect.map(
+ *   Orchestrator.runResult(Task.make(Effect.succeed(1), { name: "one" })),
+ *   (result) => result.queueWaitMillis
+ * )
+ * ```
+ */
+export const runResult = <A, E, R>(
+  task: Task.Task<A, E, R>
+): Effect.Effect<TaskResult<A, E | RunError>, never, R | Orchestrator> =>
+  Orchestrator.use((orchestrator) => orchestrator.runResult(task))
+
+/**
+ * Runs many tasks in parallel through their lanes on the orchestrator in context; typed like `Effect.all`: a
+ * tuple or a record of tasks gives a tuple or a record of results, each typed by its task. Without `failFast`
+ * it fails with no task error (each failure is in its result).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Orchestrator, Task } from "effect-orchestrator"
+ * import { Fib } from "./math-tasks.ts"
+ *
+ * const program = Effect.gen(function*() {
+ *   const { page, n } = yield* Orchestrator.runAll({
+ *     page: Task.make(Effect.succeed("<html>"), { name: "fetch" }),
+ *     n: Orchestrator.workerTask(Fib, 30)
+ *   })
+ *   return [page.exit, n.exit]
+ * })
+ * ```
+ */
+export const runAll = <const T extends RunAllInput, const O extends RunAllOptions = {}>(
+  tasks: T,
+  options?: O
+): Effect.Effect<RunAllResults<T>, RunAllError<T, O>, RunAllContext<T> | Orchestrator> =>
+  Orchestrator.use((orchestrator) => orchestrator.runAll(tasks, options))
+
+/**
+ * Runs a typed worker task as an orchestrator task, now: on the cpu pool of the orchestrator in context, with
+ * the task's priority, retry, timeout, metrics and span.
+ *
+ * @example
+ * ```ts
+ * import { Orchestrator } from "effect-orchestrator"
+ * import { Fib } from "./math-tasks.ts"
+ *
+ * const program = Orchestrator.offload(Fib, 35, { priority: "high", timeout: "10 seconds" })
+ * ```
+ */
+export const offload = <T extends WorkerTask.Any>(
+  task: T,
+  payload: WorkerTask.Payload<T>,
+  options?: Task.TaskOptions
+): Effect.Effect<WorkerTask.Success<T>, WorkerTask.Error<T> | OffloadError, Orchestrator> =>
+  Orchestrator.use((orchestrator) => orchestrator.offload(task, payload, options))
+
+/**
+ * Runs a self-contained function with `args` as an orchestrator task on the cpu pool, now (see
+ * `WorkerPool.offload` for what self-contained means).
+ *
+ * @example
+ * ```ts
+ * import { Orchestrator } from "effect-orchestrator"
+ *
+ * function fib(n: number): number {
+ *   return n < 2 ? n : fib(n - 1) + fib(n - 2)
+ * }
+ *
+ * const program = Orchestrator.offloadFunction(fib, [30], { priority: "low" })
+ * ```
+ */
+export const offloadFunction = <const Args extends ReadonlyArray<unknown>, R>(
+  fn: (...args: Args) => R,
+  args: Args,
+  options?: Task.TaskOptions
+): Effect.Effect<Awaited<R>, OffloadError, Orchestrator> =>
+  Orchestrator.use((orchestrator) => orchestrator.offloadFunction(fn, args, options))
+
+/**
+ * Runs a blocking synchronous call (a self-contained function) with `args` on the blocking lane's threads, now.
+ *
+ * @example
+ * ```ts
+ * import { Orchestrator } from "effect-orchestrator"
+ *
+ * const program = Orchestrator.blocking((ms: number) => {
+ *   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+ *   return ms
+ * }, [100])
+ * ```
+ */
+export const blocking = <const Args extends ReadonlyArray<unknown>, R>(
+  fn: (...args: Args) => R,
+  args: Args,
+  options?: Task.TaskOptions
+): Effect.Effect<Awaited<R>, OffloadError, Orchestrator> =>
+  Orchestrator.use((orchestrator) => orchestrator.blocking(fn, args, options))
+
+/**
+ * A cpu `Task` for a typed worker task, to pass to `runAll` or `submit`: nothing runs until then. It runs on
+ * the orchestrator that runs it (the one in context), so it needs `Orchestrator`; the service's own
+ * `workerTask` gives the same task without that requirement.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Orchestrator } from "effect-orchestrator"
+ * import { Fib } from "./math-tasks.ts"
+ *
+ * const program = Effect.flatMap(
+ *   Orchestrator.submit(Orchestrator.workerTask(Fib, 40, { priority: "low" })),
+ *   (handle) => handle.await
+ * )
+ * ```
+ */
+export const workerTask = <T extends WorkerTask.Any>(
+  task: T,
+  payload: WorkerTask.Payload<T>,
+  options?: Task.TaskOptions
+): Task.Task<WorkerTask.Success<T>, WorkerTask.Error<T> | WorkerPool.PoolError, Orchestrator> =>
+  Task.make(
+    Orchestrator.use((orchestrator) => orchestrator.workerTask(task, payload, options).effect),
+    { name: task.name, ...options, kind: "cpu" }
+  )
+
+/**
+ * A cpu `Task` for a self-contained function and its `args`, to pass to `runAll` or `submit`; it needs
+ * `Orchestrator`, as {@link workerTask} does.
+ *
+ * @example
+ * ```ts
+ * import { Orchestrator } from "effect-orchestrator"
+ *
+ * function fib(n: number): number {
+ *   return n < 2 ? n : fib(n - 1) + fib(n - 2)
+ * }
+ *
+ * const program = Orchestrator.runAll([30, 31, 32].map((n) => Orchestrator.functionTask(fib, [n])))
+ * ```
+ */
+export const functionTask = <const Args extends ReadonlyArray<unknown>, R>(
+  fn: (...args: Args) => R,
+  args: Args,
+  options?: Task.TaskOptions
+): Task.Task<Awaited<R>, WorkerPool.PoolError, Orchestrator> =>
+  Task.make(
+    Orchestrator.use((orchestrator) => orchestrator.functionTask(fn, args, options).effect),
+    { name: fn.name || "function", ...options, kind: "cpu" }
+  )
+
+/**
+ * A blocking `Task` for a self-contained function and its `args`, to pass to `runAll` or `submit`; it needs
+ * `Orchestrator`, as {@link workerTask} does.
+ *
+ * @example
+ * ```ts
+ * import { Orchestrator } from "effect-orchestrator"
+ *
+ * const sleepFor = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+ * const program = Orchestrator.runAll([Orchestrator.blockingTask(sleepFor, [50]), Orchestrator.blockingTask(sleepFor, [50])])
+ * ```
+ */
+export const blockingTask = <const Args extends ReadonlyArray<unknown>, R>(
+  fn: (...args: Args) => R,
+  args: Args,
+  options?: Task.TaskOptions
+): Task.Task<Awaited<R>, WorkerPool.PoolError, Orchestrator> =>
+  Task.make(
+    Orchestrator.use((orchestrator) => orchestrator.blockingTask(fn, args, options).effect),
+    { name: fn.name || "blocking", ...options, kind: "blocking" }
+  )
+
+/**
+ * Maps a self-contained one-argument function over `input` on the workers of the orchestrator in context, in
+ * chunks of `batchSize` items (one message per chunk); results come in input order.
+ *
+ * @example
+ * ```ts
+ * import { Orchestrator } from "effect-orchestrator"
+ *
+ * const program = Orchestrator.batchOffload((n: number) => n * n, [1, 2, 3, 4], { batchSize: 2 })
+ * ```
+ */
+export const batchOffload = <A, B, E2 = never, R2 = never>(
+  fn: (item: A) => B,
+  input: Batch.BatchInput<A, E2, R2>,
+  options?: BatchOffloadOptions
+): Effect.Effect<Array<Awaited<B>>, OffloadError | E2, R2 | Orchestrator> =>
+  Orchestrator.use((orchestrator) => orchestrator.batchOffload(fn, input, options))
+
+/**
+ * Submits a task to the background pool of the orchestrator in context; the handle awaits, polls or cancels
+ * it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Orchestrator, Task } from "effect-orchestrator"
+ *
+ * const program = Effect.gen(function*() {
+ *   const handle = yield* Orchestrator.submit(Task.make(Effect.succeed("report"), { name: "report" }))
+ *   return yield* handle.await
+ * })
+ * ```
+ */
+export const submit = <A, E, R>(
+  task: Task.Task<A, E, R>
+): Effect.Effect<BackgroundQueue.TaskHandle<A, E | RunError>, PoolShutDown, R | Orchestrator> =>
+  Orchestrator.use((orchestrator) => orchestrator.submit(task))
+
+/**
+ * Stops the background pool of the orchestrator in context: drain up to a deadline (a `Duration.Input`), or at
+ * once; new submissions then fail with `PoolShutDown`.
+ *
+ * @example
+ * ```ts
+ * import { Orchestrator } from "effect-orchestrator"
+ *
+ * const program = Orchestrator.shutdown({ mode: "drain", deadline: "5 seconds" })
+ * ```
+ */
+export const shutdown = (
+  mode: BackgroundQueue.ShutdownMode
+): Effect.Effect<void, InvalidConfig, Orchestrator> => Orchestrator.use((orchestrator) => orchestrator.shutdown(mode))
+
+/**
+ * A snapshot of the orchestrator in context: its lanes, both pools and the background queue.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Orchestrator } from "effect-orchestrator"
+ *
+ * const program = Effect.map(Orchestrator.stats, (stats) => stats.pool.queued)
+ * ```
+ */
+export const stats: Effect.Effect<OrchestratorStats, never, Orchestrator> = Orchestrator.use((orchestrator) =>
+  orchestrator.stats
+)
+
+/**
+ * Every metric in the registry of the orchestrator in context, in Prometheus' text format.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Orchestrator } from "effect-orchestrator"
+ *
+ * const program = Effect.flatMap(Orchestrator.prometheus, (text) => Effect.log(text))
+ * ```
+ */
+export const prometheus: Effect.Effect<string, never, Orchestrator> = Orchestrator.use((orchestrator) =>
+  orchestrator.prometheus
+)

@@ -17,13 +17,13 @@
  *   more than once; BullMQ's lock lets only one run *finish* it, and its handle resolves once. Make side effects
  *   safe with the idempotency key (or with keys of your own in the handler).
  * - **Faults**: building the layer fails with `RedisUnavailable` (host and port) when Redis does not answer
- *   within `redis.connectTimeoutMillis`. When Redis goes away later, `enqueue` waits for it
+ *   within `redis.connectTimeout`. When Redis goes away later, `enqueue` waits for it
  *   (`whenDisconnected: "wait"`, the default) or fails at once with `RedisUnavailable` (`"fail"`); awaiting
  *   handles resume once it is back (results are read again from Redis, so none is missed).
  * - **Observability**: `enqueue` runs in a span whose context travels in the job, so the consumer's span of the
  *   job is its child. Gauges `orchestrator_distributed_queue_depth` (attribute `priority`) and
  *   `orchestrator_distributed_jobs` (attribute `state`: `active`, `delayed`, `completed`, `failed`) are read
- *   from Redis every `metricsIntervalMillis`.
+ *   from Redis every `metricsInterval`.
  *
  * @example
  * ```ts
@@ -35,13 +35,13 @@
  *   const producer = yield* Producer.Producer
  *   const handle = yield* producer.enqueue(Resize, { width: 640, height: 480 }, {
  *     priority: "high",
- *     retry: { maximumAttempts: 3, initialIntervalMillis: 500 },
+ *     retry: { maximumAttempts: 3, initialInterval: 500 },
  *     idempotencyKey: "resize-photo-42"
  *   })
  *   return yield* handle.await
  * })
  *
- * program.pipe(Effect.provide(Producer.Producer.layer({ queue: "images", redis: { host: "10.0.0.5", password: "…" } })))
+ * program.pipe(Effect.provide(Producer.layer({ queue: "images", redis: { host: "10.0.0.5", password: "…" } })))
  * ```
  *
  * @since 0.1.0
@@ -58,6 +58,7 @@ import { RetryPolicy } from "../domain/RetryPolicy.ts"
 import type { RetryPolicyInput } from "../domain/RetryPolicy.ts"
 import { levels, TaskPriority } from "../domain/TaskPriority.ts"
 import type * as WorkerTask from "../domain/WorkerTask.ts"
+import { decodeConfigExit } from "../runtime/config/ConfigValidation.ts"
 import { bullmq } from "../runtime/distributed/Drivers.ts"
 import { bullPriority, codecsOf, describeIssue, encodeJobData } from "../runtime/distributed/JobWire.ts"
 import type { JobData } from "../runtime/distributed/JobWire.ts"
@@ -74,7 +75,7 @@ import {
   queueNameError
 } from "../runtime/distributed/QueueSettings.ts"
 import type { Retention } from "../runtime/distributed/QueueSettings.ts"
-import { addressOf, connect, isReady } from "../runtime/distributed/RedisConnection.ts"
+import { addressOf, connect, connectTimeoutOf, isReady } from "../runtime/distributed/RedisConnection.ts"
 import type { RedisOptions } from "../runtime/distributed/RedisConnection.ts"
 
 export type { Retention } from "../runtime/distributed/QueueSettings.ts"
@@ -100,8 +101,8 @@ export interface Options {
   readonly keepCompleted?: Retention | undefined
   /** Failed jobs kept in Redis. Default: the last 10,000, for at most one day. */
   readonly keepFailed?: Retention | undefined
-  /** How often the depth gauges are read from Redis; 0 turns it off. Default 1,000 ms. */
-  readonly metricsIntervalMillis?: number | undefined
+  /** How often the depth gauges are read from Redis; 0 turns it off. Default 1 s. */
+  readonly metricsInterval?: Duration.Input | undefined
 }
 
 /** Options of one job. */
@@ -114,7 +115,7 @@ export interface EnqueueOptions {
   readonly timeout?: Duration.Input | undefined
   /**
    * Retries, as in-process: `maximumAttempts` (default 3 once a policy is given), exponential backoff with
-   * cap and jitter, `nonRetryable` tags, `attemptTimeoutMillis` and `deadlineMillis` (from the enqueue). Without
+   * cap and jitter, `nonRetryable` tags, `attemptTimeout` and `deadline` (from the enqueue). Without
    * a policy a job runs once.
    */
   readonly retry?: RetryPolicyInput | undefined
@@ -175,7 +176,7 @@ export const metrics = {
  *   const producer = yield* Producer.Producer
  *   const handles = yield* producer.enqueueAll(Fib, [20, 21, 22], { priority: "low" })
  *   return yield* Effect.forEach(handles, (handle) => handle.await, { concurrency: "unbounded" })
- * }).pipe(Effect.provide(Producer.Producer.layer({ queue: "math" })))
+ * }).pipe(Effect.provide(Producer.layer({ queue: "math" })))
  * ```
  */
 export class Producer extends Context.Service<Producer, {
@@ -198,11 +199,20 @@ export class Producer extends Context.Service<Producer, {
   readonly handle: <T extends WorkerTask.Any>(task: T, id: string) => JobHandle<T>
   /** The queue's depth now, read from Redis. */
   readonly depth: Effect.Effect<QueueDepth, RedisUnavailable>
-}>()("effect-orchestrator/Producer") {
-  /** The producer, connected to Redis; fails with `RedisUnavailable` or `InvalidConfig` (a bad option). */
-  static readonly layer = (options: Options): Layer.Layer<Producer, RedisUnavailable | InvalidConfig> =>
-    Layer.effect(Producer, make(options))
-}
+}>()("effect-orchestrator/Producer") {}
+
+/**
+ * The producer, connected to Redis; fails with `RedisUnavailable` or `InvalidConfig` (a bad option).
+ *
+ * @example
+ * ```ts
+ * import { Producer } from "effect-orchestrator"
+ *
+ * const layer = Producer.layer({ queue: "images", redis: { host: "127.0.0.1", connectTimeout: "2 seconds" } })
+ * ```
+ */
+export const layer = (options: Options): Layer.Layer<Producer, RedisUnavailable | InvalidConfig> =>
+  Layer.effect(Producer, make(options))
 
 type Outcome =
   | { readonly _tag: "completed"; readonly returnvalue: unknown }
@@ -240,7 +250,8 @@ const statusOf = (state: string): JobStatus => {
 }
 
 const isPriority = Schema.is(TaskPriority)
-const decodeRetry = Schema.decodeUnknownExit(RetryPolicy)
+// Names the field and its value as configuration errors do: `retry.initialInterval`, `"-5 seconds"`.
+const decodeRetry = decodeConfigExit(RetryPolicy, "retry")
 
 /** Builds the producer in the current scope. */
 export const make = (
@@ -253,6 +264,12 @@ export const make = (
     const name = options.queue
     const invalidName = queueNameError(name)
     if (invalidName !== undefined) return yield* invalidName
+    const connectTimeout = connectTimeoutOf(redis)
+    if (connectTimeout instanceof InvalidConfig) return yield* connectTimeout
+    const metricsInterval = options.metricsInterval === undefined
+      ? 1_000
+      : millisOf(options.metricsInterval, "metricsInterval")
+    if (metricsInterval instanceof InvalidConfig) return yield* metricsInterval
     const whenDisconnected = options.whenDisconnected ?? "wait"
     const removeOnComplete = keepJobs(options.keepCompleted ?? defaultKeepCompleted)
     const removeOnFail = keepJobs(options.keepFailed ?? defaultKeepFailed)
@@ -260,8 +277,8 @@ export const make = (
       new RedisUnavailable({ host, port, detail: error instanceof Error ? error.message : String(error) })
 
     const { Queue: BullQueue, QueueEvents } = yield* bullmq
-    const client: Redis = yield* connect(redis, "producer")
-    const eventsClient: Redis = yield* connect(redis, "producer-events")
+    const client: Redis = yield* connect(redis, "producer", connectTimeout)
+    const eventsClient: Redis = yield* connect(redis, "producer-events", connectTimeout)
     const queue = new BullQueue(name, {
       connection: client,
       prefix,
@@ -431,7 +448,8 @@ export const make = (
       if (options.retry !== undefined) {
         const exit = decodeRetry(options.retry)
         if (Exit.isFailure(exit)) {
-          return invalid("retry", options.retry, describeIssue(Option.getOrUndefined(Exit.findErrorOption(exit))))
+          const error = Option.getOrUndefined(Exit.findErrorOption(exit))
+          return error instanceof InvalidConfig ? error : invalid("retry", options.retry, describeIssue(error))
         }
         retry = exit.value
       }
@@ -570,7 +588,7 @@ export const make = (
       catch: unavailable
     })
 
-    const interval = options.metricsIntervalMillis ?? 1_000
+    const interval = metricsInterval
     if (interval > 0) {
       yield* depth.pipe(
         Effect.flatMap((d) =>

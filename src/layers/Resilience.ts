@@ -1,8 +1,8 @@
 /**
  * Retry, timeouts, circuit breaker and fallback composed in one decided order, inside out:
  *
- * 1. per-attempt timeout (`retry.attemptTimeoutMillis`): a hung attempt fails with `TaskTimeout`;
- * 2. retries with backoff (`retry`), bounded by the overall deadline (`retry.deadlineMillis`);
+ * 1. per-attempt timeout (`retry.attemptTimeout`): a hung attempt fails with `TaskTimeout`;
+ * 2. retries with backoff (`retry`), bounded by the overall deadline (`retry.deadline`);
  * 3. the circuit breaker (`breaker.key`): it sees one outcome per call (retries spent = one failure; a timeout
  *    is a failure), and a rejected call fails fast with `CircuitOpen` without running;
  * 4. the fallback (`fallback`): replaces what is left, `CircuitOpen` included.
@@ -20,12 +20,12 @@
  * const fetchRates = Effect.fail({ _tag: "Unavailable" as const })
  * const program = fetchRates.pipe(
  *   Resilience.apply({
- *     retry: { initialIntervalMillis: 100, maximumAttempts: 3, attemptTimeoutMillis: 1_000 },
+ *     retry: { initialInterval: 100, maximumAttempts: 3, attemptTimeout: 1_000 },
  *     breaker: { key: "rates-api" },
  *     fallback: { value: { eur: 1 } }
  *   })
  * ) // Effect<{ eur: number }, InvalidConfig, CircuitBreakers.CircuitBreakers>
- * program.pipe(Effect.provide(CircuitBreakers.CircuitBreakers.layer()))
+ * program.pipe(Effect.provide(CircuitBreakers.layer()))
  * ```
  *
  * @since 0.1.0

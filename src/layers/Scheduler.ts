@@ -2,9 +2,9 @@
  * The scheduler admits every task the library runs: a queue ordered by priority (`critical` > `high` >
  * `normal` > `low`, first come first served within a level), gated by a number of permits.
  *
- * - **No starvation**: a task that has waited `agingMillis` at its level is promoted one level, and again after
- *   each further `agingMillis`, so under sustained urgent load a `low` task reaches `critical` after
- *   3 × `agingMillis` and then takes its turn.
+ * - **No starvation**: a task that has waited `aging` at its level is promoted one level, and again after
+ *   each further `aging`, so under sustained urgent load a `low` task reaches `critical` after
+ *   3 × `aging` and then takes its turn.
  * - **Fairness**: tasks may carry a key (tenant, user, host). Within a level, keys take turns (round-robin), and
  *   `perKeyLimit` caps how many tasks of one key run at once, so one key's backlog cannot starve the others.
  *   Tasks without a key share one group, which takes its turn like a key and has no per-key limit.
@@ -13,7 +13,7 @@
  *   suspends the submitter until there is room. Suspended submitters enter the queue in arrival order, so
  *   none of them starves; if every queued task's key is at its limit, a suspended one whose key may run is
  *   admitted directly rather than leave a permit idle.
- * - **Rate limit**: with `rate`, at most `limit` admissions per `intervalMillis` (Effect's `RateLimiter`, fixed
+ * - **Rate limit**: with `rate`, at most `limit` admissions per `interval` (Effect's `RateLimiter`, fixed
  *   window: under a backlog, `limit` tasks start at the beginning of each interval).
  * - **Cancellation**: interrupting a waiting submitter removes its task from the queue at once, and it never
  *   takes a permit; interrupting a running task releases its permit. `resize` changes the permits at run time
@@ -43,7 +43,7 @@
  *   return yield* Effect.all([report, alert], { concurrency: "unbounded" })
  * })
  *
- * program.pipe(Effect.provide(Scheduler.Scheduler.layer({ permits: 4, perKeyLimit: 2, capacity: 10_000 })))
+ * program.pipe(Effect.provide(Scheduler.layer({ permits: 4, perKeyLimit: 2, capacity: 10_000 })))
  * ```
  *
  * @since 0.1.0
@@ -76,24 +76,44 @@ export const metrics = internal.metrics
  */
 export class Scheduler
   extends Context.Service<Scheduler, internal.SchedulerService>()("effect-orchestrator/Scheduler")
-{
-  /**
-   * A scheduler built from `config` (every field optional, see `Config.SchedulerConfig`). Fails with
-   * `InvalidConfig` naming the field (`scheduler.permits`, `scheduler.capacity`, `scheduler.rate.limit`, ...)
-   * when a value is out of range.
-   */
-  static readonly layer = (config?: SchedulerConfigInput): Layer.Layer<Scheduler, InvalidConfig> =>
-    Layer.effect(Scheduler, make(config))
+{}
 
-  /**
-   * A scheduler for specs: one permit unless `config` says otherwise, so tasks run one at a time in admission
-   * order whatever the machine's core count, and an invalid configuration is a defect that fails the spec.
-   * Time (aging, rate windows, wait times) comes from the `Clock` in context, so under `it.effect` the
-   * `TestClock` drives it: `TestClock.adjust` ages waiters and opens rate windows.
-   */
-  static readonly layerTest = (config?: SchedulerConfigInput): Layer.Layer<Scheduler> =>
-    Layer.effect(Scheduler, make({ permits: 1, ...config })).pipe(Layer.orDie)
-}
+/**
+ * A scheduler built from `config` (every field optional, see `Config.SchedulerConfig`). Fails with
+ * `InvalidConfig` naming the field (`scheduler.permits`, `scheduler.capacity`, `scheduler.rate.limit`, ...)
+ * when a value is out of range.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Scheduler } from "effect-orchestrator"
+ *
+ * const program = Scheduler.Scheduler.use((scheduler) => scheduler.submit(Effect.succeed(1))).pipe(
+ *   Effect.provide(Scheduler.layer({ permits: 4, rate: { limit: 10, interval: "1 second" } }))
+ * )
+ * ```
+ */
+export const layer = (config?: SchedulerConfigInput): Layer.Layer<Scheduler, InvalidConfig> =>
+  Layer.effect(Scheduler, make(config))
+
+/**
+ * A scheduler for specs: one permit unless `config` says otherwise, so tasks run one at a time in admission
+ * order whatever the machine's core count, and an invalid configuration is a defect that fails the spec.
+ * Time (aging, rate windows, wait times) comes from the `Clock` in context, so under `it.effect` the
+ * `TestClock` drives it: `TestClock.adjust` ages waiters and opens rate windows.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Scheduler } from "effect-orchestrator"
+ *
+ * const program = Scheduler.Scheduler.use((scheduler) => scheduler.submit(Effect.succeed(1))).pipe(
+ *   Effect.provide(Scheduler.layerTest())
+ * )
+ * ```
+ */
+export const layerTest = (config?: SchedulerConfigInput): Layer.Layer<Scheduler> =>
+  Layer.effect(Scheduler, make({ permits: 1, ...config })).pipe(Layer.orDie)
 
 /**
  * Builds a scheduler in the current scope. Closing the scope interrupts the submitters still waiting.
@@ -104,7 +124,7 @@ export class Scheduler
  * import { Scheduler } from "effect-orchestrator"
  *
  * const program = Effect.scoped(Effect.gen(function*() {
- *   const scheduler = yield* Scheduler.make({ permits: 2, agingMillis: 5_000 })
+ *   const scheduler = yield* Scheduler.make({ permits: 2, aging: "5 seconds" })
  *   return yield* scheduler.submit(Effect.succeed(42), { priority: "high" })
  * }))
  * ```

@@ -6,7 +6,8 @@
  * - **Typed tasks**: `run(task, payload)` with a `WorkerTask` definition shared with the worker entry; the
  *   payload is validated and encoded before anything is sent, and the worker's typed error arrives as the same
  *   class (`instanceof` and `Effect.catchTag` work). Defects arrive as defects, with message and stack.
- * - **Ad hoc functions**: `offload(fn, ...args)` runs a self-contained function in a worker (see {@link offload}).
+ * - **Ad hoc functions**: `offload(fn, [args], options?)` runs a self-contained function in a worker (see
+ *   {@link offload}); its arguments come as an array, as everywhere in the library.
  * - **Throughput**: calls are pipelined into busy workers (up to `concurrentTasksPerWorker`) while their
  *   estimated work stays small, and leave in batches, so tiny tasks are not bound by round trips; CPU-bound
  *   calls are spread over idle workers instead of queued behind one another.
@@ -15,17 +16,17 @@
  *   scheduling priority, so that the OS runs your event loop before them (a thread worker renices itself on
  *   Linux; a child-process worker its process on any OS). Measured in `npm run bench -- http`.
  * - **Cancellation and timeouts**: interrupting a caller removes a queued call at once and interrupts a running
- *   one in its worker; `timeout` (or the pool's `taskTimeoutMillis`) fails the call with `TaskTimeout`. A call
- *   that does not stop within `terminationGraceMillis` gets its worker terminated and replaced.
+ *   one in its worker; `timeout` (or the pool's `taskTimeout`) fails the call with `TaskTimeout`. A call
+ *   that does not stop within `terminationGrace` gets its worker terminated and replaced.
  * - **Crash isolation**: a worker that exits, throws an uncaught error or runs out of memory fails its own
  *   calls with `WorkerCrashed` (exit code, reason); it is replaced with exponential backoff.
  * - **Boot check**: building the layer starts one worker and waits for it to be ready; it fails with
  *   `WorkerBootFailed`, carrying the worker's own error, when workers cannot start.
  * - **Hygiene**: `minWorkers`..`maxWorkers` workers (default `os.availableParallelism()`), idle workers above
- *   `minWorkers` stopped after `idleTimeoutMillis`, `resourceLimits`, recycling after `maxTasksPerWorker` calls
+ *   `minWorkers` stopped after `idleTimeout`, `resourceLimits`, recycling after `maxTasksPerWorker` calls
  *   or above `maxHeapMb` of heap.
  * - **Shutdown**: when the scope closes, new calls fail with `PoolShutDown`, accepted calls may finish until
- *   `shutdownDeadlineMillis`, then the rest fail with `PoolShutDown`; the finalizer returns once every worker
+ *   `shutdownDeadline`, then the rest fail with `PoolShutDown`; the finalizer returns once every worker
  *   has exited.
  * - **Logs** (through Effect's `Logger`, annotated with `pool`): a crash is a warning (`workerId`, `reason`,
  *   `failedCalls`) and its replacement info; a failed boot is a warning (`attempt`, `maxAttempts`), giving up
@@ -49,12 +50,12 @@
  *
  * const program = Effect.gen(function*() {
  *   const a = yield* WorkerPool.run(Fib, 30)
- *   const b = yield* WorkerPool.offload((n: number) => n * 2, 21)
+ *   const b = yield* WorkerPool.offload((n: number) => n * 2, [21])
  *   return a + b
  * })
  *
  * program.pipe(
- *   Effect.provide(WorkerPool.WorkerPool.layer({ entry: WorkerPool.entry(import.meta.url, "./math-worker.ts"), maxWorkers: 4 }))
+ *   Effect.provide(WorkerPool.layer({ entry: WorkerPool.entry(import.meta.url, "./math-worker.ts"), maxWorkers: 4 }))
  * )
  * ```
  *
@@ -106,7 +107,7 @@ export type PoolError =
 /** Options of one call. */
 export interface RunOptions {
   /**
-   * Hard limit on the call's time on a worker (from the moment it is sent); the pool's `taskTimeoutMillis`
+   * Hard limit on the call's time on a worker (from the moment it is sent); the pool's `taskTimeout`
    * when absent. Past it the call fails with `TaskTimeout` and its fiber in the worker is interrupted.
    */
   readonly timeout?: Duration.Input | undefined
@@ -126,8 +127,8 @@ export interface RunOptions {
  * `Config.SchedulerConfig`), applied to the pool's own queue.
  */
 export interface QueueOptions {
-  /** A call that waited this long at its level is promoted one level. Default 10,000 ms. */
-  readonly agingMillis?: number | undefined
+  /** A call that waited this long at its level is promoted one level. Default 10 s. */
+  readonly aging?: Duration.Input | undefined
   /** Calls waiting at most; default unbounded. */
   readonly capacity?: number | undefined
   /** At capacity: `"suspend"` (default) holds the call until there is room; `"fail"` rejects it with `QueueFull`. */
@@ -192,10 +193,11 @@ export class WorkerPool extends Context.Service<WorkerPool, {
     task: T,
     ...args: RunArgs<T>
   ) => Effect.Effect<WorkerTask.Success<T>, WorkerTask.Error<T> | PoolError>
-  /** Runs a self-contained function on a worker; see the module-level {@link offload}. */
+  /** Runs a self-contained function on a worker with `args`; see the module-level {@link offload}. */
   readonly offload: <const Args extends ReadonlyArray<unknown>, R>(
     fn: (...args: Args) => R,
-    ...args: Args
+    args: Args,
+    options?: RunOptions
   ) => Effect.Effect<Awaited<R>, PoolError>
   /**
    * Applies a self-contained one-argument function to each item in one call: the items travel together, the
@@ -208,45 +210,69 @@ export class WorkerPool extends Context.Service<WorkerPool, {
   ) => Effect.Effect<Array<Awaited<B>>, PoolError>
   /** Workers, busy workers, queue depth, calls in flight, completed and failed calls, utilisation. */
   readonly stats: Effect.Effect<PoolStats>
-}>()("effect-orchestrator/WorkerPool") {
-  /**
-   * A pool of worker threads (or child processes with `mode: "process"`). Fails with `InvalidConfig` for a bad
-   * option and with `WorkerBootFailed` when the workers cannot start.
-   */
-  static readonly layer = (options: Options = {}): Layer.Layer<WorkerPool, InvalidConfig | WorkerBootFailed> =>
-    Layer.effect(WorkerPool, make(options))
+}>()("effect-orchestrator/WorkerPool") {}
 
-  /**
-   * The same handlers, run in this thread by an in-process worker: no threads, but every payload, answer and
-   * error still goes through the schemas and structured clone, and timeouts, cancellation, stats and metrics
-   * behave as in a real pool. For users' specs. Defaults: one worker; options as in {@link layer} (`entry`,
-   * `mode`, `resourceLimits`, `execArgv` and `env` do not apply). Accepts what `serve` returns, or a group and
-   * its handlers.
-   */
-  static readonly layerTest: {
-    <G extends WorkerTask.Group<WorkerTask.Any>>(
-      served: Served<G>,
-      options?: Options
-    ): Layer.Layer<WorkerPool, InvalidConfig | WorkerBootFailed>
-    <G extends WorkerTask.Group<WorkerTask.Any>>(
-      group: G,
-      handlers: NoInfer<WorkerTask.Handlers<G>>,
-      options?: Options
-    ): Layer.Layer<WorkerPool, InvalidConfig | WorkerBootFailed>
-  } = (...args: Array<any>) => {
-    const [group, handlers, options] = args[0]._tag === "Served"
-      ? [args[0].group, args[0].handlers, args[1] as Options | undefined]
-      : [args[0], args[1], args[2] as Options | undefined]
-    return Layer.effect(WorkerPool, makeTest(group, handlers, options))
-  }
+/**
+ * A pool of worker threads (or child processes with `mode: "process"`). Fails with `InvalidConfig` for a bad
+ * option and with `WorkerBootFailed` when the workers cannot start.
+ *
+ * @example
+ * ```ts
+ * import { WorkerPool } from "effect-orchestrator"
+ *
+ * const layer = WorkerPool.layer({
+ *   entry: WorkerPool.entry(import.meta.url, "./math-worker.ts"),
+ *   maxWorkers: 4,
+ *   idleTimeout: "1 minute"
+ * })
+ * ```
+ */
+export const layer = (options: Options = {}): Layer.Layer<WorkerPool, InvalidConfig | WorkerBootFailed> =>
+  Layer.effect(WorkerPool, make(options))
+
+/**
+ * The same handlers, run in this thread by an in-process worker: no threads, but every payload, answer and
+ * error still goes through the schemas and structured clone, and timeouts, cancellation, stats and metrics
+ * behave as in a real pool. For users' specs. Defaults: one worker; options as in {@link layer} (`entry`,
+ * `mode`, `resourceLimits`, `execArgv` and `env` do not apply). Accepts what `serve` returns, or a group and
+ * its handlers.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { WorkerPool } from "effect-orchestrator"
+ * import { Fib } from "./math-tasks.ts"
+ * import served from "./math-worker.ts"
+ *
+ * const program = WorkerPool.run(Fib, 20).pipe(Effect.provide(WorkerPool.layerTest(served)))
+ * ```
+ */
+export const layerTest: {
+  <G extends WorkerTask.Group<WorkerTask.Any>>(
+    served: Served<G>,
+    options?: Options
+  ): Layer.Layer<WorkerPool, InvalidConfig | WorkerBootFailed>
+  <G extends WorkerTask.Group<WorkerTask.Any>>(
+    group: G,
+    handlers: NoInfer<WorkerTask.Handlers<G>>,
+    options?: Options
+  ): Layer.Layer<WorkerPool, InvalidConfig | WorkerBootFailed>
+} = (...args: Array<any>) => {
+  const [group, handlers, options] = args[0]._tag === "Served"
+    ? [args[0].group, args[0].handlers, args[1] as Options | undefined]
+    : [args[0], args[1], args[2] as Options | undefined]
+  return Layer.effect(WorkerPool, makeTest(group, handlers, options))
 }
 
 const QueueConfig = Schema.Struct({
-  agingMillis: SchedulerConfig.fields.agingMillis,
+  aging: SchedulerConfig.fields.aging,
   capacity: SchedulerConfig.fields.capacity,
   overflow: SchedulerConfig.fields.overflow
 })
-const decodeQueue = decodeConfig(QueueConfig, "pool.queue")
+const decodeQueueConfig = decodeConfig(QueueConfig, "pool.queue")
+// The call queue keeps its aging in milliseconds, as the decoded configuration does.
+const decodeQueue = (input: QueueOptions | undefined): Effect.Effect<CallQueueOptions, InvalidConfig> =>
+  Effect.map(decodeQueueConfig(input), ({ aging, ...rest }) => ({ ...rest, agingMillis: aging }))
 const configKeys = Object.keys(PoolConfig.fields) as ReadonlyArray<keyof PoolConfigInput>
 
 const configOf = (options: Options): PoolConfigInput => {
@@ -265,7 +291,7 @@ const configOf = (options: Options): PoolConfigInput => {
  *
  * const program = Effect.scoped(Effect.gen(function*() {
  *   const pool = yield* WorkerPool.make({ maxWorkers: 2 })
- *   return yield* pool.offload((a: number, b: number) => a * b, 6, 7)
+ *   return yield* pool.offload((a: number, b: number) => a * b, [6, 7])
  * }))
  * ```
  */
@@ -355,7 +381,7 @@ const build = (
         })
         // A drain is worth an info line only when there is accepted work to wait for.
         const draining = accepted === 0 ? Effect.void : Effect.logInfo(
-          `worker pool draining ${accepted} calls (${inFlight} running, ${queued} queued) for up to ${config.shutdownDeadlineMillis} ms`
+          `worker pool draining ${accepted} calls (${inFlight} running, ${queued} queued) for up to ${config.shutdownDeadline} ms`
         )
         return Effect.andThen(draining, Effect.andThen(stop, stopped)).pipe(
           Effect.annotateLogs({ pool: name }),
@@ -371,7 +397,7 @@ const build = (
       )
     )
 
-    const callers = makeCallers(engine, canTransfer, config.taskTimeoutMillis ?? 0)
+    const callers = makeCallers(engine, canTransfer, config.taskTimeout ?? 0)
 
     // Plain parameters rather than `...args: RunArgs<T>` (the service's type): a rest array per call is an
     // allocation on the hottest path.
@@ -387,10 +413,11 @@ const build = (
 
     const offload = <const Args extends ReadonlyArray<unknown>, R>(
       fn: (...args: Args) => R,
-      ...args: Args
+      args: Args,
+      options?: RunOptions
     ): Effect.Effect<Awaited<R>, PoolError> =>
       Effect.callback((resume) => {
-        const call = callers.fn(fn as (...args: Array<any>) => unknown, args, resume as Resume)
+        const call = callers.fn(fn as (...args: Array<any>) => unknown, args, options, resume as Resume)
         if (call !== undefined) return Effect.sync(() => engine.cancel(call))
       })
 
@@ -399,7 +426,7 @@ const build = (
       items: ReadonlyArray<A>
     ): Effect.Effect<Array<Awaited<B>>, PoolError> =>
       Effect.callback((resume) => {
-        const call = callers.fn(fn as (...args: Array<any>) => unknown, [items], resume as Resume, true)
+        const call = callers.fn(fn as (...args: Array<any>) => unknown, [items], undefined, resume as Resume, true)
         if (call !== undefined) return Effect.sync(() => engine.cancel(call))
       })
 
@@ -433,10 +460,11 @@ export const run = <T extends WorkerTask.Any>(
   WorkerPool.use((pool) => pool.run(task, ...args))
 
 /**
- * Runs a function on a worker of the pool in context: `offload(fib, 35)`.
+ * Runs a function on a worker of the pool in context: `offload(fib, [35])`. The arguments come as an array, then
+ * the call's options (`timeout`, `priority`, `key`, `taskId`, as for {@link run}).
  *
  * The function travels as its source text (`fn.toString()`), is compiled once per worker (cached by text) and
- * called with `args`, which are structured-cloned; a promise result is awaited. So it must be
+ * called with the elements of `args`, which are structured-cloned; a promise result is awaited. So it must be
  * **self-contained**: no closures (captured variables, imports, module-level helpers, itself under an outer
  * `const` name: write `function fib(n) { ... fib(n - 1) ... }` rather than `const fib = (n) => ... fib(...)`),
  * no `this` or `super`, not native or bound, not a class or a method shorthand.
@@ -446,7 +474,8 @@ export const run = <T extends WorkerTask.Any>(
  * Captured variables cannot be seen from here: when the function touches one in the worker, the call fails
  * with the same `PayloadInvalid` naming the missing variable. Arguments that cannot be cloned fail with
  * `PayloadInvalid` (reason `"not-cloneable"`) before anything is sent. An exception thrown by the function
- * is a defect (`Effect.die`) with its message and stack. The pool's `taskTimeoutMillis` applies.
+ * is a defect (`Effect.die`) with its message and stack. The pool's `taskTimeout` applies unless the options
+ * give a `timeout`.
  *
  * @example
  * ```ts
@@ -457,15 +486,16 @@ export const run = <T extends WorkerTask.Any>(
  *   return n < 2 ? n : fib(n - 1) + fib(n - 2)
  * }
  *
- * const program = WorkerPool.offload(fib, 35).pipe(
- *   Effect.provide(WorkerPool.WorkerPool.layer())
+ * const program = WorkerPool.offload(fib, [35], { timeout: "5 seconds" }).pipe(
+ *   Effect.provide(WorkerPool.layer())
  * )
  * ```
  */
 export const offload = <const Args extends ReadonlyArray<unknown>, R>(
   fn: (...args: Args) => R,
-  ...args: Args
-): Effect.Effect<Awaited<R>, PoolError, WorkerPool> => WorkerPool.use((pool) => pool.offload(fn, ...args))
+  args: Args,
+  options?: RunOptions
+): Effect.Effect<Awaited<R>, PoolError, WorkerPool> => WorkerPool.use((pool) => pool.offload(fn, args, options))
 
 /** The stats of the pool in context. */
 export const stats: Effect.Effect<PoolStats, never, WorkerPool> = WorkerPool.use((pool) => pool.stats)
@@ -482,7 +512,7 @@ export const stats: Effect.Effect<PoolStats, never, WorkerPool> = WorkerPool.use
  * import { WorkerPool } from "effect-orchestrator"
  *
  * // src/main.ts -> src/worker.ts; dist/main.js -> dist/worker.js
- * const layer = WorkerPool.WorkerPool.layer({ entry: WorkerPool.entry(import.meta.url, "./worker.ts") })
+ * const layer = WorkerPool.layer({ entry: WorkerPool.entry(import.meta.url, "./worker.ts") })
  * ```
  */
 export const entry = (from: string | URL, file: string): URL => {

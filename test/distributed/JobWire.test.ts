@@ -17,13 +17,13 @@ const policy = (input: typeof RetryPolicy.Encoded) => Schema.decodeUnknownSync(R
 
 describe("JobWire", () => {
   it("backoff: initial × coefficient^(n−1), capped, jitter within ±jitter", () => {
-    const p = policy({ initialIntervalMillis: 100, backoffCoefficient: 3, maximumIntervalMillis: 1_000, jitter: 0 })
+    const p = policy({ initialInterval: 100, backoffCoefficient: 3, maximumInterval: 1_000, jitter: 0 })
     assert.deepStrictEqual([1, 2, 3, 4].map((n) => backoffMillis(p, n)), [100, 300, 900, 1_000])
-    const jittered = policy({ initialIntervalMillis: 1_000, jitter: 0.2 })
+    const jittered = policy({ initialInterval: 1_000, jitter: 0.2 })
     assert.strictEqual(backoffMillis(jittered, 1, 0), 800)
     assert.strictEqual(backoffMillis(jittered, 1, 1), 1_200)
-    // Without maximumIntervalMillis the cap is 100 × the initial interval, as in-process.
-    assert.strictEqual(backoffMillis(policy({ initialIntervalMillis: 10, jitter: 0 }), 20), 1_000)
+    // Without maximumInterval the cap is 100 × the initial interval, as in-process.
+    assert.strictEqual(backoffMillis(policy({ initialInterval: 10, jitter: 0 }), 20), 1_000)
   })
 
   it("a typed failure round-trips as the same class; BullMQ's own failures become WorkerCrashed", () => {

@@ -30,8 +30,7 @@ const consumer = (queue: string, env: Record<string, string | number> = {}) =>
     (c) => Effect.promise(() => killConsumer(c))
   )
 
-const producerLayer = (queue: string) =>
-  Producer.Producer.layer({ queue, redis: { port: redis.port }, metricsIntervalMillis: 0 })
+const producerLayer = (queue: string) => Producer.layer({ queue, redis: { port: redis.port }, metricsInterval: 0 })
 
 const bull = (queue: string) =>
   Effect.acquireRelease(

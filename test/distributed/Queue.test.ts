@@ -34,12 +34,12 @@ const consumerLayer = (
   options: Partial<Consumer.Options<typeof Tasks>> = {},
   permits = 4
 ) =>
-  Consumer.Consumer.layer({ queue, tasks: Tasks, redis: { port: redis.port }, concurrency: permits, ...options }).pipe(
-    Layer.provide(Orchestrator.Orchestrator.layerTest(served, { scheduler: { permits } }))
+  Consumer.layer({ queue, tasks: Tasks, redis: { port: redis.port }, concurrency: permits, ...options }).pipe(
+    Layer.provide(Orchestrator.layerTest(served, { scheduler: { permits } }))
   )
 
 const producerLayer = (queue: string, options: Partial<Producer.Options> = {}) =>
-  Producer.Producer.layer({ queue, redis: { port: redis.port }, metricsIntervalMillis: 0, ...options })
+  Producer.layer({ queue, redis: { port: redis.port }, metricsInterval: 0, ...options })
 
 const bull = (queue: string) =>
   Effect.acquireRelease(
@@ -116,8 +116,13 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
       assert.strictEqual(option._tag, "InvalidConfig")
       assert.strictEqual((option as { field: string }).field, "priority")
       const retry = failureOf(yield* Effect.exit(producer.enqueue(Inc, 1, { retry: { backoffCoefficient: 0.5 } })))
-      assert.strictEqual((retry as { field: string }).field, "retry")
-      assert.include((retry as { detail: string }).detail, "backoffCoefficient")
+      assert.strictEqual((retry as { field: string }).field, "retry.backoffCoefficient")
+      assert.strictEqual((retry as { value: string }).value, "0.5")
+      const interval = failureOf(
+        yield* Effect.exit(producer.enqueue(Inc, 1, { retry: { initialInterval: "-5 seconds" } }))
+      )
+      assert.strictEqual((interval as { field: string }).field, "retry.initialInterval")
+      assert.strictEqual((interval as { value: string }).value, "\"-5 seconds\"")
     }).pipe(Effect.provide(producerLayer(queue)), Effect.scoped)
   })
 
@@ -125,7 +130,7 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
     const queue = freshQueue()
     return Effect.gen(function*() {
       const producer = yield* Producer.Producer
-      const handle = yield* producer.enqueue(Unserved, 1, { retry: { maximumAttempts: 5, initialIntervalMillis: 10 } })
+      const handle = yield* producer.enqueue(Unserved, 1, { retry: { maximumAttempts: 5, initialInterval: 10 } })
       const error = failureOf(yield* Effect.exit(handle.await))
       assert.strictEqual(error._tag, "UnknownTask")
       assert.strictEqual((error as { taskName: string }).taskName, "unserved")
@@ -162,9 +167,9 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
       const producer = yield* Producer.Producer
       const policy = {
         maximumAttempts: 5,
-        initialIntervalMillis: 200,
+        initialInterval: 200,
         backoffCoefficient: 2,
-        maximumIntervalMillis: 500,
+        maximumInterval: 500,
         jitter: 0
       }
       const handle = yield* producer.enqueue(Flaky, { key: `${queue}-t`, failures: 3, fatal: false }, { retry: policy })
@@ -186,7 +191,7 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
       assert.strictEqual((error as { attempt: number }).attempt, 1)
 
       const exhausted = yield* producer.enqueue(Flaky, { key: `${queue}-e`, failures: 9, fatal: false }, {
-        retry: { maximumAttempts: 2, initialIntervalMillis: 10, jitter: 0 }
+        retry: { maximumAttempts: 2, initialInterval: 10, jitter: 0 }
       })
       const last = failureOf(yield* Effect.exit(exhausted.await))
       assert.strictEqual(last._tag, "Transient")
@@ -320,7 +325,7 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
       const results = yield* Effect.gen(function*() {
         const handles = yield* producer.enqueueAll(Inc, [1, 2])
         const failing = yield* producer.enqueue(Flaky, { key: `${queue}-m`, failures: 9, fatal: false }, {
-          retry: { maximumAttempts: 2, initialIntervalMillis: 10 }
+          retry: { maximumAttempts: 2, initialInterval: 10 }
         })
         yield* Effect.exit(failing.await)
         const results = yield* Effect.forEach(handles, (h) => h.await)
@@ -335,7 +340,7 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
       }).pipe(Effect.provide(consumerLayer(queue)))
       assert.deepStrictEqual(results, [2, 3])
     }).pipe(
-      Effect.provide(producerLayer(queue, { metricsIntervalMillis: 100 })),
+      Effect.provide(producerLayer(queue, { metricsInterval: 100 })),
       Effect.provideService(Metric.MetricRegistry, new Map())
     )
   })
@@ -396,15 +401,15 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
       assert.isAtLeast(starts[6]! - starts[0]!, 550, String(starts))
     }).pipe(Effect.provide(Layer.merge(
       producerLayer(queue),
-      consumerLayer(queue, { limiter: { max: 3, durationMillis: 300 } })
+      consumerLayer(queue, { limiter: { max: 3, duration: 300 } })
     )))
   })
 
   it.live("fairness key: the consumer's scheduler lets another key's job pass one key's backlog", () => {
     const queue = freshQueue()
     // Two permits. FIFO alone would run a1 and a2, then a3 and b; with one job per key at a time, b runs beside a1.
-    const consumer = Consumer.Consumer.layer({ queue, tasks: Tasks, redis: { port: redis.port }, concurrency: 4 }).pipe(
-      Layer.provide(Orchestrator.Orchestrator.layerTest(served, { scheduler: { permits: 2, perKeyLimit: 1 } }))
+    const consumer = Consumer.layer({ queue, tasks: Tasks, redis: { port: redis.port }, concurrency: 4 }).pipe(
+      Layer.provide(Orchestrator.layerTest(served, { scheduler: { permits: 2, perKeyLimit: 1 } }))
     )
     return Effect.gen(function*() {
       const producer = yield* Producer.Producer
@@ -509,7 +514,7 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
       const started = Date.now()
       const exit = yield* Effect.exit(
         Effect.scoped(
-          Layer.build(Producer.Producer.layer({ queue: "nowhere", redis: { port, connectTimeoutMillis: 1_000 } }))
+          Layer.build(Producer.layer({ queue: "nowhere", redis: { port, connectTimeout: 1_000 } }))
         )
       )
       const error = failureOf(exit)
@@ -519,7 +524,7 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
       assert.include(error.message, `127.0.0.1:${port}`)
       assert.isBelow(Date.now() - started, 3_000)
       const consumer = yield* Effect.exit(
-        Effect.scoped(Layer.build(consumerLayer("nowhere", { redis: { port, connectTimeoutMillis: 500 } })))
+        Effect.scoped(Layer.build(consumerLayer("nowhere", { redis: { port, connectTimeout: 500 } })))
       )
       assert.strictEqual(failureOf(consumer)._tag, "RedisUnavailable")
     }))

@@ -109,10 +109,10 @@ describe("SchedulerConfig", () => {
     assert.strictEqual(invalid(decode({ permits: 0 })).field, "scheduler.permits")
     assert.strictEqual(invalid(decode({ permits: -3 })).value, "-3")
     assert.strictEqual(invalid(decode({ capacity: 0 })).field, "scheduler.capacity")
-    assert.strictEqual(invalid(decode({ rate: { limit: 0, intervalMillis: 1000 } })).field, "scheduler.rate.limit")
+    assert.strictEqual(invalid(decode({ rate: { limit: 0, interval: 1000 } })).field, "scheduler.rate.limit")
     assert.strictEqual(
-      invalid(decode({ rate: { limit: 5, intervalMillis: 0 } })).field,
-      "scheduler.rate.intervalMillis"
+      invalid(decode({ rate: { limit: 5, interval: 0 } })).field,
+      "scheduler.rate.interval"
     )
     assert.strictEqual(invalid(decode({ overflow: "drop" })).field, "scheduler.overflow")
   })
@@ -148,7 +148,7 @@ describe("RetryPolicy", () => {
   it("defaults", () => {
     const policy = valid(decode({}))
     assert.deepStrictEqual(policy, {
-      initialIntervalMillis: 100,
+      initialInterval: 100,
       backoffCoefficient: 2,
       maximumAttempts: 3,
       jitter: 0.2,
@@ -157,18 +157,18 @@ describe("RetryPolicy", () => {
   })
 
   it("round-trips through its encoded form", () => {
-    const policy = valid(decode({ initialIntervalMillis: 5, deadlineMillis: 1000, nonRetryable: ["Fatal"] }))
+    const policy = valid(decode({ initialInterval: 5, deadline: 1000, nonRetryable: ["Fatal"] }))
     const encoded = Schema.encodeUnknownSync(RetryPolicy.RetryPolicy)(policy)
     assert.deepStrictEqual(valid(decode(structuredClone(encoded))), policy)
   })
 
   it("a coefficient below 1, a negative interval and zero attempts are rejected by name", () => {
     assert.strictEqual(invalid(decode({ backoffCoefficient: 0.9 })).field, "retry.backoffCoefficient")
-    assert.strictEqual(invalid(decode({ initialIntervalMillis: -1 })).field, "retry.initialIntervalMillis")
-    assert.strictEqual(invalid(decode({ maximumIntervalMillis: -1 })).field, "retry.maximumIntervalMillis")
+    assert.strictEqual(invalid(decode({ initialInterval: -1 })).field, "retry.initialInterval")
+    assert.strictEqual(invalid(decode({ maximumInterval: -1 })).field, "retry.maximumInterval")
     assert.strictEqual(invalid(decode({ maximumAttempts: 0 })).field, "retry.maximumAttempts")
     assert.strictEqual(invalid(decode({ jitter: 1.5 })).field, "retry.jitter")
-    assert.strictEqual(invalid(decode({ attemptTimeoutMillis: 0 })).field, "retry.attemptTimeoutMillis")
+    assert.strictEqual(invalid(decode({ attemptTimeout: 0 })).field, "retry.attemptTimeout")
   })
 })
 

@@ -221,7 +221,7 @@ export const shutdownCase = (
       entry: faultEntry,
       mode,
       env: { FAULT_LOG: log },
-      shutdownDeadlineMillis: 500
+      shutdownDeadline: 500
     }).pipe(Scope.provide(scope))
     yield* pool.run(Work, -1)
     const start = performance.now()

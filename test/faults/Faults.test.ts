@@ -91,7 +91,7 @@ for (const mode of ["thread", "process"] as const satisfies ReadonlyArray<Mode>)
         assert.include(String((bootError(exit).cause as Error).message), "the worker's own boot error")
       }))
 
-    it.live("an import that never finishes fails the start once, within bootTimeoutMillis (not maxBootFailures times it)", () =>
+    it.live("an import that never finishes fails the start once, within bootTimeout (not maxBootFailures times it)", () =>
       Effect.gen(function*() {
         const start = performance.now()
         const exit = yield* Effect.exit(
@@ -99,7 +99,7 @@ for (const mode of ["thread", "process"] as const satisfies ReadonlyArray<Mode>)
             WorkerPool.make({
               entry: fixture("hangs-in-import.ts"),
               mode,
-              bootTimeoutMillis: 1_000,
+              bootTimeout: 1_000,
               maxBootFailures: 3
             })
           )

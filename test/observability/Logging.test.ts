@@ -105,7 +105,7 @@ describe("circuits", () => {
       assert.include(transitions[0]!.message, "circuit rates-api opened")
     }).pipe(
       Effect.provide(
-        CircuitBreakers.CircuitBreakers.layer({ policy: { consecutiveFailures: 2, openDurationMillis: 1_000 } }).pipe(
+        CircuitBreakers.layer({ policy: { consecutiveFailures: 2, openDuration: 1_000 } }).pipe(
           Layer.provide(Layer.succeed(Metric.MetricRegistry, new Map()))
         )
       ),
@@ -176,7 +176,7 @@ describe("the orchestrator", () => {
     const { lines, provide } = capture()
     return Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(Orchestrator.Orchestrator.layerTest(), scope)
+      const context = yield* Layer.buildWithScope(Orchestrator.layerTest(), scope)
       const orchestrator = Context.get(context, Orchestrator.Orchestrator)
       const handle = yield* orchestrator.submit(Task.make(Effect.sleep("50 millis"), { name: "report" }))
       yield* Scope.close(scope, Exit.void)

@@ -55,12 +55,12 @@ const ended = (span: Tracer.Span) => {
 }
 
 const pools: ReadonlyArray<readonly [string, () => Layer.Layer<WorkerPool.WorkerPool, unknown>]> = [
-  ["worker threads", () => WorkerPool.WorkerPool.layer({ entry: tracedEntry, minWorkers: 1, maxWorkers: 1 })],
+  ["worker threads", () => WorkerPool.layer({ entry: tracedEntry, minWorkers: 1, maxWorkers: 1 })],
   [
     "child processes",
-    () => WorkerPool.WorkerPool.layer({ entry: tracedEntry, minWorkers: 1, maxWorkers: 1, mode: "process" })
+    () => WorkerPool.layer({ entry: tracedEntry, minWorkers: 1, maxWorkers: 1, mode: "process" })
   ],
-  ["layerTest", () => WorkerPool.WorkerPool.layerTest(traced.TracedTasks, traced.handlers)]
+  ["layerTest", () => WorkerPool.layerTest(traced.TracedTasks, traced.handlers)]
 ]
 
 describe.each(pools)("through %s", (_, layer) => {
@@ -176,7 +176,7 @@ describe("under Effect's default tracer", () => {
 describe("through the orchestrator", () => {
   it.effect("a handler's spans are children of the orchestrator's task span, its logs carry the task", () => {
     const { lines, named, provide, spans } = capture()
-    const Test = Orchestrator.Orchestrator.layerTest(serve(traced.TracedTasks, traced.handlers)).pipe(
+    const Test = Orchestrator.layerTest(serve(traced.TracedTasks, traced.handlers)).pipe(
       Layer.provide(Layer.succeed(Metric.MetricRegistry, new Map()))
     )
     return Effect.gen(function*() {

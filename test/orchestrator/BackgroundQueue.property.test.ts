@@ -43,7 +43,7 @@ const caseArb = fc.record({
   consumers: fc.integer({ min: 1, max: 4 }),
   ops: fc.array(opArb, { maxLength: 60 }),
   shutdown: fc.oneof(
-    fc.record({ mode: fc.constant("drain" as const), deadlineMillis: fc.integer({ min: 0, max: 3_000 }) }),
+    fc.record({ mode: fc.constant("drain" as const), deadline: fc.integer({ min: 0, max: 3_000 }) }),
     fc.constant({ mode: "now" as const })
   )
 })
@@ -111,7 +111,7 @@ const runCase = (c: Case) =>
     yield* TestClock.adjust("1 hour")
     yield* Fiber.join(shutdown)
 
-    const generous = c.shutdown.mode === "drain" && c.shutdown.deadlineMillis >= totalWork
+    const generous = c.shutdown.mode === "drain" && c.shutdown.deadline >= totalWork
     for (const [i, handle] of handles.entries()) {
       const model = models[i]!
       // Once shutdown has returned, every handle must already hold its result: poll, never wait.

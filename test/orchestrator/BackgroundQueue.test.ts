@@ -108,7 +108,7 @@ describe("BackgroundQueue", () => {
         [1, 2, 3],
         (n) => pool.submit(Task.make(Effect.as(Effect.sleep("1 second"), n)))
       )
-      const shutdown = yield* Effect.forkChild(pool.shutdown({ mode: "drain", deadlineMillis: 10_000 }))
+      const shutdown = yield* Effect.forkChild(pool.shutdown({ mode: "drain", deadline: 10_000 }))
       yield* Effect.yieldNow
       const refused = yield* Effect.flip(pool.submit(Task.make(Effect.void)))
       assert.strictEqual(refused._tag, "PoolShutDown")
@@ -124,7 +124,7 @@ describe("BackgroundQueue", () => {
         [1, 2, 3],
         (n) => pool.submit(Task.make(Effect.as(Effect.sleep("1 second"), n)))
       )
-      const shutdown = yield* Effect.forkChild(pool.shutdown({ mode: "drain", deadlineMillis: 1_500 }))
+      const shutdown = yield* Effect.forkChild(pool.shutdown({ mode: "drain", deadline: 1_500 }))
       yield* TestClock.adjust("2 seconds")
       yield* Fiber.join(shutdown)
       const results = yield* Effect.forEach(handles, (h) => h.result)
@@ -149,7 +149,7 @@ describe("BackgroundQueue", () => {
       yield* Effect.yieldNow
       const second = yield* Deferred.make<void>()
       const shutdown = yield* Effect.forkChild(
-        pool.shutdown({ mode: "drain", deadlineMillis: 10_000, stopEarly: Deferred.await(second) }).pipe(
+        pool.shutdown({ mode: "drain", deadline: 10_000, stopEarly: Deferred.await(second) }).pipe(
           Effect.provide(Logger.layer([logger]))
         )
       )
@@ -173,7 +173,7 @@ describe("BackgroundQueue", () => {
       const pool = yield* start(3)
       const handle = yield* pool.submit(Task.make(Effect.as(Effect.sleep("1 second"), "last")))
       yield* Effect.yieldNow
-      const shutdown = yield* Effect.forkChild(pool.shutdown({ mode: "drain", deadlineMillis: 10_000 }))
+      const shutdown = yield* Effect.forkChild(pool.shutdown({ mode: "drain", deadline: 10_000 }))
       yield* TestClock.adjust("999 millis")
       assert.isUndefined(shutdown.pollUnsafe(), "the running task is not done yet")
       yield* TestClock.adjust("1 millis")
@@ -186,7 +186,7 @@ describe("BackgroundQueue", () => {
   it.effect("draining an idle queue returns at once, silently", () =>
     Effect.gen(function*() {
       const pool = yield* start(2)
-      yield* pool.shutdown({ mode: "drain", deadlineMillis: 10_000 })
+      yield* pool.shutdown({ mode: "drain", deadline: 10_000 })
       assert.isFalse((yield* pool.stats).accepting)
     }))
 

@@ -4,7 +4,7 @@ import * as WorkerTask from "../../src/domain/WorkerTask.ts"
 import type { InvalidConfig, TaskResult } from "../../src/index.ts"
 import { Task } from "../../src/index.ts"
 import type { OffloadError, RunError } from "../../src/layers/Orchestrator.ts"
-import { Orchestrator } from "../../src/layers/Orchestrator.ts"
+import * as Orchestrator from "../../src/layers/Orchestrator.ts"
 import type { PoolError } from "../../src/layers/WorkerPool.ts"
 import { serve } from "../../src/runtime/worker/Server.ts"
 
@@ -30,7 +30,7 @@ const isolated = <A, E>(layer: Layer.Layer<A, E>) =>
   layer.pipe(Layer.provide(Layer.succeed(Metric.MetricRegistry, new Map())))
 
 const marks = (
-  orchestrator: Orchestrator["Service"],
+  orchestrator: Orchestrator.Orchestrator["Service"],
   labels: ReadonlyArray<string>,
   priority: Task.TaskOptions["priority"]
 ) => labels.map((label) => orchestrator.workerTask(Mark, label, { name: label, ...(priority ? { priority } : {}) }))
@@ -38,7 +38,7 @@ const marks = (
 describe("cpu work waits in one queue: the pool's", () => {
   it.effect("a critical call overtakes the low ones still queued, while the worker's pipeline stays full", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       // The pool pipelines a task once it knows it is light: after its first answer.
       yield* orchestrator.offload(Mark, "warm-up")
       order.length = 0
@@ -60,7 +60,7 @@ describe("cpu work waits in one queue: the pool's", () => {
 
   it.effect("fairness keys take turns within a level", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       yield* orchestrator.offload(Mark, "warm-up")
       order.length = 0
       const tasks = [
@@ -74,7 +74,7 @@ describe("cpu work waits in one queue: the pool's", () => {
 
   it.effect("the capacity bounds the calls waiting for a worker: overflow fail rejects with QueueFull", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       yield* orchestrator.offload(Mark, "warm-up")
       const labels = Array.from({ length: 6 }, (_, i) => `m${i}`)
       const results = yield* orchestrator.runAll(marks(orchestrator, labels, undefined), { concurrency: "unbounded" })
@@ -93,7 +93,7 @@ describe("cpu work waits in one queue: the pool's", () => {
 
   it.effect("the capacity with overflow suspend holds calls until there is room; all of them run", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       yield* orchestrator.offload(Mark, "warm-up")
       order.length = 0
       const labels = Array.from({ length: 6 }, (_, i) => `m${i}`)
@@ -109,7 +109,7 @@ describe("cpu work waits in one queue: the pool's", () => {
 
   it.effect("with cpuPermits, a lane caps cpu tasks in flight and orders them by priority", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       yield* orchestrator.offload(Mark, "warm-up")
       order.length = 0
       yield* orchestrator.runAll(
@@ -133,7 +133,7 @@ describe("offload's direct path", () => {
 
   it.effect("a critical offload overtakes the low ones still queued, while the worker's pipeline stays full", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       yield* orchestrator.offload(Mark, "warm-up")
       order.length = 0
       const lows = Array.from({ length: 20 }, (_, i) => `low-${i}`)
@@ -152,7 +152,7 @@ describe("offload's direct path", () => {
 
   it.effect("a fairness key passes to the pool's queue", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       yield* orchestrator.offload(Mark, "warm-up")
       order.length = 0
       yield* Effect.all(
@@ -167,7 +167,7 @@ describe("offload's direct path", () => {
 
   it.effect("counts successes, failures and interrupted callers (as cancelled) under the task's labels", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       assert.strictEqual(yield* orchestrator.offload(Mark, "ok", { name: "direct-ok", priority: "high" }), "ok")
       const failed = yield* Effect.exit(orchestrator.offload(Mark, 42 as never, { name: "direct-bad" }))
       assert.strictEqual(failureTagOf(failed), "PayloadInvalid")
@@ -194,7 +194,7 @@ describe("offload's direct path", () => {
 
   it.effect("an unknown priority from an untyped caller fails with InvalidConfig naming task.priority", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       order.length = 0
       const error = yield* Effect.flip(orchestrator.offload(Mark, "x", { priority: "urgent" as never }))
       assert.strictEqual(error._tag, "InvalidConfig")
@@ -204,6 +204,24 @@ describe("offload's direct path", () => {
       assert.deepStrictEqual(order, [], "nothing ran")
       const text = yield* orchestrator.prometheus
       assert.notInclude(text, "urgent", "no metric series is labelled with it")
+    }).pipe(Effect.provide(isolated(Orchestrator.layerTest(served)))))
+})
+
+describe("offloadFunction's direct path", () => {
+  it.effect("counts its calls under the task's labels, fails a closure with PayloadInvalid, a bad level typed", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator.Orchestrator
+      const double = (x: number) => x * 2
+      assert.strictEqual(yield* orchestrator.offloadFunction(double, [21], { name: "fn-ok", priority: "low" }), 42)
+      const captured = 3
+      const closure = (x: number) => x * captured
+      const failed = yield* Effect.flip(orchestrator.offloadFunction(closure, [1], { name: "fn-bad" }))
+      assert.strictEqual(failed._tag, "PayloadInvalid")
+      const level = yield* Effect.flip(orchestrator.offloadFunction(double, [1], { priority: "urgent" as never }))
+      assert.deepInclude(level, { _tag: "InvalidConfig", field: "task.priority", value: "urgent" })
+      const text = yield* orchestrator.prometheus
+      assert.match(text, /orchestrator_tasks_succeeded_total\{task="fn-ok",kind="cpu",priority="low"\} 1/)
+      assert.match(text, /orchestrator_tasks_failed_total\{task="fn-bad",kind="cpu",priority="normal"\} 1/)
     }).pipe(Effect.provide(isolated(Orchestrator.layerTest(served)))))
 })
 
@@ -222,7 +240,7 @@ describe("cpu task timings", () => {
 
   it.live("a cpu task's queue wait includes its wait in the pool's queue", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const [first, second] = yield* orchestrator.runAll([
         orchestrator.workerTask(Busy, 40),
         orchestrator.workerTask(Busy, 1)
@@ -239,7 +257,7 @@ describe("runAll", () => {
 
   it.effect("a tuple of tasks of different types gives a tuple of results, each typed by its task", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       class Missing extends Schema.TaggedError<Missing>()("Missing", {}) {}
       const results = yield* orchestrator.runAll([
         Task.make(Effect.succeed(1)),
@@ -265,7 +283,7 @@ describe("runAll", () => {
 
   it.effect("a record of tasks gives a record of results with the same keys", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const results = yield* orchestrator.runAll({
         count: Task.make(Effect.succeed(42)),
         label: orchestrator.workerTask(Mark, "label")
@@ -281,7 +299,7 @@ describe("runAll", () => {
 
   it.effect("without failFast it cannot fail with a task's error; with failFast it can", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const tasks = [Task.make(Effect.fail("boom" as const)), Task.make(Effect.succeed(1))] as const
       const all = orchestrator.runAll(tasks)
       expectTypeOf(all).toEqualTypeOf<
@@ -306,7 +324,7 @@ describe("runAll", () => {
 
   it.effect("an array of one task type gives an array of its results; an iterable works too", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const tasks = [1, 2, 3].map((n) => Task.make(Effect.succeed(n * 2)))
       const results = yield* orchestrator.runAll(tasks)
       expectTypeOf(results).toEqualTypeOf<Array<TaskResult.TaskResult<number, RunError>>>()
@@ -317,7 +335,7 @@ describe("runAll", () => {
 
   it.effect("a bad concurrency fails with InvalidConfig naming runAll.concurrency, and runs nothing", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       let ran = 0
       const task = Task.make(Effect.sync(() => ran++))
       for (const concurrency of [0, -3, Number.NaN, 1.5]) {
@@ -331,7 +349,7 @@ describe("runAll", () => {
 
   it.effect("the error type of an offload names the pool's errors", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       expectTypeOf(orchestrator.offload(Mark, "x")).toEqualTypeOf<Effect.Effect<string, OffloadError>>()
       assert.strictEqual(yield* orchestrator.offload(Mark, "x"), "x")
     }).pipe(Effect.provide(Test)))
@@ -343,7 +361,7 @@ const Live = isolated(Orchestrator.layer({ entry, pool: { minWorkers: 2, maxWork
 layer(Live, { excludeTestServices: true, timeout: 60_000 })("cpu work on real threads", (it) => {
   it.effect("tiny calls fill every worker's pipeline: more in flight than two per worker", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const inc = (x: number) => x + 1
       // The pool learns from answers that the call is light (a moving average of the workers' own timings,
       // which one descheduled thread on a loaded machine can inflate): a few hundred calls settle it.

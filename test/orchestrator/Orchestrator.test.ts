@@ -2,7 +2,7 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Metric } from "effect"
 import { TestClock } from "effect/testing"
 import { Task } from "../../src/index.ts"
-import { Orchestrator } from "../../src/layers/Orchestrator.ts"
+import * as Orchestrator from "../../src/layers/Orchestrator.ts"
 import { serve } from "../../src/runtime/worker/Server.ts"
 import { handlers } from "../pool/fixtures/handlers.ts"
 import { Fib, FibTooBig, Tasks } from "../pool/fixtures/tasks.ts"
@@ -32,7 +32,7 @@ const Live = Orchestrator.layer({ entry, pool: { minWorkers: 2, maxWorkers: 2 },
 layer(Live, { excludeTestServices: true, timeout: 60_000 })("Orchestrator with real threads", (it) => {
   it.effect("offloads typed tasks and self-contained functions to the cpu pool", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       assert.strictEqual(yield* orchestrator.offload(Fib, 20), 6765)
       assert.strictEqual(yield* orchestrator.offloadFunction(fib, [21]), 10946)
       const error = yield* Effect.flip(orchestrator.offload(Fib, 40))
@@ -41,7 +41,7 @@ layer(Live, { excludeTestServices: true, timeout: 60_000 })("Orchestrator with r
 
   it.effect("routes by kind: cpu to the pool, blocking to the blocking threads, io on the main runtime", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const before = yield* orchestrator.stats
       const results = yield* orchestrator.runAll([
         orchestrator.functionTask(fib, [15]),
@@ -60,7 +60,7 @@ layer(Live, { excludeTestServices: true, timeout: 60_000 })("Orchestrator with r
 
   it.effect("the event loop keeps turning while blocking calls run, and cpu tasks are not starved by them", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       let ticks = 0
       const timer = setInterval(() => ticks++, 5)
       const blocking = yield* Effect.forkChild(
@@ -80,7 +80,7 @@ layer(Live, { excludeTestServices: true, timeout: 60_000 })("Orchestrator with r
 
   it.effect("runAll returns a result for every task; one failure does not sink the rest", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const results = yield* orchestrator.runAll([
         orchestrator.workerTask(Fib, 10),
         orchestrator.workerTask(Fib, 99),
@@ -93,7 +93,7 @@ layer(Live, { excludeTestServices: true, timeout: 60_000 })("Orchestrator with r
 
   it.effect("runAll with failFast fails with the first failure", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const error = yield* Effect.flip(orchestrator.runAll([
         orchestrator.workerTask(Fib, 10),
         orchestrator.workerTask(Fib, 99)
@@ -103,7 +103,7 @@ layer(Live, { excludeTestServices: true, timeout: 60_000 })("Orchestrator with r
 
   it.effect("runAll rejects a concurrency that is not a whole number of at least 1 with InvalidConfig", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       for (const concurrency of [0, -3, Number.NaN, 1.5]) {
         const error = yield* Effect.flip(orchestrator.runAll([orchestrator.workerTask(Fib, 10)], { concurrency }))
         assert.strictEqual(error._tag, "InvalidConfig")
@@ -116,7 +116,7 @@ layer(Live, { excludeTestServices: true, timeout: 60_000 })("Orchestrator with r
 
   it.effect("batchOffload maps a function over chunks on the workers, in order, with progress", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const progress: Array<number> = []
       const items = Array.from({ length: 10_000 }, (_, i) => i)
       const out = yield* orchestrator.batchOffload((x: number) => x * 3 + 1, items, {
@@ -132,7 +132,7 @@ layer(Live, { excludeTestServices: true, timeout: 60_000 })("Orchestrator with r
 
   it.effect("batchOffload rejects a function with closures with a typed error", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const factor = 3
       const error = yield* Effect.flip(orchestrator.batchOffload((x: number) => x * factor, [1, 2, 3]))
       assert.strictEqual(error._tag, "PayloadInvalid")
@@ -140,7 +140,7 @@ layer(Live, { excludeTestServices: true, timeout: 60_000 })("Orchestrator with r
 
   it.effect("background pool: submit, await, cancel", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const done = yield* orchestrator.submit(orchestrator.functionTask(fib, [20]))
       const stuck = yield* orchestrator.submit(orchestrator.blockingTask(blockFor, [30_000]))
       assert.strictEqual(yield* done.await, 6765)
@@ -151,7 +151,7 @@ layer(Live, { excludeTestServices: true, timeout: 60_000 })("Orchestrator with r
 
   it.effect("metrics: task counters by task, kind and priority, and the Prometheus text", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       yield* orchestrator.offloadFunction(fib, [5], { name: "metered", priority: "high" })
       yield* Effect.exit(orchestrator.offload(Fib, 50, { name: "metered-fail" }))
       const text = yield* orchestrator.prometheus
@@ -195,7 +195,7 @@ describe("Orchestrator.layerTest (no threads)", () => {
 
   it.effect("runs typed tasks and functions in-process with the same typed errors", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       assert.strictEqual(yield* orchestrator.offload(Fib, 15), 610)
       assert.instanceOf(yield* Effect.flip(orchestrator.offload(Fib, 36)), FibTooBig)
       assert.strictEqual(yield* orchestrator.offloadFunction(fib, [10]), 55)
@@ -204,7 +204,7 @@ describe("Orchestrator.layerTest (no threads)", () => {
 
   it.effect("one permit per lane: tasks are admitted by priority", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const order: Array<string> = []
       const task = (name: string, priority: "low" | "normal" | "high" | "critical") =>
         Task.make(Effect.sync(() => order.push(name)), { name, priority })
@@ -226,7 +226,7 @@ describe("Orchestrator.layerTest (no threads)", () => {
 
   it.effect("the configured default retry policy applies, and attempts are reported", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       let calls = 0
       const flaky = Effect.suspend(() => ++calls < 3 ? Effect.fail("transient" as const) : Effect.succeed(calls))
       const fiber = yield* Effect.forkChild(orchestrator.runResult(Task.make(flaky)))
@@ -238,7 +238,7 @@ describe("Orchestrator.layerTest (no threads)", () => {
 
   it.effect("each task runs in a span named after it, with its kind and priority", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const span = yield* orchestrator.run(Task.make(Effect.currentSpan, { name: "traced", priority: "high" }))
       assert.strictEqual(span.name, "task traced")
       assert.strictEqual(span.attributes.get("task.kind"), "io")
@@ -247,7 +247,7 @@ describe("Orchestrator.layerTest (no threads)", () => {
 
   it.effect("durationBucketsSeconds chooses the buckets of the task, pool and lane histograms", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       yield* orchestrator.offloadFunction(fib, [5], { name: "bucketed" })
       const text = yield* orchestrator.prometheus
       const bounds = (
@@ -271,7 +271,7 @@ describe("Orchestrator.layerTest (no threads)", () => {
 
   it.effect("timeouts fail with TaskTimeout", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const fiber = yield* Effect.forkChild(
         Effect.flip(orchestrator.run(Task.make(Effect.never, { timeout: "1 second" })))
       )

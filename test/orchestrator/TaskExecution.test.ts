@@ -57,7 +57,7 @@ describe("TaskExecution.execute", () => {
       let calls = 0
       const effect = Effect.suspend(() => ++calls < 3 ? Effect.fail(new Flaky({ n: calls })) : Effect.succeed(calls))
       const fiber = yield* Effect.forkChild(
-        execute(Task.make(effect, { retry: { initialIntervalMillis: 100, jitter: 0, maximumAttempts: 5 } }))
+        execute(Task.make(effect, { retry: { initialInterval: 100, jitter: 0, maximumAttempts: 5 } }))
       )
       yield* TestClock.adjust("1 second")
       const result = yield* Fiber.join(fiber)
@@ -69,7 +69,7 @@ describe("TaskExecution.execute", () => {
   it.effect("the default retry applies to tasks that name none", () =>
     Effect.gen(function*() {
       const fiber = yield* Effect.forkChild(
-        execute(Task.make(Effect.fail("down")), { defaultRetry: { maximumAttempts: 2, initialIntervalMillis: 10 } })
+        execute(Task.make(Effect.fail("down")), { defaultRetry: { maximumAttempts: 2, initialInterval: 10 } })
       )
       yield* TestClock.adjust("1 second")
       assert.strictEqual((yield* Fiber.join(fiber)).attempts, 2)
@@ -91,7 +91,7 @@ describe("TaskExecution.execute", () => {
     Effect.gen(function*() {
       let calls = 0
       const effect = Effect.suspend(() => ++calls === 1 ? Effect.never : Effect.succeed("second try"))
-      const task = Task.make(effect, { timeout: "50 millis", retry: { maximumAttempts: 2, initialIntervalMillis: 10 } })
+      const task = Task.make(effect, { timeout: "50 millis", retry: { maximumAttempts: 2, initialInterval: 10 } })
       const fiber = yield* Effect.forkChild(execute(task))
       yield* TestClock.adjust("1 second")
       const result = yield* Fiber.join(fiber)

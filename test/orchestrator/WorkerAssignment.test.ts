@@ -2,7 +2,7 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
 import { Task } from "../../src/index.ts"
-import { Orchestrator } from "../../src/layers/Orchestrator.ts"
+import * as Orchestrator from "../../src/layers/Orchestrator.ts"
 import * as WorkerPool from "../../src/layers/WorkerPool.ts"
 import { execute } from "../../src/runtime/orchestrator/TaskExecution.ts"
 import * as WorkerAssignment from "../../src/runtime/pool/WorkerAssignment.ts"
@@ -18,7 +18,7 @@ const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
   return reason.error
 }
 
-layer(WorkerPool.WorkerPool.layer({ entry: workerEntry, minWorkers: 2, maxWorkers: 2 }), {
+layer(WorkerPool.layer({ entry: workerEntry, minWorkers: 2, maxWorkers: 2 }), {
   excludeTestServices: true,
   timeout: 30_000
 })("a real pool of two workers", (it) => {
@@ -46,7 +46,7 @@ layer(WorkerPool.WorkerPool.layer({ entry: workerEntry, minWorkers: 2, maxWorker
   it.effect("offloaded functions report their worker too", () =>
     Effect.gen(function*() {
       const pool = yield* WorkerPool.WorkerPool
-      const result = yield* execute(Task.make(pool.offload((n: number) => n * 2, 21), { kind: "cpu" }))
+      const result = yield* execute(Task.make(pool.offload((n: number) => n * 2, [21]), { kind: "cpu" }))
       assert.deepStrictEqual(result.exit, Exit.succeed(42))
       assert.include((yield* pool.stats).workerIds, result.workerId)
     }))
@@ -63,7 +63,7 @@ layer(WorkerPool.WorkerPool.layer({ entry: workerEntry, minWorkers: 2, maxWorker
 
   it.effect("blocking tasks report their worker as cpu tasks do", () =>
     Effect.gen(function*() {
-      const result = yield* execute(Task.make(WorkerPool.offload(() => 1), { kind: "blocking" }))
+      const result = yield* execute(Task.make(WorkerPool.offload(() => 1, []), { kind: "blocking" }))
       assert.include((yield* WorkerPool.stats).workerIds, result.workerId)
     }))
 
@@ -86,7 +86,7 @@ layer(WorkerPool.WorkerPool.layer({ entry: workerEntry, minWorkers: 2, maxWorker
       let calls = 0
       // The first attempt fails on a worker (FibTooBig), the second succeeds on the main thread.
       const effect = Effect.suspend(() => ++calls === 1 ? Effect.asVoid(pool.run(Fib, 40)) : Effect.void)
-      const retry = { maximumAttempts: 2, initialIntervalMillis: 1 }
+      const retry = { maximumAttempts: 2, initialInterval: 1 }
       const result = yield* execute(Task.make(effect, { kind: "cpu", retry }))
       assert.deepStrictEqual(result.exit, Exit.void)
       assert.strictEqual(result.attempts, 2)
@@ -125,11 +125,11 @@ describe("in-process pools and the orchestrator", () => {
       assert.strictEqual(failureOf(queued.exit)._tag, "TaskTimeout")
       assert.isFalse("workerId" in queued)
       yield* Fiber.interrupt(busy)
-    }).pipe(Effect.provide(WorkerPool.WorkerPool.layerTest(Tasks, handlers, { concurrentTasksPerWorker: 1 }))))
+    }).pipe(Effect.provide(WorkerPool.layerTest(Tasks, handlers, { concurrentTasksPerWorker: 1 }))))
 
   it.live("the orchestrator's results name the worker of cpu tasks, and none for io tasks", () =>
     Effect.gen(function*() {
-      const orchestrator = yield* Orchestrator
+      const orchestrator = yield* Orchestrator.Orchestrator
       const cpu = yield* orchestrator.runResult(orchestrator.workerTask(Inc, 1))
       const fn = yield* orchestrator.runResult(orchestrator.functionTask((n: number) => n + 1, [1]))
       const io = yield* orchestrator.runResult(Task.make(Effect.succeed(1), { name: "io" }))

@@ -17,8 +17,7 @@ const errorOf = <A, E>(exit: Exit.Exit<A, E>): E => {
   return (error as Option.Some<E>).value
 }
 
-const buildLayer = (options: WorkerPool.Options) =>
-  Effect.exit(Effect.scoped(Layer.build(WorkerPool.WorkerPool.layer(options))))
+const buildLayer = (options: WorkerPool.Options) => Effect.exit(Effect.scoped(Layer.build(WorkerPool.layer(options))))
 
 describe("boot check", () => {
   it.live("a worker that throws at import fails the layer with WorkerBootFailed carrying that error", () =>
@@ -41,10 +40,10 @@ describe("boot check", () => {
       assert.include(((error as WorkerBootFailed).cause as Error).message, "before it was ready")
     }))
 
-  it.live("an entry that hangs at boot fails after bootTimeoutMillis", () =>
+  it.live("an entry that hangs at boot fails after bootTimeout", () =>
     Effect.gen(function*() {
       const error = errorOf(
-        yield* buildLayer({ entry: fixture("hangs-at-boot.ts"), maxBootFailures: 1, bootTimeoutMillis: 200 })
+        yield* buildLayer({ entry: fixture("hangs-at-boot.ts"), maxBootFailures: 1, bootTimeout: 200 })
       )
       assert.instanceOf(error, WorkerBootFailed)
       assert.include(((error as WorkerBootFailed).cause as Error).message, "did not become ready within 200 ms")

@@ -109,7 +109,7 @@ const order: Array<string> = []
 const served = serve(WorkerTask.group(Step), { step: (label) => Effect.sync(() => (order.push(label), label)) })
 
 layer(
-  WorkerPool.WorkerPool.layerTest(served, { concurrentTasksPerWorker: 1, queue: { capacity: 3, overflow: "fail" } }),
+  WorkerPool.layerTest(served, { concurrentTasksPerWorker: 1, queue: { capacity: 3, overflow: "fail" } }),
   {
     excludeTestServices: true
   }

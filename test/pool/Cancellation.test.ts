@@ -65,9 +65,9 @@ describe("timeouts", () => {
       assert.strictEqual(after.threadId, before.threadId, "cooperative interruption keeps the worker")
     }))
 
-  it.live("the pool's taskTimeoutMillis applies to calls without their own timeout", () =>
+  it.live("the pool's taskTimeout applies to calls without their own timeout", () =>
     Effect.gen(function*() {
-      const pool = yield* onePool({ taskTimeoutMillis: 50 })
+      const pool = yield* onePool({ taskTimeout: 50 })
       const error = errorOf(yield* Effect.exit(pool.run(Sleep, 30_000)))
       assert.instanceOf(error, TaskTimeout)
       assert.strictEqual(yield* pool.run(Sleep, 1), 1)
@@ -77,7 +77,7 @@ describe("timeouts", () => {
     "a call that never yields gets its worker terminated after the grace period; a call that had started beside it fails, one that had not is sent again",
     () =>
       Effect.gen(function*() {
-        const pool = yield* onePool({ concurrentTasksPerWorker: 4, terminationGraceMillis: 100 })
+        const pool = yield* onePool({ concurrentTasksPerWorker: 4, terminationGrace: 100 })
         const first = yield* pool.run(WhoAmI)
         // Both tasks are known to be light, so the pool puts them on the same (only) worker.
         yield* teach(pool.run(Sleep, 1))
@@ -105,7 +105,7 @@ describe("timeouts", () => {
 
   it.live("interrupting the caller of a call that never yields also ends in termination and replacement", () =>
     Effect.gen(function*() {
-      const pool = yield* onePool({ terminationGraceMillis: 50 })
+      const pool = yield* onePool({ terminationGrace: 50 })
       const first = yield* pool.run(WhoAmI)
       const spinning = yield* Effect.forkChild(pool.run(Spin, true))
       yield* eventually(pool.stats.pipe(Effect.map((s) => s.inFlight === 1)))
@@ -145,7 +145,7 @@ describe("timeouts", () => {
 
     it.live("cancelled before it starts, it never runs, and its worker is kept", () =>
       Effect.gen(function*() {
-        const pool = yield* onePool({ terminationGraceMillis: 50 })
+        const pool = yield* onePool({ terminationGrace: 50 })
         const before = yield* pool.run(Burn, 30)
         // Long enough that the cancel surely comes before it ends, even on a loaded machine.
         const running = yield* Effect.forkChild(pool.run(Burn, 800))

@@ -1,8 +1,9 @@
 // WorkerPool.layerTest: the same handlers in-process, with no threads, for users' specs.
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Option } from "effect"
+import type { Duration } from "effect"
 import { threadId } from "node:worker_threads"
-import type { PayloadInvalid } from "../../src/domain/OrchestratorError.ts"
+import type { InvalidConfig, PayloadInvalid } from "../../src/domain/OrchestratorError.ts"
 import { TaskTimeout, UnknownTask } from "../../src/domain/OrchestratorError.ts"
 import * as WorkerTask from "../../src/domain/WorkerTask.ts"
 import * as WorkerPool from "../../src/layers/WorkerPool.ts"
@@ -24,7 +25,7 @@ describe("layerTest", () => {
     assert.strictEqual(served.group, Tasks)
   })
 
-  layer(WorkerPool.WorkerPool.layerTest(served, { name: "inproc" }), { excludeTestServices: true })(
+  layer(WorkerPool.layerTest(served, { name: "inproc" }), { excludeTestServices: true })(
     "from what serve returns",
     (it) => {
       it.effect("runs the handlers in this thread: no worker thread is started", () =>
@@ -58,10 +59,10 @@ describe("layerTest", () => {
           assert.instanceOf(errorOf(yield* Effect.exit(WorkerPool.run(Unserved, 1))), UnknownTask)
           const schema = errorOf(yield* Effect.exit(WorkerPool.run(Inc, "1" as unknown as number)))
           assert.strictEqual((schema as PayloadInvalid).reason, "schema")
-          const clone = errorOf(yield* Effect.exit(WorkerPool.offload((f: unknown) => typeof f, Symbol("x"))))
+          const clone = errorOf(yield* Effect.exit(WorkerPool.offload((f: unknown) => typeof f, [Symbol("x")])))
           assert.strictEqual((clone as PayloadInvalid).reason, "not-cloneable")
           const factor = 2
-          const closure = errorOf(yield* Effect.exit(WorkerPool.offload((n: number) => n * factor, 1)))
+          const closure = errorOf(yield* Effect.exit(WorkerPool.offload((n: number) => n * factor, [1])))
           assert.strictEqual((closure as PayloadInvalid).reason, "not-self-contained")
         }))
 
@@ -75,12 +76,33 @@ describe("layerTest", () => {
           yield* Fiber.interrupt(fiber)
           yield* eventually(WorkerPool.stats.pipe(Effect.map((s) => s.inFlight === 0)))
           assert.strictEqual((yield* WorkerPool.run(WhoAmI)).interrupted, before + 2)
-          assert.strictEqual(yield* WorkerPool.offload((a: number, b: number) => a + b, 1, 2), 3)
+          assert.strictEqual(yield* WorkerPool.offload((a: number, b: number) => a + b, [1, 2]), 3)
+        }))
+
+      it.effect("offload takes its arguments as an array, then the call's options (timeout, taskId, priority)", () =>
+        Effect.gen(function*() {
+          const never = (label: string) => new Promise<string>(() => void label)
+          const timedOut = errorOf(
+            yield* Effect.exit(WorkerPool.offload(never, ["x"], { timeout: "20 millis", taskId: "mine" }))
+          )
+          assert.instanceOf(timedOut, TaskTimeout)
+          assert.strictEqual((timedOut as TaskTimeout).taskId, "mine")
+          assert.strictEqual((timedOut as TaskTimeout).timeoutMillis, 20)
+          const badTimeout = errorOf(
+            yield* Effect.exit(WorkerPool.offload(never, ["x"], { timeout: "soon" as Duration.Input }))
+          )
+          assert.strictEqual((badTimeout as InvalidConfig).field, "timeout")
+          const badPriority = errorOf(
+            yield* Effect.exit(WorkerPool.offload(never, ["x"], { priority: "urgent" as never }))
+          )
+          assert.strictEqual((badPriority as InvalidConfig).field, "priority")
+          assert.deepStrictEqual(yield* WorkerPool.offload((...xs: Array<number>) => xs, [1, 2, 3]), [1, 2, 3])
+          assert.strictEqual(yield* WorkerPool.offload(() => "none", []), "none")
         }))
     }
   )
 
-  layer(WorkerPool.WorkerPool.layerTest(Tasks, handlers))("from a group and handlers, under the TestClock", (it) => {
+  layer(WorkerPool.layerTest(Tasks, handlers))("from a group and handlers, under the TestClock", (it) => {
     it.effect("works in a default it.effect spec", () =>
       Effect.gen(function*() {
         assert.deepStrictEqual(
@@ -98,7 +120,7 @@ describe("layerTest", () => {
       const Lonely = WorkerTask.make("lonely", { payload: WorkerTask.Float64Array })
       const exit = yield* Effect.exit(
         Effect.scoped(
-          WorkerPool.WorkerPool.layerTest(WorkerTask.group(Lonely), {} as WorkerTask.Handlers<never>, {
+          WorkerPool.layerTest(WorkerTask.group(Lonely), {} as WorkerTask.Handlers<never>, {
             maxBootFailures: 1
           }).pipe((l) => Effect.asVoid(Effect.provide(Effect.void, l)))
         )

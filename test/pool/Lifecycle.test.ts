@@ -21,7 +21,7 @@ describe("sizing", () => {
         entry: workerEntry,
         minWorkers: 1,
         maxWorkers: 3,
-        idleTimeoutMillis: 100
+        idleTimeout: 100
       })
       assert.strictEqual((yield* pool.stats).workers, 1)
       yield* teach(pool.run(Sleep, 1)) // sleeping is light: once known, calls may share a worker
@@ -59,9 +59,9 @@ describe("CPU-aware dispatch", () => {
         while (Date.now() < end) spins++
         return spins
       }
-      yield* pool.offload(burn, 50) // the workers report it took 50 ms of CPU
+      yield* pool.offload(burn, [50]) // the workers report it took 50 ms of CPU
       const calls = yield* Effect.forkChild(
-        Effect.all(Array.from({ length: 4 }, () => pool.offload(burn, 300)), { concurrency: "unbounded" })
+        Effect.all(Array.from({ length: 4 }, () => pool.offload(burn, [300])), { concurrency: "unbounded" })
       )
       yield* eventually(pool.stats.pipe(Effect.map((s) => s.queued === 2)))
       const running = yield* pool.stats
@@ -95,7 +95,7 @@ describe("recycling", () => {
         const keep: Array<Array<number>> = []
         for (let i = 0; i < 60; i++) keep.push(Array.from({ length: 100_000 }, (_, j) => j))
         ;(globalThis as Record<string, unknown>).keep = keep
-      })
+      }, [])
       assert.notStrictEqual((yield* pool.run(WhoAmI)).threadId, first.threadId, "the next call goes to a new worker")
       assert.strictEqual((yield* pool.stats).crashed, 0)
     }))
@@ -125,7 +125,7 @@ describe("graceful shutdown", () => {
       if (left !== undefined) assert.deepStrictEqual(left, [])
     }))
 
-  it.live("past shutdownDeadlineMillis, unfinished calls fail with PoolShutDown and the workers are terminated", () =>
+  it.live("past shutdownDeadline, unfinished calls fail with PoolShutDown and the workers are terminated", () =>
     Effect.gen(function*() {
       const call = yield* Effect.scoped(Effect.gen(function*() {
         const pool = yield* WorkerPool.make({
@@ -133,7 +133,7 @@ describe("graceful shutdown", () => {
           name: "deadline",
           minWorkers: 2,
           maxWorkers: 2,
-          shutdownDeadlineMillis: 100
+          shutdownDeadline: 100
         })
         const call = yield* Effect.forkDetach(pool.run(Sleep, 60_000))
         yield* eventually(pool.stats.pipe(Effect.map((s) => s.inFlight === 1)))

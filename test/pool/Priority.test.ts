@@ -32,7 +32,7 @@ describe("niceIncrement", () => {
       Effect.scoped(Effect.gen(function*() {
         const main = niceOfThisThread()
         const pool = yield* WorkerPool.make({ minWorkers: 1, maxWorkers: 1, niceIncrement: 5 })
-        const worker = yield* pool.offload(niceOfThisThread)
+        const worker = yield* pool.offload(niceOfThisThread, [])
         assert.strictEqual(worker, Math.min(19, main + 5))
         assert.strictEqual(niceOfThisThread(), main, "the main thread is not reniced")
         assert.strictEqual(niceOf(process.pid), main, "nor the process")
@@ -45,7 +45,7 @@ describe("niceIncrement", () => {
     () =>
       Effect.scoped(Effect.gen(function*() {
         const pool = yield* WorkerPool.make({ minWorkers: 1, maxWorkers: 1 })
-        assert.strictEqual(yield* pool.offload(niceOfThisThread), niceOfThisThread())
+        assert.strictEqual(yield* pool.offload(niceOfThisThread, []), niceOfThisThread())
       })),
     30_000
   )
@@ -54,7 +54,7 @@ describe("niceIncrement", () => {
     Effect.scoped(Effect.gen(function*() {
       const main = niceOfThisThread()
       const pool = yield* WorkerPool.make({ minWorkers: 1, maxWorkers: 1, mode: "process", niceIncrement: 3 })
-      const pid = yield* pool.offload(() => process.pid)
+      const pid = yield* pool.offload(() => process.pid, [])
       assert.notStrictEqual(pid, process.pid)
       assert.strictEqual(niceOf(pid), Math.min(19, main + 3))
     })), 30_000)

@@ -40,13 +40,13 @@ const capturingStderr = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   )
 
 layer(
-  WorkerPool.WorkerPool.layer({
+  WorkerPool.layer({
     entry: workerEntry,
     mode: "process",
     minWorkers: 1,
     maxWorkers: 1,
     // Generous: under load an acknowledgement can take a while, and this spec tells the two outcomes apart.
-    terminationGraceMillis: 1_000,
+    terminationGrace: 1_000,
     resourceLimits: { maxOldGenerationSizeMb: 32 }
   }),
   { excludeTestServices: true }
@@ -59,7 +59,7 @@ layer(
       assert.instanceOf(errorOf(yield* Effect.exit(WorkerPool.run(Fib, 40))), FibTooBig)
       const defect = yield* Effect.exit(WorkerPool.run(Defect, "boom in a process"))
       assert.isTrue(Exit.isFailure(defect) && Cause.hasDies(defect.cause))
-      assert.strictEqual(yield* WorkerPool.offload((a: number) => a * 2, 21), 42)
+      assert.strictEqual(yield* WorkerPool.offload((a: number) => a * 2, [21]), 42)
     }))
 
   it.effect("buffers are copied to processes (the sender keeps them)", () =>
@@ -107,7 +107,7 @@ layer(
 })
 
 describe("process mode lifecycle", () => {
-  layer(WorkerPool.WorkerPool.layer({ mode: "process", maxWorkers: 1 }), { excludeTestServices: true })(
+  layer(WorkerPool.layer({ mode: "process", maxWorkers: 1 }), { excludeTestServices: true })(
     "boot and shutdown",
     (it) => {
       it.effect("a process that fails at import fails the pool with the worker's own error", () =>

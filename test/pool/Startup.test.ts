@@ -55,7 +55,7 @@ describe("compile cache from the first line", () => {
   const envOf = (options: WorkerPool.Options) =>
     Effect.scoped(Effect.gen(function*() {
       const pool = yield* WorkerPool.make({ ...options, minWorkers: 1, maxWorkers: 1 })
-      return yield* pool.offload(() => process.env.NODE_COMPILE_CACHE)
+      return yield* pool.offload(() => process.env.NODE_COMPILE_CACHE, [])
     }))
 
   it.live("workers get NODE_COMPILE_CACHE in their environment, unless the cache is off", () =>
@@ -71,6 +71,6 @@ describe("compile cache from the first line", () => {
     Effect.gen(function*() {
       const pool = yield* WorkerPool.make({ entry: workerEntry, minWorkers: 1, maxWorkers: 1 })
       assert.strictEqual(yield* pool.run(Inc, 41), 42)
-      assert.isString(yield* pool.offload(() => process.env.NODE_COMPILE_CACHE))
+      assert.isString(yield* pool.offload(() => process.env.NODE_COMPILE_CACHE, []))
     }))
 })

@@ -13,7 +13,7 @@ async function lateSum(xs: Float64Array): Promise<number> {
   return sum
 }
 
-layer(WorkerPool.WorkerPool.layer({ entry: workerEntry, minWorkers: 1, maxWorkers: 1 }), {
+layer(WorkerPool.layer({ entry: workerEntry, minWorkers: 1, maxWorkers: 1 }), {
   excludeTestServices: true
 })("transferables", (it) => {
   describe("transfer: true", () => {
@@ -77,12 +77,12 @@ layer(WorkerPool.WorkerPool.layer({ entry: workerEntry, minWorkers: 1, maxWorker
         const pool = yield* WorkerPool.WorkerPool
         // Both tasks known to be light, so that the second call joins the first one's message.
         yield* teach(Effect.suspend(() => pool.run(Keep, new Float64Array(8))))
-        yield* teach(pool.offload(lateSum, new Float64Array(8)))
+        yield* teach(pool.offload(lateSum, [new Float64Array(8)]))
         const data = new Float64Array(1024).fill(2)
         const [keep, late] = yield* Effect.sync(() =>
           [
             Effect.runFork(pool.run(Keep, data)),
-            Effect.runFork(pool.offload(lateSum, data))
+            Effect.runFork(pool.offload(lateSum, [data]))
           ] as const
         )
         assert.strictEqual(yield* Fiber.join(keep), 8 * 1024)
@@ -94,7 +94,7 @@ layer(WorkerPool.WorkerPool.layer({ entry: workerEntry, minWorkers: 1, maxWorker
     it.effect("offloaded arguments are copied: the sender keeps its data", () =>
       Effect.gen(function*() {
         const data = new Float64Array(1000).fill(2)
-        const sum = yield* WorkerPool.offload((xs: Float64Array) => xs.reduce((a, b) => a + b, 0), data)
+        const sum = yield* WorkerPool.offload((xs: Float64Array) => xs.reduce((a, b) => a + b, 0), [data])
         assert.strictEqual(sum, 2000)
         assert.strictEqual(data.byteLength, 8000)
       }))

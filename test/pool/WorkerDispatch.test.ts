@@ -220,7 +220,7 @@ describe("WorkerDispatch engine", () => {
 
   it("a running call that is cancelled gets an interrupt message, then its worker is terminated after the grace period", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] })
-    const { engine, submit, workers } = setup({ concurrentTasksPerWorker: 2, terminationGraceMillis: 500 })
+    const { engine, submit, workers } = setup({ concurrentTasksPerWorker: 2, terminationGrace: 500 })
     workers[0]!.ready()
     const stuck = submit("stuck")
     submit("innocent")
@@ -401,7 +401,7 @@ describe("WorkerDispatch engine", () => {
 
     it("cancelled, its worker is told to skip it; the worker is terminated only if it starts anyway and does not stop", async () => {
       vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] })
-      const { engine, submit, workers } = setup({ terminationGraceMillis: 500 })
+      const { engine, submit, workers } = setup({ terminationGrace: 500 })
       const worker = workers[0]!
       worker.ready()
       worker.cpuMillis = 50

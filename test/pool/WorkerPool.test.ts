@@ -30,7 +30,7 @@ const defectOf = <A, E>(exit: Exit.Exit<A, E>): unknown => {
 }
 
 layer(
-  WorkerPool.WorkerPool.layer({
+  WorkerPool.layer({
     entry: workerEntry,
     name: "shared",
     minWorkers: 2,
@@ -151,7 +151,7 @@ layer(
     it.effect("payload that cannot be cloned: PayloadInvalid (not-cloneable); calls batched with it still run", () =>
       Effect.gen(function*() {
         const [bad, good] = yield* Effect.all([
-          Effect.exit(WorkerPool.offload((f: unknown) => typeof f, () => 1)),
+          Effect.exit(WorkerPool.offload((f: unknown) => typeof f, [() => 1])),
           WorkerPool.run(Inc, 1)
         ], { concurrency: "unbounded" })
         const error = failureOf(bad) as PayloadInvalid
@@ -203,17 +203,17 @@ layer(
         function fib(n: number): number {
           return n < 2 ? n : fib(n - 1) + fib(n - 2)
         }
-        assert.strictEqual(yield* WorkerPool.offload(fib, 20), 6765)
-        assert.strictEqual(yield* WorkerPool.offload((a: number, b: string) => b.repeat(a), 3, "ab"), "ababab")
+        assert.strictEqual(yield* WorkerPool.offload(fib, [20]), 6765)
+        assert.strictEqual(yield* WorkerPool.offload((a: number, b: string) => b.repeat(a), [3, "ab"]), "ababab")
         assert.strictEqual(
           yield* WorkerPool.offload(async (ms: number) => {
             await new Promise((resolve) => setTimeout(resolve, ms))
             return "waited"
-          }, 5),
+          }, [5]),
           "waited"
         )
         assert.deepStrictEqual(
-          yield* WorkerPool.offload((m: Map<string, number>) => [...m.keys()], new Map([["a", 1]])),
+          yield* WorkerPool.offload((m: Map<string, number>) => [...m.keys()], [new Map([["a", 1]])]),
           [
             "a"
           ]
@@ -223,7 +223,9 @@ layer(
     it.effect("a closure is reported as PayloadInvalid (not-self-contained) naming the missing variable", () =>
       Effect.gen(function*() {
         const factor = 3
-        const error = failureOf(yield* Effect.exit(WorkerPool.offload((n: number) => n * factor, 2))) as PayloadInvalid
+        const error = failureOf(
+          yield* Effect.exit(WorkerPool.offload((n: number) => n * factor, [2]))
+        ) as PayloadInvalid
         assert.instanceOf(error, PayloadInvalid)
         assert.strictEqual(error.reason, "not-self-contained")
         assert.include(error.detail, "factor is not defined")
@@ -249,7 +251,7 @@ layer(
         ]
         const before = yield* WorkerPool.stats
         for (const [fn, expected] of cases) {
-          const error = failureOf(yield* Effect.exit(WorkerPool.offload(fn, 1))) as PayloadInvalid
+          const error = failureOf(yield* Effect.exit(WorkerPool.offload(fn, [1]))) as PayloadInvalid
           assert.instanceOf(error, PayloadInvalid)
           assert.strictEqual(error.reason, "not-self-contained")
           assert.include(error.detail, expected)
@@ -263,7 +265,7 @@ layer(
         const defect = defectOf(
           yield* Effect.exit(WorkerPool.offload((s: string) => {
             throw new RangeError(s)
-          }, "offloaded failure"))
+          }, ["offloaded failure"]))
         )
         assert.strictEqual((defect as Error).name, "RangeError")
         assert.strictEqual((defect as Error).message, "offloaded failure")
@@ -272,7 +274,7 @@ layer(
 })
 
 describe("WorkerPool configuration", () => {
-  layer(WorkerPool.WorkerPool.layer({ minWorkers: 1, maxWorkers: 1 }), { excludeTestServices: true })(
+  layer(WorkerPool.layer({ minWorkers: 1, maxWorkers: 1 }), { excludeTestServices: true })(
     "default entry",
     (it) => {
       it.effect("the worker's event loop keeps running between calls: its timers fire while it waits for work", () =>
@@ -281,14 +283,16 @@ describe("WorkerPool configuration", () => {
             setTimeout(() => {
               ;(globalThis as Record<string, unknown>).timerFired = true
             }, 20)
-          })
+          }, [])
           yield* Effect.sleep("300 millis")
-          assert.isTrue(yield* WorkerPool.offload(() => (globalThis as Record<string, unknown>).timerFired === true))
+          assert.isTrue(
+            yield* WorkerPool.offload(() => (globalThis as Record<string, unknown>).timerFired === true, [])
+          )
         }))
 
       it.effect("without an entry, the pool serves offload only", () =>
         Effect.gen(function*() {
-          assert.strictEqual(yield* WorkerPool.offload((a: number, b: number) => a * b, 6, 7), 42)
+          assert.strictEqual(yield* WorkerPool.offload((a: number, b: number) => a * b, [6, 7]), 42)
           const error = failureOf(yield* Effect.exit(WorkerPool.run(Inc, 1)))
           assert.instanceOf(error, UnknownTask)
           assert.deepStrictEqual((error as UnknownTask).known, [])
@@ -301,7 +305,7 @@ describe("WorkerPool configuration", () => {
       const pool = yield* Effect.scoped(WorkerPool.make({ entry: workerEntry, maxWorkers: 1, name: "closed" }))
       const error = failureOf(yield* Effect.exit(pool.run(Inc, 1)))
       assert.instanceOf(error, PoolShutDown)
-      const offloaded = failureOf(yield* Effect.exit(pool.offload((n: number) => n, 1)))
+      const offloaded = failureOf(yield* Effect.exit(pool.offload((n: number) => n, [1])))
       assert.instanceOf(offloaded, PoolShutDown)
     }))
 

@@ -3,7 +3,8 @@ import { Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, Schema, Stream 
 import { CircuitBreaker } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import { CircuitOpen, InvalidConfig } from "../../src/domain/OrchestratorError.ts"
-import { CircuitBreakers, stateGauge, transitionsTotal } from "../../src/layers/CircuitBreakers.ts"
+import * as CircuitBreakers from "../../src/layers/CircuitBreakers.ts"
+import { stateGauge, transitionsTotal } from "../../src/layers/CircuitBreakers.ts"
 import type { CircuitBreakersConfig, Transition } from "../../src/layers/CircuitBreakers.ts"
 
 class Down extends Schema.TaggedError<Down>()("Down", {}) {}
@@ -13,14 +14,14 @@ class NotFound extends Schema.TaggedError<NotFound>()("NotFound", {}) {}
 const withBreakers = <A, E>(
   config: CircuitBreakersConfig,
   body: (tools: {
-    readonly breakers: CircuitBreakers["Service"]
+    readonly breakers: CircuitBreakers.CircuitBreakers["Service"]
     readonly transitions: Array<Transition>
     /** Lets the transitions collector and the metrics catch up. */
     readonly settle: Effect.Effect<void>
   }) => Effect.Effect<A, E>
 ) =>
   Effect.gen(function*() {
-    const breakers = yield* CircuitBreakers
+    const breakers = yield* CircuitBreakers.CircuitBreakers
     const transitions: Array<Transition> = []
     yield* Stream.runForEach(breakers.transitions, (t) => Effect.sync(() => transitions.push(t))).pipe(
       Effect.forkScoped({ startImmediately: true })
@@ -54,7 +55,7 @@ const gaugeOf = (key: string) => Effect.map(Metric.value(Metric.withAttributes(s
 describe("CircuitBreakers", () => {
   it.effect("Closed → Open → HalfOpen → Closed, with typed rejections carrying the time left", () =>
     withBreakers(
-      { policy: { consecutiveFailures: 2, openDurationMillis: 1_000 } },
+      { policy: { consecutiveFailures: 2, openDuration: 1_000 } },
       ({ breakers, settle, transitions }) =>
         Effect.gen(function*() {
           const api = counter()
@@ -118,9 +119,9 @@ describe("CircuitBreakers", () => {
       {
         policy: {
           consecutiveFailures: 1,
-          openDurationMillis: 100,
+          openDuration: 100,
           openBackoffCoefficient: 2,
-          maximumOpenDurationMillis: 300
+          maximumOpenDuration: 300
         }
       },
       ({ breakers, settle, transitions }) =>
@@ -166,7 +167,7 @@ describe("CircuitBreakers", () => {
 
   it.effect("HalfOpen lets exactly one probe through; others are rejected while it runs", () =>
     withBreakers(
-      { policy: { consecutiveFailures: 1, openDurationMillis: 50 } },
+      { policy: { consecutiveFailures: 1, openDuration: 50 } },
       ({ breakers, settle }) =>
         Effect.gen(function*() {
           yield* Effect.flip(Effect.fail(new Down()).pipe(breakers.execute("svc")))
@@ -199,7 +200,7 @@ describe("CircuitBreakers", () => {
 
   it.effect("an interrupted probe frees the slot for the next call", () =>
     withBreakers(
-      { policy: { consecutiveFailures: 1, openDurationMillis: 50 } },
+      { policy: { consecutiveFailures: 1, openDuration: 50 } },
       ({ breakers, settle }) =>
         Effect.gen(function*() {
           yield* Effect.flip(Effect.fail(new Down()).pipe(breakers.execute("svc")))
@@ -214,7 +215,7 @@ describe("CircuitBreakers", () => {
 
   it.effect("the rate policy opens when failures reach the threshold over the window", () =>
     withBreakers(
-      { policy: { trip: "rate", failureRateThreshold: 0.5, rateWindowSize: 4, openDurationMillis: 1_000 } },
+      { policy: { trip: "rate", failureRateThreshold: 0.5, rateWindowSize: 4, openDuration: 1_000 } },
       ({ breakers }) =>
         Effect.gen(function*() {
           const api = counter()
@@ -245,7 +246,7 @@ describe("CircuitBreakers", () => {
 
   it.effect("keyed circuits are isolated from each other", () =>
     withBreakers(
-      { policy: { consecutiveFailures: 1, openDurationMillis: 1_000 } },
+      { policy: { consecutiveFailures: 1, openDuration: 1_000 } },
       ({ breakers, settle }) =>
         Effect.gen(function*() {
           yield* Effect.flip(Effect.fail(new Down()).pipe(breakers.execute("a")))
@@ -261,7 +262,7 @@ describe("CircuitBreakers", () => {
 
   it.effect("a key can have its own policy, merged over the default", () =>
     withBreakers(
-      { policy: { consecutiveFailures: 3, openDurationMillis: 500 }, keys: { payments: { consecutiveFailures: 1 } } },
+      { policy: { consecutiveFailures: 3, openDuration: 500 }, keys: { payments: { consecutiveFailures: 1 } } },
       ({ breakers }) =>
         Effect.gen(function*() {
           yield* Effect.flip(Effect.fail(new Down()).pipe(breakers.execute("payments")))
@@ -329,8 +330,8 @@ describe("CircuitBreakers configuration", () => {
       assert.strictEqual(zero.field, "breaker.policy.consecutiveFailures")
       assert.strictEqual(zero.value, "0")
       assert.strictEqual(
-        (yield* invalid({ policy: { openDurationMillis: -1 } })).field,
-        "breaker.policy.openDurationMillis"
+        (yield* invalid({ policy: { openDuration: -1 } })).field,
+        "breaker.policy.openDuration"
       )
       assert.strictEqual(
         (yield* invalid({ policy: { failureRateThreshold: 2 } })).field,
@@ -341,8 +342,8 @@ describe("CircuitBreakers configuration", () => {
         "breaker.policy.rateMinimumCalls"
       )
       assert.strictEqual(
-        (yield* invalid({ policy: { openDurationMillis: 1000, maximumOpenDurationMillis: 10 } })).field,
-        "breaker.policy.maximumOpenDurationMillis"
+        (yield* invalid({ policy: { openDuration: 1000, maximumOpenDuration: 10 } })).field,
+        "breaker.policy.maximumOpenDuration"
       )
       assert.strictEqual(
         (yield* invalid({ keys: { payments: { consecutiveFailures: -1 } } })).field,

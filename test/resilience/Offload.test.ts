@@ -16,9 +16,9 @@ describe("Retry of offloaded tasks (real workers)", () => {
         return pool.offload((crash: boolean) => {
           if (crash) process.exit(3)
           return 42
-        }, calls === 1)
+        }, [calls === 1])
       }).pipe(Effect.tapError((e) => Effect.sync(() => seen.push(e._tag))))
-      const { attempts, exit } = yield* Retry.retryCounted(task, { initialIntervalMillis: 10, maximumAttempts: 3 })
+      const { attempts, exit } = yield* Retry.retryCounted(task, { initialInterval: 10, maximumAttempts: 3 })
       assert.deepStrictEqual(exit, Exit.succeed(42))
       assert.strictEqual(attempts, 2)
       assert.deepStrictEqual(seen, ["WorkerCrashed"])
@@ -27,7 +27,7 @@ describe("Retry of offloaded tasks (real workers)", () => {
   it.live("a crash is final when the policy lists WorkerCrashed as non-retryable", () =>
     Effect.gen(function*() {
       const pool = yield* WorkerPool.make({ minWorkers: 1, maxWorkers: 1 })
-      const task = pool.offload(() => process.exit(4))
+      const task = pool.offload(() => process.exit(4), [])
       const { attempts, exit } = yield* Retry.retryCounted(task, {
         maximumAttempts: 3,
         nonRetryable: ["WorkerCrashed"]
@@ -45,11 +45,11 @@ describe("Retry of offloaded tasks (real workers)", () => {
       let calls = 0
       const task = Effect.suspend(() => {
         calls++
-        return pool.offload((hang: boolean) => hang ? new Promise<number>(() => {}) : 7, calls === 1)
+        return pool.offload((hang: boolean) => hang ? new Promise<number>(() => {}) : 7, [calls === 1])
       })
       const { attempts, exit } = yield* Retry.retryCounted(
         task,
-        { initialIntervalMillis: 10, maximumAttempts: 2, attemptTimeoutMillis: 300 },
+        { initialInterval: 10, maximumAttempts: 2, attemptTimeout: 300 },
         {
           taskId: "hang-1",
           taskName: "hang",

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Exit, Fiber, Metric, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { CircuitOpen, InvalidConfig, TaskTimeout } from "../../src/domain/OrchestratorError.ts"
-import { CircuitBreakers } from "../../src/layers/CircuitBreakers.ts"
+import * as CircuitBreakers from "../../src/layers/CircuitBreakers.ts"
 import * as Resilience from "../../src/layers/Resilience.ts"
 import * as Fallback from "../../src/runtime/resilience/Fallback.ts"
 
@@ -11,7 +11,7 @@ class Other extends Schema.TaggedError<Other>()("Other", {}) {}
 
 const provideBreakers = <A, E, R>(self: Effect.Effect<A, E, R>) =>
   self.pipe(
-    Effect.provide(CircuitBreakers.layer({ policy: { consecutiveFailures: 1, openDurationMillis: 1_000 } })),
+    Effect.provide(CircuitBreakers.layer({ policy: { consecutiveFailures: 1, openDuration: 1_000 } })),
     Effect.provideService(Metric.MetricRegistry, new Map())
   )
 
@@ -80,7 +80,7 @@ describe("Resilience.apply", () => {
       assert.strictEqual(yield* Fiber.join(fiber), "ok@3")
       assert.deepStrictEqual(dep.startedAt, [0, 100, 300])
       // consecutiveFailures is 1: had the breaker seen each failed attempt, it would be open.
-      const breakers = yield* CircuitBreakers
+      const breakers = yield* CircuitBreakers.CircuitBreakers
       assert.strictEqual((yield* breakers.state("dep"))._tag, "Closed")
     }).pipe(provideBreakers))
 
@@ -97,7 +97,7 @@ describe("Resilience.apply", () => {
       assert.strictEqual(yield* Fiber.join(first), "failed")
       assert.strictEqual(dep.startedAt.length, 3)
 
-      const breakers = yield* CircuitBreakers
+      const breakers = yield* CircuitBreakers.CircuitBreakers
       assert.strictEqual((yield* breakers.state("dep"))._tag, "Open")
       // Rejected without running and without retrying the rejection.
       assert.strictEqual(yield* dep.call.pipe(Resilience.apply(policy)), "open")
@@ -120,7 +120,7 @@ describe("Resilience.apply", () => {
     Effect.gen(function*() {
       const fiber = yield* Effect.never.pipe(
         Resilience.apply({
-          retry: { maximumAttempts: 2, jitter: 0, attemptTimeoutMillis: 50 },
+          retry: { maximumAttempts: 2, jitter: 0, attemptTimeout: 50 },
           breaker: { key: "slow" }
         }),
         Effect.flip,
@@ -129,7 +129,7 @@ describe("Resilience.apply", () => {
       yield* TestClock.adjust("1 second")
       const error = yield* Fiber.join(fiber)
       assert.instanceOf(error, TaskTimeout)
-      const breakers = yield* CircuitBreakers
+      const breakers = yield* CircuitBreakers.CircuitBreakers
       assert.strictEqual((yield* breakers.state("slow"))._tag, "Open")
     }).pipe(provideBreakers))
 

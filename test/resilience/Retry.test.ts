@@ -74,9 +74,9 @@ describe("Retry delays", () => {
       const { startedAt, task } = recorder()
       const fiber = yield* task.pipe(
         Retry.retryCounted({
-          initialIntervalMillis: 100,
+          initialInterval: 100,
           backoffCoefficient: 2,
-          maximumIntervalMillis: 500,
+          maximumInterval: 500,
           maximumAttempts: 6,
           jitter: 0
         }),
@@ -98,9 +98,9 @@ describe("Retry delays", () => {
     Effect.gen(function*() {
       const delays = yield* delaysOf(
         {
-          initialIntervalMillis: 50,
+          initialInterval: 50,
           backoffCoefficient: 3,
-          maximumIntervalMillis: 1000,
+          maximumInterval: 1000,
           maximumAttempts: 7,
           jitter: 0
         },
@@ -112,7 +112,7 @@ describe("Retry delays", () => {
   it.effect("the maximum defaults to 100 × the initial interval", () =>
     Effect.gen(function*() {
       const delays = yield* delaysOf({
-        initialIntervalMillis: 1,
+        initialInterval: 1,
         backoffCoefficient: 10,
         maximumAttempts: 5,
         jitter: 0
@@ -122,7 +122,7 @@ describe("Retry delays", () => {
 
   it.effect("jitter scales each delay by exactly 1 − jitter and 1 + jitter at the edges of the random range", () =>
     Effect.gen(function*() {
-      const policy = { initialIntervalMillis: 100, maximumIntervalMillis: 300, maximumAttempts: 5, jitter: 0.25 }
+      const policy = { initialInterval: 100, maximumInterval: 300, maximumAttempts: 5, jitter: 0.25 }
       const low = yield* delaysOf(policy, 4).pipe(fixedRandom(0))
       assert.deepStrictEqual(low, [75, 150, 225, 225])
       const high = yield* delaysOf(policy, 4).pipe(fixedRandom(1))
@@ -131,7 +131,7 @@ describe("Retry delays", () => {
 
   it.effect("jittered delays stay within their bounds and vary (seeded random)", () =>
     Effect.gen(function*() {
-      const policy = { initialIntervalMillis: 100, backoffCoefficient: 1, maximumAttempts: 201, jitter: 0.2 }
+      const policy = { initialInterval: 100, backoffCoefficient: 1, maximumAttempts: 201, jitter: 0.2 }
       const delays = yield* delaysOf(policy, 200).pipe(Random.withSeed("resilience"))
       for (const delay of delays) {
         assert.isAtLeast(delay, 80)
@@ -146,7 +146,7 @@ describe("Retry delays", () => {
     Effect.gen(function*() {
       const { startedAt, task } = recorder({ succeedOn: 3 })
       const fiber = yield* task.pipe(
-        Retry.retry({ initialIntervalMillis: 100, maximumAttempts: 3, jitter: 0.5 }),
+        Retry.retry({ initialInterval: 100, maximumAttempts: 3, jitter: 0.5 }),
         fixedRandom(0),
         Effect.forkChild
       )
@@ -240,7 +240,7 @@ describe("Retry attempts and stops", () => {
   it.effect("interrupting the caller during a backoff wait stops the retries", () =>
     Effect.gen(function*() {
       const { startedAt, task } = recorder()
-      const fiber = yield* task.pipe(Retry.retry({ initialIntervalMillis: 100, maximumAttempts: 5 }), Effect.forkChild)
+      const fiber = yield* task.pipe(Retry.retry({ initialInterval: 100, maximumAttempts: 5 }), Effect.forkChild)
       yield* TestClock.adjust("50 millis")
       yield* Fiber.interrupt(fiber)
       yield* TestClock.adjust("1 minute")
@@ -249,7 +249,7 @@ describe("Retry attempts and stops", () => {
 })
 
 describe("Retry timeouts and deadline", () => {
-  it.effect("a hung attempt fails with TaskTimeout after attemptTimeoutMillis and is retried", () =>
+  it.effect("a hung attempt fails with TaskTimeout after attemptTimeout and is retried", () =>
     Effect.gen(function*() {
       const startedAt: Array<number> = []
       const task = Effect.gen(function*() {
@@ -259,7 +259,7 @@ describe("Retry timeouts and deadline", () => {
       })
       const fiber = yield* Retry.retryCounted(
         task,
-        { initialIntervalMillis: 100, maximumAttempts: 3, jitter: 0, attemptTimeoutMillis: 50 },
+        { initialInterval: 100, maximumAttempts: 3, jitter: 0, attemptTimeout: 50 },
         { taskId: "t-1", taskName: "resize" }
       ).pipe(Effect.forkChild)
       yield* TestClock.adjust("1 second")
@@ -273,7 +273,7 @@ describe("Retry timeouts and deadline", () => {
   it.effect("the TaskTimeout names the task and the per-attempt limit when attempts run out", () =>
     Effect.gen(function*() {
       const fiber = yield* Effect.never.pipe(
-        Retry.retry({ maximumAttempts: 2, jitter: 0, attemptTimeoutMillis: 30 }, { taskId: "t-9", taskName: "ocr" }),
+        Retry.retry({ maximumAttempts: 2, jitter: 0, attemptTimeout: 30 }, { taskId: "t-9", taskName: "ocr" }),
         Effect.exit,
         Effect.forkChild
       )
@@ -291,7 +291,7 @@ describe("Retry timeouts and deadline", () => {
           runs++
           return Effect.never
         }),
-        { maximumAttempts: 4, attemptTimeoutMillis: 10, nonRetryable: ["TaskTimeout"] }
+        { maximumAttempts: 4, attemptTimeout: 10, nonRetryable: ["TaskTimeout"] }
       ).pipe(Effect.forkChild)
       yield* TestClock.adjust("1 second")
       const { attempts, exit } = yield* Fiber.join(fiber)
@@ -304,7 +304,7 @@ describe("Retry timeouts and deadline", () => {
     Effect.gen(function*() {
       const { startedAt, task } = recorder()
       const fiber = yield* task.pipe(
-        Retry.retryCounted({ initialIntervalMillis: 100, maximumAttempts: 10, jitter: 0, deadlineMillis: 700 }),
+        Retry.retryCounted({ initialInterval: 100, maximumAttempts: 10, jitter: 0, deadline: 700 }),
         Effect.forkChild
       )
       yield* TestClock.adjust("1 minute")
@@ -319,7 +319,7 @@ describe("Retry timeouts and deadline", () => {
     Effect.gen(function*() {
       const { task } = recorder()
       const fiber = yield* task.pipe(
-        Retry.retry({ initialIntervalMillis: 100, maximumAttempts: 10, jitter: 0, deadlineMillis: 250 }),
+        Retry.retry({ initialInterval: 100, maximumAttempts: 10, jitter: 0, deadline: 250 }),
         Effect.exit,
         Effect.forkChild
       )
@@ -336,11 +336,11 @@ describe("Retry timeouts and deadline", () => {
         return yield* Effect.never
       })
       const fiber = yield* Retry.retryCounted(task, {
-        initialIntervalMillis: 100,
+        initialInterval: 100,
         maximumAttempts: 10,
         jitter: 0,
-        attemptTimeoutMillis: 100,
-        deadlineMillis: 250
+        attemptTimeout: 100,
+        deadline: 250
       }).pipe(Effect.forkChild)
       yield* TestClock.adjust("249 millis")
       assert.isUndefined(fiber.pollUnsafe())
@@ -358,9 +358,9 @@ describe("Retry timeouts and deadline", () => {
   it.effect("a deadline without a per-attempt timeout still cuts a hung first attempt", () =>
     Effect.gen(function*() {
       const fiber = yield* Retry.retryCounted(Effect.never, {
-        initialIntervalMillis: 100,
+        initialInterval: 100,
         maximumAttempts: 10,
-        deadlineMillis: 300
+        deadline: 300
       }).pipe(Effect.forkChild)
       yield* TestClock.adjust("299 millis")
       assert.isUndefined(fiber.pollUnsafe())
@@ -381,7 +381,7 @@ describe("Retry timeouts and deadline", () => {
           attempts++
           return Effect.fail(value)
         }).pipe(
-          Retry.retry({ initialIntervalMillis: 10, maximumAttempts: 3, jitter: 0 }),
+          Retry.retry({ initialInterval: 10, maximumAttempts: 3, jitter: 0 }),
           Effect.exit,
           Effect.forkChild,
           Effect.tap(() => TestClock.adjust("100 millis")),
@@ -436,19 +436,19 @@ describe("Retry configuration", () => {
   it.effect("a coefficient below 1, a negative interval and zero attempts fail at once, naming the field", () =>
     Effect.gen(function*() {
       assert.strictEqual((yield* rejected({ backoffCoefficient: 0.5 })).field, "retry.backoffCoefficient")
-      const negative = yield* rejected({ initialIntervalMillis: -5 })
-      assert.strictEqual(negative.field, "retry.initialIntervalMillis")
+      const negative = yield* rejected({ initialInterval: -5 })
+      assert.strictEqual(negative.field, "retry.initialInterval")
       assert.strictEqual(negative.value, "-5")
       assert.strictEqual((yield* rejected({ maximumAttempts: 0 })).field, "retry.maximumAttempts")
       assert.strictEqual((yield* rejected({ jitter: -0.1 })).field, "retry.jitter")
-      assert.strictEqual((yield* rejected({ deadlineMillis: 0 })).field, "retry.deadlineMillis")
+      assert.strictEqual((yield* rejected({ deadline: 0 })).field, "retry.deadline")
     }))
 
   it.effect("a maximum interval below the initial interval is rejected on the maximum", () =>
     Effect.gen(function*() {
-      const error = yield* rejected({ initialIntervalMillis: 500, maximumIntervalMillis: 100 })
-      assert.strictEqual(error.field, "retry.maximumIntervalMillis")
-      assert.include(error.detail, "initialIntervalMillis")
+      const error = yield* rejected({ initialInterval: 500, maximumInterval: 100 })
+      assert.strictEqual(error.field, "retry.maximumInterval")
+      assert.include(error.detail, "initialInterval")
     }))
 
   it.effect("retry reports a bad policy as InvalidConfig in its error channel", () =>

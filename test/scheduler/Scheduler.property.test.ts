@@ -37,7 +37,7 @@ interface Case {
   readonly perKeyLimit: number | undefined
   readonly capacity: number | undefined
   readonly overflow: "suspend" | "fail"
-  readonly rate: { readonly limit: number; readonly intervalMillis: number } | undefined
+  readonly rate: { readonly limit: number; readonly interval: number } | undefined
   readonly ops: ReadonlyArray<Op>
 }
 
@@ -79,7 +79,7 @@ const caseArb = (withCapacity: boolean, withRate: boolean): fc.Arbitrary<Case> =
     capacity: withCapacity ? fc.integer({ min: 1, max: 5 }) : fc.constant(undefined),
     overflow: fc.constantFrom("suspend" as const, "fail" as const),
     rate: withRate
-      ? fc.record({ limit: fc.integer({ min: 1, max: 3 }), intervalMillis: fc.integer({ min: 5, max: 30 }) })
+      ? fc.record({ limit: fc.integer({ min: 1, max: 3 }), interval: fc.integer({ min: 5, max: 30 }) })
       : fc.constant(undefined),
     ops: fc.array(opArb, { minLength: 20, maxLength: 80, size: "max" })
   })
@@ -88,7 +88,7 @@ const runCase = (c: Case) =>
   Effect.gen(function*() {
     const config: SchedulerConfigInput = {
       permits: c.permits,
-      agingMillis: c.agingMillis,
+      aging: c.agingMillis,
       overflow: c.overflow,
       ...(c.perKeyLimit === undefined ? {} : { perKeyLimit: c.perKeyLimit }),
       ...(c.capacity === undefined ? {} : { capacity: c.capacity }),

@@ -4,9 +4,10 @@ import { TestClock } from "effect/testing"
 import type { SchedulerConfigInput } from "../../src/domain/Config.ts"
 import { InvalidConfig, QueueFull } from "../../src/domain/OrchestratorError.ts"
 import type { TaskPriority } from "../../src/domain/TaskPriority.ts"
-import { make, metrics, Scheduler } from "../../src/layers/Scheduler.ts"
+import * as Scheduler from "../../src/layers/Scheduler.ts"
+import { make, metrics } from "../../src/layers/Scheduler.ts"
 
-type Service = Scheduler["Service"]
+type Service = Scheduler.Scheduler["Service"]
 
 /** Runs `f` against a fresh scheduler whose metrics go to a private registry. */
 const withScheduler = <A, E>(
@@ -31,11 +32,11 @@ describe("Scheduler configuration", () => {
         [{ permits: 1.5 }, "scheduler.permits", "1.5"],
         [{ capacity: 0 }, "scheduler.capacity", "0"],
         [{ capacity: -1 }, "scheduler.capacity", "-1"],
-        [{ rate: { limit: 0, intervalMillis: 1_000 } }, "scheduler.rate.limit", "0"],
-        [{ rate: { limit: 5, intervalMillis: 0 } }, "scheduler.rate.intervalMillis", "0"],
-        [{ rate: { limit: 5, intervalMillis: -10 } }, "scheduler.rate.intervalMillis", "-10"],
+        [{ rate: { limit: 0, interval: 1_000 } }, "scheduler.rate.limit", "0"],
+        [{ rate: { limit: 5, interval: 0 } }, "scheduler.rate.interval", "0"],
+        [{ rate: { limit: 5, interval: -10 } }, "scheduler.rate.interval", "-10"],
         [{ perKeyLimit: 0 }, "scheduler.perKeyLimit", "0"],
-        [{ agingMillis: 0 }, "scheduler.agingMillis", "0"]
+        [{ aging: 0 }, "scheduler.aging", "0"]
       ]
       for (const [config, field, value] of cases) {
         const error = yield* Effect.flip(Effect.scoped(make(config)))
@@ -462,8 +463,8 @@ describe("Scheduler capacity", () => {
 })
 
 describe("Scheduler aging (TestClock)", () => {
-  it.effect("a waiting task climbs one level per agingMillis up to critical", () =>
-    withScheduler({ permits: 1, agingMillis: 100 }, (scheduler) =>
+  it.effect("a waiting task climbs one level per aging up to critical", () =>
+    withScheduler({ permits: 1, aging: 100 }, (scheduler) =>
       Effect.gen(function*() {
         const gate = yield* Latch.make(false)
         const blocker = yield* fork(scheduler.submit(gate.await))
@@ -482,8 +483,8 @@ describe("Scheduler aging (TestClock)", () => {
 
   // One permit, tasks of 10 ms, and a producer that keeps one high task waiting at all times: without aging
   // the low task never runs.
-  const sustainedHighLoad = (agingMillis: number) =>
-    withScheduler({ permits: 1, agingMillis }, (scheduler) =>
+  const sustainedHighLoad = (aging: number) =>
+    withScheduler({ permits: 1, aging }, (scheduler) =>
       Effect.gen(function*() {
         const highTask = scheduler.submit(Effect.sleep("10 millis"), { priority: "high" })
         yield* fork(highTask)
@@ -521,7 +522,7 @@ describe("Scheduler aging (TestClock)", () => {
 
 describe("Scheduler rate limit (TestClock)", () => {
   it.effect("at most `limit` admissions per interval", () =>
-    withScheduler({ permits: 10, rate: { limit: 2, intervalMillis: 100 } }, (scheduler) =>
+    withScheduler({ permits: 10, rate: { limit: 2, interval: 100 } }, (scheduler) =>
       Effect.gen(function*() {
         const startedAt: Array<number> = []
         const task = Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => startedAt.push(now)))
@@ -543,7 +544,7 @@ describe("Scheduler rate limit (TestClock)", () => {
   // 14 ms / 3 tokens is not exact in floating point: the limiter's window then ends a hair after the tick, and a
   // retry that small must neither spin nor push every later window back by a millisecond
   it.effect("a window that does not divide evenly by the limit still opens on time", () =>
-    withScheduler({ permits: 20, rate: { limit: 3, intervalMillis: 14 } }, (scheduler) =>
+    withScheduler({ permits: 20, rate: { limit: 3, interval: 14 } }, (scheduler) =>
       Effect.gen(function*() {
         const startedAt: Array<number> = []
         const task = Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => startedAt.push(now)))
@@ -562,7 +563,7 @@ describe("Scheduler rate limit (TestClock)", () => {
       })))
 
   it.effect("the rate gate admits by priority", () =>
-    withScheduler({ permits: 10, rate: { limit: 1, intervalMillis: 100 } }, (scheduler) =>
+    withScheduler({ permits: 10, rate: { limit: 1, interval: 100 } }, (scheduler) =>
       Effect.gen(function*() {
         const log: Array<string> = []
         const fibers = []
@@ -576,7 +577,7 @@ describe("Scheduler rate limit (TestClock)", () => {
       })))
 
   it.effect("an interrupted waiter takes no token", () =>
-    withScheduler({ permits: 10, rate: { limit: 1, intervalMillis: 100 } }, (scheduler) =>
+    withScheduler({ permits: 10, rate: { limit: 1, interval: 100 } }, (scheduler) =>
       Effect.gen(function*() {
         const startedAt: Array<string> = []
         const task = (name: string) =>
@@ -592,7 +593,7 @@ describe("Scheduler rate limit (TestClock)", () => {
       })))
 
   it.effect("permits still apply under a rate limit", () =>
-    withScheduler({ permits: 1, rate: { limit: 100, intervalMillis: 100 } }, (scheduler) =>
+    withScheduler({ permits: 1, rate: { limit: 100, interval: 100 } }, (scheduler) =>
       Effect.gen(function*() {
         let running = 0
         let peak = 0
@@ -639,7 +640,7 @@ describe("Scheduler shutdown", () => {
   it.effect("closing the scope of a rate-limited scheduler stops its gate and frees its waiters", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const scheduler = yield* make({ permits: 1, rate: { limit: 1, intervalMillis: 1_000 } }).pipe(
+      const scheduler = yield* make({ permits: 1, rate: { limit: 1, interval: 1_000 } }).pipe(
         Scope.provide(scope),
         Effect.provideService(Metric.MetricRegistry, new Map())
       )
@@ -712,7 +713,7 @@ describe("Scheduler metrics", () => {
 describe("Scheduler layers", () => {
   it.effect("layer provides the service", () =>
     Effect.gen(function*() {
-      const scheduler = yield* Scheduler
+      const scheduler = yield* Scheduler.Scheduler
       assert.strictEqual(yield* scheduler.submit(Effect.succeed(1), { priority: "critical", key: "k" }), 1)
       assert.strictEqual((yield* scheduler.stats).permits, 3)
     }).pipe(
@@ -722,12 +723,14 @@ describe("Scheduler layers", () => {
 
   it.effect("layerTest runs one task at a time by default and makes a bad config a defect", () =>
     Effect.gen(function*() {
-      const stats = yield* Scheduler.use((s) => s.stats).pipe(Effect.provide(Scheduler.layerTest()))
+      const stats = yield* Scheduler.Scheduler.use((s) => s.stats).pipe(Effect.provide(Scheduler.layerTest()))
       assert.strictEqual(stats.permits, 1)
-      const custom = yield* Scheduler.use((s) => s.stats).pipe(Effect.provide(Scheduler.layerTest({ permits: 5 })))
+      const custom = yield* Scheduler.Scheduler.use((s) => s.stats).pipe(
+        Effect.provide(Scheduler.layerTest({ permits: 5 }))
+      )
       assert.strictEqual(custom.permits, 5)
       const bad = yield* Effect.exit(
-        Scheduler.use((s) => s.stats).pipe(Effect.provide(Scheduler.layerTest({ permits: 0 })))
+        Scheduler.Scheduler.use((s) => s.stats).pipe(Effect.provide(Scheduler.layerTest({ permits: 0 })))
       )
       assert.isTrue(Exit.isFailure(bad) && Cause.hasDies(bad.cause))
     }).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))

@@ -153,7 +153,7 @@ export const codecsOf = (task: WorkerTask.Any): Codecs => {
  */
 export const backoffMillis = (policy: RetryPolicy, retry: number, random: number = Math.random()): number => {
   const base = Math.min(
-    policy.initialIntervalMillis * Math.pow(policy.backoffCoefficient, retry - 1),
+    policy.initialInterval * Math.pow(policy.backoffCoefficient, retry - 1),
     maximumIntervalOf(policy)
   )
   return Math.max(0, Math.round(base * (1 - policy.jitter + 2 * policy.jitter * random)))

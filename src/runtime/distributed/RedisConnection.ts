@@ -6,11 +6,13 @@
  * @internal
  */
 import { Effect } from "effect"
-import type { Scope } from "effect"
+import type { Duration, Scope } from "effect"
 import type { Redis } from "ioredis"
 import type { ConnectionOptions as TlsOptions } from "node:tls"
 import { RedisUnavailable } from "../../domain/DistributedError.ts"
+import { InvalidConfig } from "../../domain/OrchestratorError.ts"
 import { ioredis } from "./Drivers.ts"
+import { millisOf } from "./QueueSettings.ts"
 
 /** Where Redis is and how to authenticate. Every field has a default. */
 export interface RedisOptions {
@@ -26,8 +28,19 @@ export interface RedisOptions {
   readonly db?: number | undefined
   /** TLS: `true` for the system's CAs, or Node's TLS options (CA, client certificate, server name). */
   readonly tls?: boolean | TlsOptions | undefined
-  /** How long building a layer waits for Redis before it fails with `RedisUnavailable`. Default 5,000 ms. */
-  readonly connectTimeoutMillis?: number | undefined
+  /** How long building a layer waits for Redis before it fails with `RedisUnavailable`. Default 5 s. */
+  readonly connectTimeout?: Duration.Input | undefined
+}
+
+/** The connect timeout in ms, or `InvalidConfig` (`redis.connectTimeout`) when it is not a positive duration. */
+export const connectTimeoutOf = (options: RedisOptions): number | InvalidConfig => {
+  if (options.connectTimeout === undefined) return 5_000
+  const millis = millisOf(options.connectTimeout, "redis.connectTimeout")
+  return millis instanceof InvalidConfig || millis > 0 ? millis : new InvalidConfig({
+    field: "redis.connectTimeout",
+    value: String(options.connectTimeout),
+    detail: "must be a positive duration"
+  })
 }
 
 /** The address in errors and logs. */
@@ -41,15 +54,15 @@ const describe = (error: unknown): string =>
 
 /**
  * Opens one client and waits until it is ready. Fails with `RedisUnavailable` naming host and port when Redis
- * does not answer within `connectTimeoutMillis` (or refuses the password). After that the client reconnects on
+ * does not answer within `timeoutMillis` ({@link connectTimeoutOf}; or refuses the password). After that the client reconnects on
  * its own, forever, with a delay growing to 1 s, and commands issued while it is away wait for it.
  */
 export const connect = (
   options: RedisOptions,
-  role: string
+  role: string,
+  timeout: number
 ): Effect.Effect<Redis, RedisUnavailable, Scope.Scope> => {
   const { host, port } = addressOf(options)
-  const timeout = options.connectTimeoutMillis ?? 5_000
   const unavailable = (detail: string) => new RedisUnavailable({ host, port, detail })
   return Effect.acquireRelease(
     Effect.flatMap(ioredis, ({ Redis }) =>

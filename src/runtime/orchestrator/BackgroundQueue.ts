@@ -6,13 +6,16 @@
  *
  * @since 0.1.0
  */
-import type { Scope } from "effect"
+import type { Duration, Scope } from "effect"
 import { Cause, Clock, Deferred, Effect, Exit, Fiber, Option } from "effect"
+import * as DurationInput from "../../domain/DurationInput.ts"
 import { PoolShutDown, TaskCancelled } from "../../domain/OrchestratorError.ts"
+import type { InvalidConfig } from "../../domain/OrchestratorError.ts"
 import type { Task } from "../../domain/Task.ts"
 import { rank } from "../../domain/TaskPriority.ts"
 import { isCancelled } from "../../domain/TaskResult.ts"
 import type { TaskResult } from "../../domain/TaskResult.ts"
+import { decodeConfig } from "../config/ConfigValidation.ts"
 import { Entry, PriorityQueue } from "../scheduler/PriorityQueue.ts"
 
 /** Where a background task is in its life. */
@@ -33,14 +36,15 @@ export interface TaskHandle<A, E> {
 }
 
 /**
- * How to stop: finish queued and running work up to a deadline, or stop at once. A drain says what it waits
- * for and until when (an info log), and stops at once, as `now` would, when `stopEarly` completes first (the
- * orchestrator passes {@link nextInterruptSignal}: a second Ctrl-C).
+ * How to stop: finish queued and running work up to a deadline (a `Duration.Input`: `5_000` or `"5 seconds"`),
+ * or stop at once. A drain says what it waits for and until when (an info log), and stops at once, as `now`
+ * would, when `stopEarly` completes first (the orchestrator passes {@link nextInterruptSignal}: a second
+ * Ctrl-C). A deadline that is not a duration of zero or more fails with `InvalidConfig` (`shutdown.deadline`).
  */
 export type ShutdownMode =
   | {
     readonly mode: "drain"
-    readonly deadlineMillis: number
+    readonly deadline: Duration.Input
     readonly stopEarly?: Effect.Effect<void> | undefined
   }
   | { readonly mode: "now" }
@@ -72,7 +76,7 @@ export interface BackgroundStats {
 /** The background queue's operations. */
 export interface BackgroundQueue<X = never> {
   readonly submit: <A, E, R>(task: Task<A, E, R>) => Effect.Effect<TaskHandle<A, E | X>, PoolShutDown, R>
-  readonly shutdown: (mode: ShutdownMode) => Effect.Effect<void>
+  readonly shutdown: (mode: ShutdownMode) => Effect.Effect<void, InvalidConfig>
   readonly stats: Effect.Effect<BackgroundStats>
 }
 
@@ -126,6 +130,8 @@ const typedCancellation = (job: Job, result: TaskResult<unknown, unknown>, reaso
       exit: Exit.fail(new TaskCancelled({ taskId: job.task.id, taskName: job.task.name, reason }))
     }
     : result
+
+const decodeDeadline = decodeConfig(DurationInput.NonNegative, "shutdown.deadline")
 
 /**
  * Starts `consumers` persistent consumer fibers in the current scope. Closing the scope shuts the queue down
@@ -265,18 +271,20 @@ export const make = <X = never>(options: {
           Effect.as(Effect.interruptible(stopEarly), "stopped" as const)
         )
 
-    const shutdown = (mode: ShutdownMode): Effect.Effect<void> =>
+    const shutdown = (mode: ShutdownMode): Effect.Effect<void, InvalidConfig> =>
       Effect.gen(function*() {
+        // Checked before anything stops, so that a bad deadline leaves the queue as it was.
+        const deadline = mode.mode === "drain" ? yield* decodeDeadline(mode.deadline) : 0
         accepting = false
         if (mode.mode === "drain") {
           if (queue.queued === 0 && running.size === 0) return
-          const until = new Date(clock.currentTimeMillisUnsafe() + mode.deadlineMillis)
+          const until = new Date(clock.currentTimeMillisUnsafe() + deadline)
           yield* Effect.logInfo(
-            `background queue: draining ${running.size} running and ${queue.queued} queued task(s) until ${until.toISOString()} (${mode.deadlineMillis} ms)${
+            `background queue: draining ${running.size} running and ${queue.queued} queued task(s) until ${until.toISOString()} (${deadline} ms)${
               mode.stopEarly === undefined ? "" : "; interrupt again (Ctrl-C) to stop them now"
             }`
           )
-          const outcome = yield* Effect.timeoutOption(settledOr(mode.stopEarly), mode.deadlineMillis)
+          const outcome = yield* Effect.timeoutOption(settledOr(mode.stopEarly), deadline)
           if (Option.isSome(outcome) && outcome.value === "drained") return
           const reason = Option.isSome(outcome) ? "stopped by a second interrupt" : "shutdown deadline passed"
           yield* Effect.logWarning(
@@ -287,7 +295,7 @@ export const make = <X = never>(options: {
         yield* stopAll("shut down")
       })
 
-    yield* Effect.addFinalizer(() => shutdown({ mode: "now" }))
+    yield* Effect.addFinalizer(() => Effect.orDie(shutdown({ mode: "now" })))
 
     return {
       submit,

@@ -97,8 +97,8 @@ const retried = <A, E, R>(
   assignment: WorkerAssignment.WorkerAssignment | undefined,
   counted: (attempts: number) => void
 ): Effect.Effect<A, E | TaskTimeout, R> => {
-  const withTimeout = timeout !== undefined && policy.attemptTimeoutMillis === undefined
-    ? { ...policy, attemptTimeoutMillis: timeout }
+  const withTimeout = timeout !== undefined && policy.attemptTimeout === undefined
+    ? { ...policy, attemptTimeout: timeout }
     : policy
   const info = { taskId: task.id, taskName: task.name }
   const attempts = assignment === undefined

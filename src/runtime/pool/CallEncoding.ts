@@ -28,7 +28,7 @@ import * as WorkerAssignment from "./WorkerAssignment.ts"
 
 /** How one call is sent, besides its payload. */
 export interface CallOptions {
-  /** Limit on the call's time on a worker; the pool's `taskTimeoutMillis` when absent; infinite means none. */
+  /** Limit on the call's time on a worker; the pool's `taskTimeout` when absent; infinite means none. */
   readonly timeout?: Duration.Input | undefined
   /** Reported in `TaskTimeout` and `TaskCancelled`; default `<task name>#<call number>`. */
   readonly taskId?: string | undefined
@@ -92,6 +92,7 @@ export interface Callers {
   readonly fn: (
     fn: (...args: Array<any>) => unknown,
     args: ReadonlyArray<unknown>,
+    options: CallOptions | undefined,
     resume: Resume,
     each?: boolean
   ) => Call | undefined
@@ -101,7 +102,7 @@ export interface Callers {
 
 /**
  * The callers of one pool. `canTransfer`: whether moved buffers survive the transport (not through a child
- * process's IPC channel). `defaultTimeoutMillis`: the pool's `taskTimeoutMillis`, 0 for none.
+ * process's IPC channel). `defaultTimeoutMillis`: the pool's `taskTimeout`, 0 for none.
  */
 export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeoutMillis: number): Callers => {
   const known = (): ReadonlyArray<string> => (engine.names ?? []).filter((n) => n !== offloadTaskName)
@@ -110,6 +111,32 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
     engine.rejected(name)
     resume(Exit.fail(error))
     return undefined
+  }
+
+  /** The call's timeout (0: none) and priority rank, from its options or else the pool's and the task's. */
+  const resolve = (
+    options: CallOptions | undefined,
+    assignment: WorkerAssignment.WorkerAssignment | undefined
+  ): { readonly timeoutMillis: number; readonly priority: number | undefined } | InvalidConfig => {
+    let timeoutMillis = defaultTimeoutMillis
+    if (options?.timeout !== undefined) {
+      const decoded = decodeTimeoutMillis(options.timeout, "timeout")
+      if (typeof decoded !== "number") return decoded
+      // The dispatcher spells "no timeout" 0.
+      timeoutMillis = decoded === Number.POSITIVE_INFINITY ? 0 : decoded
+    }
+    let priority = assignment?.priority
+    if (options?.priority !== undefined) {
+      priority = rankOf(options.priority)
+      if (priority === undefined) {
+        return new InvalidConfig({
+          field: "priority",
+          value: String(options.priority),
+          detail: "not a priority level (critical, high, normal, low)"
+        })
+      }
+    }
+    return { timeoutMillis, priority }
   }
 
   const task: Callers["task"] = (task, payload, options, resume) => {
@@ -136,30 +163,17 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
       transfer = []
       collectTransferables(encoded, transfer)
     }
-    let timeoutMillis = defaultTimeoutMillis
-    if (options?.timeout !== undefined) {
-      const decoded = decodeTimeoutMillis(options.timeout, "timeout")
-      if (typeof decoded !== "number") return reject(task.name, resume, decoded)
-      // The dispatcher spells "no timeout" 0.
-      timeoutMillis = decoded === Number.POSITIVE_INFINITY ? 0 : decoded
-    }
     const fiber = Fiber.getCurrent()
     const assignment = (options as TrackedCallOptions | undefined)?.assignment ??
       fiber?.getRef(WorkerAssignment.CurrentWorkerAssignment)
     let priority = assignment?.priority
-    if (options?.priority !== undefined) {
-      priority = rankOf(options.priority)
-      if (priority === undefined) {
-        return reject(
-          task.name,
-          resume,
-          new InvalidConfig({
-            field: "priority",
-            value: String(options.priority),
-            detail: "not a priority level (critical, high, normal, low)"
-          })
-        )
-      }
+    let timeoutMillis = defaultTimeoutMillis
+    // Most calls name neither: no resolution (and no object) for them.
+    if (options?.timeout !== undefined || options?.priority !== undefined) {
+      const resolved = resolve(options, assignment)
+      if (resolved instanceof InvalidConfig) return reject(task.name, resume, resolved)
+      priority = resolved.priority
+      timeoutMillis = resolved.timeoutMillis
     }
     return engine.submit({
       taskId: options?.taskId,
@@ -177,7 +191,7 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
     }, resume)
   }
 
-  const fn: Callers["fn"] = (fn, args, resume, each) => {
+  const fn: Callers["fn"] = (fn, args, options, resume, each) => {
     const name = `offload:${(typeof fn === "function" && fn.name.trim()) || "anonymous"}`
     const rejected = engine.rejection()
     if (rejected !== undefined) return reject(name, resume, rejected)
@@ -189,15 +203,30 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
         new PayloadInvalid({ taskName: name, reason: "not-self-contained", detail: checked.detail })
       )
     }
-    const assignment = WorkerAssignment.current()
+    const assignment = (options as TrackedCallOptions | undefined)?.assignment ?? WorkerAssignment.current()
+    if (options?.timeout === undefined && options?.priority === undefined) {
+      return engine.submit({
+        name,
+        index: engine.indexOf(offloadTaskName)!,
+        payload: each === true ? { source: checked.source, args, each: true } : { source: checked.source, args },
+        taskId: options?.taskId,
+        timeoutMillis: defaultTimeoutMillis,
+        assignment,
+        priority: assignment?.priority,
+        key: options?.key ?? assignment?.key
+      }, resume)
+    }
+    const resolved = resolve(options, assignment)
+    if (resolved instanceof InvalidConfig) return reject(name, resume, resolved)
     return engine.submit({
+      taskId: options.taskId,
       name,
       index: engine.indexOf(offloadTaskName)!,
       payload: each === true ? { source: checked.source, args, each: true } : { source: checked.source, args },
-      timeoutMillis: defaultTimeoutMillis,
+      timeoutMillis: resolved.timeoutMillis,
       assignment,
-      priority: assignment?.priority,
-      key: assignment?.key
+      priority: resolved.priority,
+      key: options.key ?? assignment?.key
     }, resume)
   }
 

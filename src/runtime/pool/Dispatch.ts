@@ -8,7 +8,7 @@
  * What it guarantees:
  * - FIFO dispatch: see `Placement.ts`; the calls to one worker in one macrotask leave as one message.
  * - A caller interrupted while queued is removed at once. One interrupted while running gets its fiber in the
- *   worker interrupted; a call that does not stop within `terminationGraceMillis` gets its worker terminated.
+ *   worker interrupted; a call that does not stop within `terminationGrace` gets its worker terminated.
  * - A call runs at most once. Each worker keeps a start log that the pool reads when the worker is gone (see
  *   `SIGNAL_TAKEN`, `Transport.taken`): when a worker dies (exit, uncaught error, out of memory) or is
  *   terminated, its calls that never started are sent to another worker, at the front of the queue, as if
@@ -19,7 +19,7 @@
  *   can be read, every unanswered call counts as started. The queue is untouched and the worker is replaced
  *   with exponential backoff.
  * - A worker that cannot boot is retried with backoff. Until the pool has been up, `maxBootFailures` failed
- *   boots in a row, or no worker ready within `bootTimeoutMillis` of the start, break it: queued and new calls
+ *   boots in a row, or no worker ready within `bootTimeout` of the start, break it: queued and new calls
  *   fail with `WorkerBootFailed` carrying the worker's own error. Once it has been up, replacements keep
  *   being retried with capped backoff while calls run on the workers still up; only while none is ready and
  *   `maxBootFailures` boots in a row failed do calls fail with `WorkerBootFailed` (`stats().bootFailures`
@@ -132,7 +132,7 @@ const describe = (error: unknown): string =>
 export class Engine {
   readonly config: PoolConfig
   private readonly spawner: Spawner
-  private readonly bootTimeoutMillis: number
+  private readonly bootTimeout: number
   private readonly onNewTask: ((stats: TaskStats) => void) | undefined
   private readonly onEvent: ((event: PoolEvent) => void) | undefined
   /** Crashed workers whose replacement has not said it is ready yet. */
@@ -188,7 +188,7 @@ export class Engine {
   constructor(options: EngineOptions) {
     this.config = options.config
     this.spawner = options.spawner
-    this.bootTimeoutMillis = options.config.bootTimeoutMillis
+    this.bootTimeout = options.config.bootTimeout
     this.onNewTask = options.onNewTask
     this.onEvent = options.onEvent
     this.waitTime = new Histogram(options.config.durationBucketsSeconds, 1 / 1000)
@@ -219,17 +219,17 @@ export class Engine {
         this.consecutiveBootFailures + 1,
         this.lastBootError ??
           new Error(
-            `the worker did not become ready within ${this.bootTimeoutMillis} ms of the pool's start, retries included (does its entry call serve()? does an import hang?)`
+            `the worker did not become ready within ${this.bootTimeout} ms of the pool's start, retries included (does its entry call serve()? does an import hang?)`
           )
       )
-    }, this.bootTimeoutMillis)
-    const every = Math.min(1_000, Math.max(10, this.config.idleTimeoutMillis / 2))
+    }, this.bootTimeout)
+    const every = Math.min(1_000, Math.max(10, this.config.idleTimeout / 2))
     this.sweepTimer = setInterval(() => this.sweep(), every)
     this.sweepTimer.unref()
   }
 
   /**
-   * Stops accepting calls, lets queued and running calls finish until `shutdownDeadlineMillis`, then fails
+   * Stops accepting calls, lets queued and running calls finish until `shutdownDeadline`, then fails
    * what is left with `PoolShutDown`, terminates every worker and calls back once all have exited.
    */
   shutdown(onClosed: () => void): void {
@@ -241,7 +241,7 @@ export class Engine {
     this.state = "closing"
     this.failReadyWaiters(new PoolShutDown({ service: "WorkerPool" }))
     if (this.drained()) return this.finish()
-    this.deadlineTimer = setTimeout(() => this.finish(), this.config.shutdownDeadlineMillis)
+    this.deadlineTimer = setTimeout(() => this.finish(), this.config.shutdownDeadline)
   }
 
   private drained(): boolean {
@@ -593,7 +593,7 @@ export class Engine {
   private interrupt(call: Call): void {
     const slot = call.slot
     if (slot === undefined || slot.state >= STOPPING) return
-    const grace = this.config.terminationGraceMillis
+    const grace = this.config.terminationGrace
     const waiting = slot.waiting === call
     if (grace <= 0 && !waiting) {
       return this.terminate(slot, `task "${call.name}" (${call.taskId}) was cancelled and the grace period is 0`)
@@ -610,7 +610,7 @@ export class Engine {
   private startWaiting(call: Call): void {
     const now = performance.now()
     if (call.state === SENT) return this.started(call, now)
-    if (call.state === ABANDONED) call.timer = setTimeout(this.onGraceOver, this.config.terminationGraceMillis, call)
+    if (call.state === ABANDONED) call.timer = setTimeout(this.onGraceOver, this.config.terminationGrace, call)
   }
 
   private readonly onGraceOver = (call: Call): void => {
@@ -619,7 +619,7 @@ export class Engine {
     if (call.state !== ABANDONED || slot === undefined) return
     this.terminate(
       slot,
-      `task "${call.name}" (${call.taskId}) did not stop within ${this.config.terminationGraceMillis} ms of being cancelled`
+      `task "${call.name}" (${call.taskId}) did not stop within ${this.config.terminationGrace} ms of being cancelled`
     )
   }
 
@@ -660,7 +660,7 @@ export class Engine {
 
   private sweep(): void {
     if (this.state !== "running") return
-    const idleTimeout = this.config.idleTimeoutMillis
+    const idleTimeout = this.config.idleTimeout
     const now = performance.now()
     let live = this.liveCount()
     for (const slot of this.slots) {
@@ -740,10 +740,10 @@ export class Engine {
       slot.bootTimer = undefined
       if (slot.state !== BOOTING) return
       slot.lastError = new Error(
-        `the worker did not become ready within ${this.bootTimeoutMillis} ms (does its entry call serve()?)`
+        `the worker did not become ready within ${this.bootTimeout} ms (does its entry call serve()?)`
       )
       slot.transport?.terminate()
-    }, this.bootTimeoutMillis)
+    }, this.bootTimeout)
     try {
       slot.transport = this.spawner(id, {
         onMessage: (batch) => this.onMessage(slot, batch),

@@ -116,5 +116,5 @@ export const canWait = (
   idleCores: SpareCores
 ): boolean =>
   slot.waiting === undefined && slot.inFlight.size === 1 && slot.pendingCpu <= waitBehindFactor * estimate &&
-  call.bytes === 0 && queued >= live && config.terminationGraceMillis > 0 && slot.transport?.skip !== undefined &&
+  call.bytes === 0 && queued >= live && config.terminationGrace > 0 && slot.transport?.skip !== undefined &&
   idleCores.available()

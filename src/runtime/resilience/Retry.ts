@@ -3,9 +3,9 @@
  * to any effect, in-process or offloaded to a worker.
  *
  * Order of composition, inside out:
- * 1. the per-attempt timeout (`attemptTimeoutMillis`) wraps each attempt and fails it with `TaskTimeout`;
+ * 1. the per-attempt timeout (`attemptTimeout`) wraps each attempt and fails it with `TaskTimeout`;
  * 2. the retry loop re-runs failed attempts after `min(initial × coefficient^(n−1), maximum) × jitter factor`;
- * 3. the overall deadline (`deadlineMillis`) bounds the loop: no retry starts at or after it, and the attempt
+ * 3. the overall deadline (`deadline`) bounds the loop: no retry starts at or after it, and the attempt
  *    running when it passes is cut with a `TaskTimeout` whose `timeoutMillis` is the deadline.
  *
  * A circuit breaker goes outside all of this, so it sees one outcome per call (see `CircuitBreakers`), and a
@@ -27,7 +27,7 @@
  *
  * // 100 ms, 200 ms, 400 ms between attempts (±20 % jitter), at most 4 attempts, 250 ms per attempt.
  * const program = flaky.pipe(
- *   Retry.retry({ initialIntervalMillis: 100, maximumAttempts: 4, attemptTimeoutMillis: 250 })
+ *   Retry.retry({ initialInterval: 100, maximumAttempts: 4, attemptTimeout: 250 })
  * )
  *
  * // The same, with the attempt count for a task's result.
@@ -96,23 +96,23 @@ export const isNonRetryable = (policy: RetryPolicy, error: unknown): boolean =>
 /**
  * The policy's backoff as a `Schedule` whose input is the failure: it recurs `maximumAttempts − 1` times, never
  * for a failure whose `_tag` is in `nonRetryable`, and waits before retry n (n from 1)
- * `min(initialIntervalMillis × backoffCoefficient^(n−1), maximum) × f`, where `f` is drawn uniformly from
+ * `min(initialInterval × backoffCoefficient^(n−1), maximum) × f`, where `f` is drawn uniformly from
  * `[1 − jitter, 1 + jitter]` with the `Random` service (seed it, or provide a fixed one, to test). The maximum is
- * `maximumIntervalMillis`, or 100 × the initial interval. Timeouts and the deadline are applied by {@link retry}.
+ * `maximumInterval`, or 100 × the initial interval. Timeouts and the deadline are applied by {@link retry}.
  *
  * @example
  * ```ts
  * import { Effect, Schema } from "effect"
  * import { Retry, RetryPolicy } from "effect-orchestrator"
  *
- * const policy = Schema.decodeUnknownSync(RetryPolicy.RetryPolicy)({ initialIntervalMillis: 100, jitter: 0 })
+ * const policy = Schema.decodeUnknownSync(RetryPolicy.RetryPolicy)({ initialInterval: 100, jitter: 0 })
  * Effect.fail("boom").pipe(Effect.retry(Retry.toSchedule(policy))) // waits 100 ms, then 200 ms
  * ```
  */
 export const toSchedule = (policy: RetryPolicy): Schedule.Schedule<Duration.Duration, unknown> => {
   const cap = Duration.millis(maximumIntervalOf(policy))
   const jitter = policy.jitter
-  const backoff = Schedule.exponential(Duration.millis(policy.initialIntervalMillis), policy.backoffCoefficient).pipe(
+  const backoff = Schedule.exponential(Duration.millis(policy.initialInterval), policy.backoffCoefficient).pipe(
     Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, cap)))
   )
   const jittered = jitter === 0 ? backoff : backoff.pipe(
@@ -163,8 +163,8 @@ export const retryCountedDecoded = <A, E, R>(
 ): Effect.Effect<Attempted<A, E | TaskTimeout>, never, R> =>
   Effect.gen(function*() {
     const start = yield* Clock.currentTimeMillis
-    const { attemptTimeoutMillis, deadlineMillis } = policy
-    const deadlineAt = deadlineMillis === undefined ? undefined : start + deadlineMillis
+    const { attemptTimeout, deadline } = policy
+    const deadlineAt = deadline === undefined ? undefined : start + deadline
     const timeout = (timeoutMillis: number) =>
       new TaskTimeout({
         taskId: options?.taskId ?? "anonymous",
@@ -176,12 +176,12 @@ export const retryCountedDecoded = <A, E, R>(
     // One attempt, bounded by the per-attempt timeout and by what is left of the deadline, whichever ends first.
     const attempt: Effect.Effect<A, E | TaskTimeout, R> = Effect.suspend(() => {
       attempts++
-      if (deadlineAt === undefined && attemptTimeoutMillis === undefined) return self
+      if (deadlineAt === undefined && attemptTimeout === undefined) return self
       return Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<A, E | TaskTimeout, R> => {
         const left = deadlineAt === undefined ? Infinity : deadlineAt - now
-        const byDeadline = attemptTimeoutMillis === undefined || left < attemptTimeoutMillis
-        const limit = byDeadline ? left : attemptTimeoutMillis
-        const error = timeout(byDeadline ? deadlineMillis! : attemptTimeoutMillis)
+        const byDeadline = attemptTimeout === undefined || left < attemptTimeout
+        const limit = byDeadline ? left : attemptTimeout
+        const error = timeout(byDeadline ? deadline! : attemptTimeout)
         if (limit <= 0) return Effect.fail(error)
         return Effect.timeoutOrElse(self, { duration: Duration.millis(limit), orElse: () => Effect.fail(error) })
       })

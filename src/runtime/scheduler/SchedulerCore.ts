@@ -171,7 +171,7 @@ class SchedulerCore {
     this.capacity = config.capacity ?? Infinity
     this.failWhenFull = config.overflow === "fail"
     this.rateLimited = config.rate !== undefined
-    this.queue = new PriorityQueue({ agingMillis: config.agingMillis, perKeyLimit: config.perKeyLimit })
+    this.queue = new PriorityQueue({ agingMillis: config.aging, perKeyLimit: config.perKeyLimit })
     this.wait = new Histogram(config.durationBucketsSeconds, 1 / 1000)
     this.clock = clock
     this.dispatcher = dispatcher
@@ -424,7 +424,7 @@ const registerMetrics = (core: SchedulerCore, context: Context.Context<never>) =
 const rateGate = (core: SchedulerCore, rate: NonNullable<SchedulerConfig["rate"]>) =>
   Effect.gen(function*() {
     const limiter = yield* RateLimiter.make
-    const window = Duration.millis(rate.intervalMillis)
+    const window = Duration.millis(rate.interval)
     const park = Effect.callback<void>((resume) => {
       if (core.canAdmit()) {
         resume(Exit.void)
@@ -449,7 +449,7 @@ const rateGate = (core: SchedulerCore, rate: NonNullable<SchedulerConfig["rate"]
         if (Result.isFailure(taken)) {
           const reason = taken.failure.reason
           if (reason._tag !== "RateLimitExceeded") return yield* Effect.die(taken.failure)
-          // at least a microsecond: `intervalMillis / limit` per token accumulates float error, and a retry of a
+          // at least a microsecond: `interval / limit` per token accumulates float error, and a retry of a
           // few femtoseconds vanishes when added to the clock, which would make the gate spin
           yield* Effect.sleep(Math.max(0.001, Duration.toMillis(reason.retryAfter)))
           continue
