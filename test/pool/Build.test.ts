@@ -48,8 +48,8 @@ import { Effect } from "effect"
 import * as WorkerPool from "${base}/layers/WorkerPool.${ext}"
 import { Double } from "./entry.${ext}"
 const program = Effect.gen(function*() {
-  const offloaded = yield* (yield* WorkerPool.make({ maxWorkers: 1 })).offload((a, b) => a + b, 40, 2)
-  const offloadedInProcess = yield* (yield* WorkerPool.make({ maxWorkers: 1, mode: "process" })).offload((a, b) => a * b, 6, 7)
+  const offloaded = yield* (yield* WorkerPool.make({ maxWorkers: 1 })).offload((a, b) => a + b, [40, 2])
+  const offloadedInProcess = yield* (yield* WorkerPool.make({ maxWorkers: 1, mode: "process" })).offload((a, b) => a * b, [6, 7])
   const entry = new URL("./entry.${ext}", import.meta.url)
   const threaded = yield* (yield* WorkerPool.make({ entry, maxWorkers: 1 })).run(Double, 21)
   const forked = yield* (yield* WorkerPool.make({ entry, maxWorkers: 1, mode: "process" })).run(Double, 50)
