@@ -11,8 +11,9 @@
  *   since production hosts are rarely idle.
  * - Each run: a fresh server, a warm-up of `WARM_SECONDS`, then a window of `WINDOW_SECONDS`; the server
  *   reports its event-loop delay (`monitorEventLoopDelay`, reset when the window starts) and the suite reads
- *   each of its threads' CPU time from procfs over the window (main thread, and all the others: the pool's
- *   workers, libuv, V8's helpers).
+ *   each of its threads' CPU time from procfs over the window: the main thread, the pool's worker threads (by
+ *   name: any thread that is not one of Node's or V8's own), and those helpers (GC, compiler, libuv), with the
+ *   workers' CPU per /work request and the main thread's per request.
  * - `RUNS` rounds; in each, both conditions, and in each condition every contender once, starting with a
  *   different one each round, so that noise from other processes hits them alike. Values are medians over
  *   rounds; ratios are medians of the per-round ratios ours / piscina (measured minutes apart at most).
@@ -71,16 +72,22 @@ interface Run {
   readonly health: Endpoint
   readonly loopDelayP99: number
   readonly mainCpuSeconds: number
-  readonly otherCpuSeconds: number
+  /** CPU of the pool's worker threads. */
+  readonly workerCpuSeconds: number
+  /** CPU of Node's and V8's own threads (GC, compiler, libuv). */
+  readonly helperCpuSeconds: number
 }
 
 const serverEntry = new URL("./http/server.ts", import.meta.url)
 const loadEntry = new URL("./http/load.ts", import.meta.url)
 
-/** CPU seconds (user + system) of each thread of process `pid`, by thread id. */
-const threadCpu = (pid: number): Map<number, number> => {
+/** Threads that Node and V8 start in every process (GC and compile helpers, libuv's pool, the inspector). */
+const helperThread = /^(?:V8Worker|DelayedTaskSche|SignalInspector|libuv-worker|node)$/
+
+/** CPU seconds (user + system) of each thread of process `pid`, by thread id, and its name. */
+const threadCpu = (pid: number): Map<number, readonly [number, string]> => {
   const ticks = 100 // USER_HZ on Linux
-  const out = new Map<number, number>()
+  const out = new Map<number, readonly [number, string]>()
   let tids: Array<string>
   try {
     tids = fs.readdirSync(`/proc/${pid}/task`)
@@ -92,7 +99,8 @@ const threadCpu = (pid: number): Map<number, number> => {
       const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
       // fields[0] is field 3 (state): utime and stime are fields 14 and 15
-      out.set(Number(tid), (Number(fields[11]) + Number(fields[12])) / ticks)
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))
+      out.set(Number(tid), [(Number(fields[11]) + Number(fields[12])) / ticks, name])
     } catch {
       // the thread exited meanwhile
     }
@@ -100,15 +108,22 @@ const threadCpu = (pid: number): Map<number, number> => {
   return out
 }
 
-const cpuDelta = (pid: number, before: Map<number, number>, after: Map<number, number>) => {
+/** CPU seconds over the window: the main thread, the pool's worker threads, and Node's and V8's helpers. */
+const cpuDelta = (
+  pid: number,
+  before: Map<number, readonly [number, string]>,
+  after: Map<number, readonly [number, string]>
+) => {
   let main = 0
-  let other = 0
-  for (const [tid, seconds] of after) {
-    const spent = seconds - (before.get(tid) ?? 0)
+  let workers = 0
+  let helpers = 0
+  for (const [tid, [seconds, name]] of after) {
+    const spent = seconds - (before.get(tid)?.[0] ?? 0)
     if (tid === pid) main += spent
-    else other += spent
+    else if (helperThread.test(name)) helpers += spent
+    else workers += spent
   }
-  return { main, other }
+  return { main, workers, helpers }
 }
 
 /** Resolves with the first message of `child` that `pick` accepts; rejects if it exits first. */
@@ -164,7 +179,7 @@ const runOnce = async (contender: Contender, hog: boolean): Promise<Run> => {
       stdio: "inherit"
     })
     children.push(load)
-    let before = new Map<number, number>()
+    let before = new Map<number, readonly [number, string]>()
     const windowStarted = nextMessage(load, (m) => m === "window" ? true : undefined).then(() => {
       before = threadCpu(server.pid!)
       server.send("reset")
@@ -187,7 +202,8 @@ const runOnce = async (contender: Contender, hog: boolean): Promise<Run> => {
       health: results.health,
       loopDelayP99: stats.p99,
       mainCpuSeconds: cpu.main,
-      otherCpuSeconds: cpu.other
+      workerCpuSeconds: cpu.workers,
+      helperCpuSeconds: cpu.helpers
     }
   } finally {
     clearTimeout(deadline)
@@ -211,7 +227,9 @@ const main = async (): Promise<void> => {
             run.work.reqPerSec.toFixed(0)
           }/s  /health ${run.health.reqPerSec.toFixed(0)}/s p99 ${run.health.p99} ms  loop p99 ${
             run.loopDelayP99.toFixed(2)
-          } ms  cpu main ${run.mainCpuSeconds.toFixed(2)} s other ${run.otherCpuSeconds.toFixed(2)} s`
+          } ms  cpu main ${run.mainCpuSeconds.toFixed(2)} s workers ${run.workerCpuSeconds.toFixed(2)} s helpers ${
+            run.helperCpuSeconds.toFixed(2)
+          } s`
         )
       }
     }
@@ -230,7 +248,18 @@ const main = async (): Promise<void> => {
         { name: `/health p99 ${label}`, value: median(rs.map((r) => r.health.p99)), unit: "ms" },
         { name: `event-loop delay p99 ${label}`, value: median(rs.map((r) => r.loopDelayP99)), unit: "ms" },
         { name: `main thread CPU ${label}`, value: median(rs.map((r) => r.mainCpuSeconds)), unit: "s" },
-        { name: `other threads CPU ${label}`, value: median(rs.map((r) => r.otherCpuSeconds)), unit: "s" }
+        { name: `worker threads CPU ${label}`, value: median(rs.map((r) => r.workerCpuSeconds)), unit: "s" },
+        {
+          name: `worker CPU per /work request ${label}`,
+          value: median(rs.map((r) => (r.workerCpuSeconds * 1000) / Math.max(1, r.work.requests))),
+          unit: "ms"
+        },
+        {
+          name: `main CPU per request ${label}`,
+          value: median(rs.map((r) => (r.mainCpuSeconds * 1e6) / Math.max(1, r.work.requests + r.health.requests))),
+          unit: "µs"
+        },
+        { name: `helper threads CPU ${label}`, value: median(rs.map((r) => r.helperCpuSeconds)), unit: "s" }
       )
     }
     const ours = byContender.ours

@@ -117,7 +117,11 @@ export const renderSvg = (suite: string, groups: ReadonlyArray<Group>): string =
 const cell = (text: string): string => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/\|/g, "\\|")
 
 /** The markdown page: per suite its chart, the measurements not charted, and the suite's ratios. */
-export const renderMarkdown = (reports: ReadonlyArray<Report>, chartPath: (suite: string) => string): string => {
+export const renderMarkdown = (
+  reports: ReadonlyArray<Report>,
+  chartPath: (suite: string) => string,
+  notes: (suite: string) => string | undefined = () => undefined
+): string => {
   const lines = [
     "# Benchmarks",
     "",
@@ -130,6 +134,9 @@ export const renderMarkdown = (reports: ReadonlyArray<Report>, chartPath: (suite
   for (const report of reports) {
     const groups = groupsOf(report.results)
     lines.push(`## ${report.suite}`, "", `Node ${report.node}, ${report.cpus} cpus.`, "")
+    // What the figures of the last run alone cannot say (ranges over several runs, what was tried), kept by hand.
+    const note = notes(report.suite)?.trim()
+    if (note !== undefined && note.length > 0) lines.push(note, "")
     if (groups.some(isChartable)) lines.push(`![${report.suite} benchmarks](${chartPath(report.suite)})`, "")
     const rest = groups.filter((g) => !isChartable(g))
     if (rest.length > 0) {
@@ -151,7 +158,10 @@ export const renderMarkdown = (reports: ReadonlyArray<Report>, chartPath: (suite
   return lines.join("\n")
 }
 
-/** Reads every `<results>/*.json` and writes `<out>/benchmarks.md` and `<out>/benchmarks/<suite>.svg`. */
+/**
+ * Reads every `<results>/*.json` and writes `<out>/benchmarks.md` and `<out>/benchmarks/<suite>.svg`; a suite's
+ * hand-written notes, `<results>/../notes/<suite>.md`, go under its heading.
+ */
 export const renderAll = (results: string, out: string): ReadonlyArray<string> => {
   const files = fs.readdirSync(results).filter((f) => f.endsWith(".json")).sort()
   const reports = files.map((f) => JSON.parse(fs.readFileSync(path.join(results, f), "utf8")) as Report)
@@ -166,7 +176,11 @@ export const renderAll = (results: string, out: string): ReadonlyArray<string> =
     written.push(file)
   }
   const page = path.join(out, "benchmarks.md")
-  fs.writeFileSync(page, renderMarkdown(reports, (suite) => `benchmarks/${suite}.svg`))
+  const notes = (suite: string): string | undefined => {
+    const file = path.join(results, "..", "notes", `${suite}.md`)
+    return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined
+  }
+  fs.writeFileSync(page, renderMarkdown(reports, (suite) => `benchmarks/${suite}.svg`, notes))
   written.push(page)
   return written
 }

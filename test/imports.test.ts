@@ -6,6 +6,8 @@ import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const barrel = new URL("../src/index.ts", import.meta.url).href
+/** `effect` as a URL, for a probe module given as a `data:` URL (which cannot resolve bare specifiers). */
+const effectBarrel = new URL("../node_modules/effect/dist/index.js", import.meta.url).href
 
 /** Imports `effect`, then `target`, in a fresh process; returns what the second import loaded. */
 const loadedBy = (target: string): { readonly builtins: Array<string>; readonly urls: Array<string> } => {
@@ -37,13 +39,36 @@ describe("imports", () => {
     for (const heavy of ["child_process", "worker_threads", "v8", "net", "internal/fs/promises", "stream"]) {
       assert.notInclude(builtins, heavy, `importing the barrel loaded node:${heavy}`)
     }
-    for (const heavy of ["/effect/dist/http/", "/effect/dist/observability/", "/@effect/platform-node", "/piscina/"]) {
+    for (
+      const heavy of [
+        "/effect/dist/http/",
+        "/effect/dist/observability/",
+        // breakers and the scheduler's rate limit load it when a program builds them
+        "/effect/dist/persistence/",
+        "/@effect/platform-node",
+        "/piscina/",
+        "/bullmq/",
+        "/ioredis/"
+      ]
+    ) {
       assert.isUndefined(urls.find((url) => url.includes(heavy)), `importing the barrel loaded ${heavy}`)
     }
     assert.isDefined(
       urls.find((url) => url.endsWith("/src/layers/WorkerPool.ts")),
       "the probe sees the barrel's modules"
     )
+  }, 60_000)
+
+  it("a program that builds a breaker layer and a rate-limited scheduler loads effect/persistence then", () => {
+    const program = `import { CircuitBreakers, Scheduler } from ${JSON.stringify(barrel)}
+      import { Effect, Layer } from ${JSON.stringify(effectBarrel)}
+      await Effect.runPromise(Effect.scoped(Layer.build(Layer.mergeAll(
+        CircuitBreakers.CircuitBreakers.layer(),
+        Scheduler.Scheduler.layer({ rate: { limit: 10, intervalMillis: 1000 } })
+      ))))`
+    const { urls } = loadedBy(`data:text/javascript,${encodeURIComponent(program)}`)
+    assert.isDefined(urls.find((url) => url.includes("/effect/dist/persistence/CircuitBreaker.js")))
+    assert.isDefined(urls.find((url) => url.includes("/effect/dist/persistence/RateLimiter.js")))
   }, 60_000)
 
   it("the probe tells: a module that imports Prometheus' exporter shows up", () => {

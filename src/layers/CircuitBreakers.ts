@@ -42,12 +42,25 @@
  */
 import { Cause, Context, Duration, Effect, Exit, Layer, Metric, PubSub, Schedule, Stream } from "effect"
 import type { Scope, Take } from "effect"
-import * as CircuitBreaker from "effect/persistence/CircuitBreaker"
+import type * as CircuitBreaker from "effect/persistence/CircuitBreaker"
 import { CircuitPolicy, maximumOpenDurationOf } from "../domain/CircuitPolicy.ts"
 import type { CircuitPolicyInput } from "../domain/CircuitPolicy.ts"
 import { CircuitOpen } from "../domain/OrchestratorError.ts"
 import type { InvalidConfig } from "../domain/OrchestratorError.ts"
 import { decodeConfig } from "../runtime/config/ConfigValidation.ts"
+
+/**
+ * Effect's breaker module, loaded when the first breaker is built rather than imported: `effect/persistence` is
+ * not part of the `effect` barrel, and a program that imports this library without using breakers should not
+ * load it (with the scheduler's rate limiter, about 3 ms of a fresh program's imports; `npm run bench -- imports`).
+ * `require` of an ES module returns the very module instance that `import` gives, synchronously, so building a
+ * breaker layer stays synchronous.
+ */
+let breakerModule: typeof CircuitBreaker | undefined
+const breakers = (): typeof CircuitBreaker =>
+  breakerModule ??= process.getBuiltinModule("node:module").createRequire(import.meta.url)(
+    "effect/persistence/CircuitBreaker"
+  ) as typeof CircuitBreaker
 
 /** The state of one circuit. `Open.retryAfterMillis` is the open time left (0 once over: the next call probes). */
 export type CircuitState =
@@ -111,8 +124,8 @@ const stateCode = { Closed: 0, HalfOpen: 1, Open: 2 } as const
 
 const toTripPolicy = (policy: CircuitPolicy): CircuitBreaker.TripPolicy =>
   policy.trip === "consecutive"
-    ? CircuitBreaker.consecutive(policy.consecutiveFailures)
-    : CircuitBreaker.rate({
+    ? breakers().consecutive(policy.consecutiveFailures)
+    : breakers().rate({
       threshold: policy.failureRateThreshold,
       size: policy.rateWindowSize,
       minimumCalls: policy.rateMinimumCalls ?? policy.rateWindowSize
@@ -213,7 +226,7 @@ const observeStore = (
 ): CircuitBreaker.CircuitBreakerStore["Service"] => {
   const observe = (transition: CircuitBreaker.Transition | undefined) =>
     transition === undefined ? Effect.void : onTransition(transition)
-  return CircuitBreaker.CircuitBreakerStore.of({
+  return breakers().CircuitBreakerStore.of({
     admit: (key) => Effect.tap(store.admit(key), (admission) => observe(admission.transition)),
     record: (options) => Effect.tap(store.record(options), observe),
     state: store.state
@@ -228,6 +241,7 @@ export const make = (
   config: CircuitBreakersConfig = {}
 ): Effect.Effect<CircuitBreakersService, InvalidConfig, CircuitBreaker.CircuitBreakerStore | Scope.Scope> =>
   Effect.gen(function*() {
+    const Breaker = breakers()
     const defaultInput = config.policy ?? {}
     const defaultPolicy = yield* decodeConfig(CircuitPolicy, "breaker.policy")(defaultInput)
     const keyPolicies: Array<readonly [string, CircuitPolicy]> = []
@@ -252,10 +266,10 @@ export const make = (
         Effect.asVoid
       )
     }
-    const store = observeStore(yield* CircuitBreaker.CircuitBreakerStore, onTransition)
+    const store = observeStore(yield* Breaker.CircuitBreakerStore, onTransition)
     const breakerOf = (policy: CircuitPolicy) =>
-      CircuitBreaker.make({ tripPolicy: toTripPolicy(policy), openDuration: toOpenDuration(policy) }).pipe(
-        Effect.provideService(CircuitBreaker.CircuitBreakerStore, store)
+      Breaker.make({ tripPolicy: toTripPolicy(policy), openDuration: toOpenDuration(policy) }).pipe(
+        Effect.provideService(Breaker.CircuitBreakerStore, store)
       )
 
     // One breaker per distinct policy; keys share the store, and each key has one policy, so circuits never mix.
@@ -278,15 +292,15 @@ export const make = (
           return breakerFor(key).execute(call, {
             key,
             classify: isFailure === undefined ? undefined : (exit: Exit.Exit<A, E>): CircuitBreaker.Outcome => {
-              if (Exit.isSuccess(exit)) return CircuitBreaker.success
+              if (Exit.isSuccess(exit)) return Breaker.success
               const error = Cause.findErrorOption(exit.cause)
               return error._tag === "Some" && !isFailure(error.value)
-                ? CircuitBreaker.ignored
-                : CircuitBreaker.failure()
+                ? Breaker.ignored
+                : Breaker.failure()
             }
           }).pipe(
             Effect.catch((error: E | CircuitBreaker.CircuitBreakerError): Effect.Effect<never, E | CircuitOpen> =>
-              !admitted && error instanceof CircuitBreaker.CircuitBreakerError
+              !admitted && error instanceof Breaker.CircuitBreakerError
                 ? rejection(error)
                 : Effect.fail(error as E)
             )
@@ -333,4 +347,4 @@ export class CircuitBreakers extends Context.Service<CircuitBreakers, CircuitBre
  * ```
  */
 export const layer = (config?: CircuitBreakersConfig): Layer.Layer<CircuitBreakers, InvalidConfig> =>
-  Layer.effect(CircuitBreakers, make(config)).pipe(Layer.provide(CircuitBreaker.layerStoreMemory()))
+  Layer.effect(CircuitBreakers, make(config)).pipe(Layer.provide(breakers().layerStoreMemory()))

@@ -85,6 +85,8 @@ describe("bench report", () => {
       fs.mkdirSync(results)
       fs.writeFileSync(path.join(results, "pool.json"), JSON.stringify(pool))
       fs.writeFileSync(path.join(results, "scheduler.json"), JSON.stringify(scheduler))
+      fs.mkdirSync(path.join(dir, "notes"))
+      fs.writeFileSync(path.join(dir, "notes", "pool.md"), "Ranges over three runs: 1.1-1.3.\n")
       const written = renderAll(results, path.join(dir, "docs")).map((f) => path.relative(dir, f))
       assert.deepStrictEqual(written, [
         "docs/benchmarks/pool.svg",
@@ -96,7 +98,16 @@ describe("bench report", () => {
       assert.include(page, "![scheduler benchmarks](benchmarks/scheduler.svg)")
       assert.include(page, "| fib &lt;30> &amp; more | main thread | 189 ms |")
       assert.include(page, "| `tinyVsPiscina` | 12.5 |")
-      assert.strictEqual(page, renderMarkdown([pool, scheduler], (suite) => `benchmarks/${suite}.svg`))
+      assert.include(page, "## pool\n\nNode v24.21.0, 2 cpus.\n\nRanges over three runs: 1.1-1.3.\n\n![pool")
+      assert.notInclude(page.slice(page.indexOf("## scheduler")), "Ranges over")
+      assert.strictEqual(
+        page,
+        renderMarkdown(
+          [pool, scheduler],
+          (suite) => `benchmarks/${suite}.svg`,
+          (suite) => suite === "pool" ? "Ranges over three runs: 1.1-1.3." : undefined
+        )
+      )
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }

@@ -13,6 +13,7 @@
  * @internal
  */
 import { Schema } from "effect"
+import type { Exit } from "effect"
 import * as SchemaIssue from "effect/SchemaIssue"
 import { DistributedError } from "../../domain/DistributedError.ts"
 import { OrchestratorError, WorkerCrashed } from "../../domain/OrchestratorError.ts"
@@ -48,15 +49,18 @@ export const JobData = Schema.Struct({
 /** A job's data, decoded. */
 export type JobData = typeof JobData.Type
 
-const jobDataCodec = Schema.toCodecJson(JobData)
 /**
  * Job data as BullMQ stores it (JSON). Every field of a decoded `JobData` is already its JSON form (strings,
  * finite numbers, booleans, the payload encoded by its task's codec), so nothing is converted on the producer's
  * per-job path; the consumer decodes it with the schema.
  */
 export const encodeJobData = (data: JobData): typeof JobData.Encoded => data
+// Compiled by the first job a consumer reads, not at import: the barrel loads this module for every program.
+let decodeJobDataExit: ((input: unknown) => Exit.Exit<JobData, Schema.SchemaError>) | undefined
+
 /** Decodes job data read from Redis. */
-export const decodeJobData = Schema.decodeUnknownExit(jobDataCodec)
+export const decodeJobData = (input: unknown): Exit.Exit<JobData, Schema.SchemaError> =>
+  (decodeJobDataExit ??= Schema.decodeUnknownExit(Schema.toCodecJson(JobData)))(input)
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 

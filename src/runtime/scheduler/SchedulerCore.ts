@@ -16,7 +16,7 @@
  */
 import { Clock, Context, Duration, Effect, Exit, Metric, Result, Scheduler as EffectScheduler, Schema } from "effect"
 import type { Scope } from "effect"
-import * as RateLimiter from "effect/persistence/RateLimiter"
+import type * as RateLimiter from "effect/persistence/RateLimiter"
 import { defaultDurationBucketsSeconds, SchedulerConfig } from "../../domain/Config.ts"
 import type { SchedulerConfigInput } from "../../domain/Config.ts"
 import { QueueFull } from "../../domain/OrchestratorError.ts"
@@ -421,9 +421,15 @@ const registerMetrics = (core: SchedulerCore, context: Context.Context<never>) =
  * nothing may be admitted and sleeps until the next window when the limit is reached. A token taken for a waiter
  * that was cancelled meanwhile is kept for the next one.
  */
-const rateGate = (core: SchedulerCore, rate: NonNullable<SchedulerConfig["rate"]>) =>
-  Effect.gen(function*() {
-    const limiter = yield* RateLimiter.make
+const rateGate = (core: SchedulerCore, rate: NonNullable<SchedulerConfig["rate"]>) => {
+  // Loaded here, by the first scheduler with a rate, not imported: `effect/persistence` is not part of the
+  // `effect` barrel, and most programs never set a rate (see `breakers` in CircuitBreakers.ts for the measure).
+  // `require` of an ES module gives the same instance as `import`.
+  const Limiter = process.getBuiltinModule("node:module").createRequire(import.meta.url)(
+    "effect/persistence/RateLimiter"
+  ) as typeof RateLimiter
+  return Effect.gen(function*() {
+    const limiter = yield* Limiter.make
     const window = Duration.millis(rate.interval)
     const park = Effect.callback<void>((resume) => {
       if (core.canAdmit()) {
@@ -458,7 +464,8 @@ const rateGate = (core: SchedulerCore, rate: NonNullable<SchedulerConfig["rate"]
       }
       if (core.admitOne()) token = false
     }
-  }).pipe(Effect.provide(RateLimiter.layerStoreMemory))
+  }).pipe(Effect.provide(Limiter.layerStoreMemory))
+}
 
 /** Builds a scheduler in the current scope; see `Scheduler.make`. */
 export const make = (

@@ -160,12 +160,13 @@ export const codecFor = (schema: AnySchema): ValueCodec => {
   return codec
 }
 
-const defectCodec = Schema.toCodecJson(Schema.Defect({ includeStack: true }))
-const decodeDefectSync = Schema.decodeUnknownSync(defectCodec)
+// Compiled at the first defect, not at import: every program that imports the library loads this module.
+let decodeDefectSync: ((encoded: unknown) => unknown) | undefined
 
 /** Decodes a defect encoded by `encodeDefect`: an `Error` with its name, message, stack and cause. */
 export const decodeDefect = (encoded: unknown): unknown => {
   try {
+    decodeDefectSync ??= Schema.decodeUnknownSync(Schema.toCodecJson(Schema.Defect({ includeStack: true })))
     return decodeDefectSync(encoded)
   } catch {
     return encoded
