@@ -63,8 +63,8 @@ describe("imports", () => {
     const program = `import { CircuitBreakers, Scheduler } from ${JSON.stringify(barrel)}
       import { Effect, Layer } from ${JSON.stringify(effectBarrel)}
       await Effect.runPromise(Effect.scoped(Layer.build(Layer.mergeAll(
-        CircuitBreakers.CircuitBreakers.layer(),
-        Scheduler.Scheduler.layer({ rate: { limit: 10, intervalMillis: 1000 } })
+        CircuitBreakers.layer(),
+        Scheduler.layer({ rate: { limit: 10, interval: 1000 } })
       ))))`
     const { urls } = loadedBy(`data:text/javascript,${encodeURIComponent(program)}`)
     assert.isDefined(urls.find((url) => url.includes("/effect/dist/persistence/CircuitBreaker.js")))
