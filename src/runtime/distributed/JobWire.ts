@@ -12,12 +12,12 @@
  *
  * @internal
  */
-import { Schema } from "effect"
+import { Exit, Schema } from "effect"
 import * as SchemaIssue from "effect/SchemaIssue"
 import { DistributedError } from "../../domain/DistributedError.ts"
 import { OrchestratorError, WorkerCrashed } from "../../domain/OrchestratorError.ts"
 import { maximumIntervalOf, RetryPolicy } from "../../domain/RetryPolicy.ts"
-import { rank, TaskPriority } from "../../domain/TaskPriority.ts"
+import { levels, rank, TaskPriority } from "../../domain/TaskPriority.ts"
 import type * as WorkerTask from "../../domain/WorkerTask.ts"
 
 /** The producer's span, so the consumer's span of the job is its child. */
@@ -55,8 +55,50 @@ const jobDataCodec = Schema.toCodecJson(JobData)
  * per-job path; the consumer decodes it with the schema.
  */
 export const encodeJobData = (data: JobData): typeof JobData.Encoded => data
+const decodeWithSchema = Schema.decodeUnknownExit(jobDataCodec)
+const priorities: ReadonlySet<unknown> = new Set(levels)
+const plainKeys: ReadonlySet<string> = new Set([
+  "v",
+  "task",
+  "payload",
+  "priority",
+  "timeoutMillis",
+  "key",
+  "trace",
+  "enqueuedAt"
+])
+const isFiniteNumber = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value)
+
+/**
+ * The schema's rules for the data of a job without a retry policy, checked by hand: a consumer decodes every job
+ * it takes, and the generic decoder costs it several microseconds a job. Data of any other shape (a retry policy,
+ * a field it does not know, a field that breaks a rule) is left to the schema, which also says what is wrong.
+ */
+const plainJobData = (input: unknown): JobData | undefined => {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return undefined
+  const data = input as { readonly [key: string]: unknown }
+  if (
+    data["v"] !== 1 || typeof data["task"] !== "string" || !priorities.has(data["priority"]) ||
+    !isFiniteNumber(data["enqueuedAt"])
+  ) return undefined
+  for (const key in data) if (!plainKeys.has(key)) return undefined
+  if ("timeoutMillis" in data && !(isFiniteNumber(data["timeoutMillis"]) && data["timeoutMillis"] > 0)) return undefined
+  if ("key" in data && typeof data["key"] !== "string") return undefined
+  if ("trace" in data) {
+    const trace = data["trace"]
+    if (typeof trace !== "object" || trace === null || Array.isArray(trace)) return undefined
+    const { sampled, spanId, traceId } = trace as { readonly [key: string]: unknown }
+    if (typeof traceId !== "string" || typeof spanId !== "string" || typeof sampled !== "boolean") return undefined
+    if (Object.keys(trace).length !== 3) return undefined
+  }
+  return data as JobData
+}
+
 /** Decodes job data read from Redis. */
-export const decodeJobData = Schema.decodeUnknownExit(jobDataCodec)
+export const decodeJobData = (input: unknown): Exit.Exit<JobData, Schema.SchemaError> => {
+  const plain = plainJobData(input)
+  return plain === undefined ? decodeWithSchema(input) : Exit.succeed(plain)
+}
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
