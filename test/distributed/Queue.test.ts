@@ -205,6 +205,45 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
     }).pipe(Effect.provide(Layer.merge(producerLayer(queue), consumerLayer(queue))))
   })
 
+  it.live("in-process handlers: their tasks run on the consumer's runtime, typed errors and timeouts as on workers", () => {
+    const queue = freshQueue()
+    // Distinct from the worker's handlers (n + 1, a code of 402), so the result says which one ran.
+    const local = {
+      inc: (n: number) => Effect.succeed(n + 100),
+      charge: ({ account }: { account: string }) =>
+        Effect.fail(new Declined({ code: 409, account, at: new Date(Date.UTC(2026, 0, 1)) })),
+      slow: ({ ms }: { id: number; ms: number }) => Effect.as(Effect.sleep(ms), -1)
+    }
+    return Effect.gen(function*() {
+      const producer = yield* Producer.Producer
+      const inc = yield* producer.enqueue(Inc, 1)
+      const stamp = yield* producer.enqueue(Stamp, { label: "worker" })
+      const charge = yield* producer.enqueue(Charge, { account: "acme", cents: 5 })
+      const slow = yield* producer.enqueue(Slow, { id: 1, ms: 5_000 }, { timeout: "200 millis" })
+      assert.strictEqual(yield* inc.await, 101)
+      assert.strictEqual((yield* stamp.await).label, "worker", "a task without one still runs on the workers")
+      const declined = failureOf(yield* Effect.exit(charge.await))
+      assert.instanceOf(declined, Declined)
+      assert.strictEqual((declined as Declined).code, 409)
+      assert.strictEqual(failureOf(yield* Effect.exit(slow.await))._tag, "TaskTimeout")
+      const consumer = yield* Consumer.Consumer
+      const stats = yield* consumer.stats
+      assert.strictEqual(stats.completed, 2)
+      assert.strictEqual(stats.failed, 2)
+    }).pipe(Effect.provide(Layer.merge(producerLayer(queue), consumerLayer(queue, { handlers: local }))))
+  })
+
+  it.live("in-process handlers for a task the consumer does not serve: InvalidConfig naming it", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(
+        Effect.scoped(Layer.build(consumerLayer(freshQueue(), { handlers: { nope: () => Effect.void } as never })))
+      )
+      const error = failureOf(exit) as InvalidConfig
+      assert.strictEqual(error._tag, "InvalidConfig")
+      assert.strictEqual(error.field, "handlers.nope")
+      assert.include(error.detail, "inc")
+    }))
+
   it.live("cancel: a waiting job is removed, a running one is interrupted on its consumer", () => {
     const queue = freshQueue()
     return Effect.gen(function*() {
