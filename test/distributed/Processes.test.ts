@@ -6,12 +6,12 @@ import { Queue as BullQueue, QueueEvents } from "bullmq"
 import { Effect } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll } from "vitest"
+import { startRedis } from "../../scripts/redis-server.ts"
+import type { RedisServer } from "../../scripts/redis-server.ts"
 import * as Producer from "../../src/layers/Producer.ts"
 import { Inc, Slow } from "./fixtures/tasks.ts"
 import { killConsumer, spawnConsumer } from "./processes.ts"
 import type { ConsumerProcess } from "./processes.ts"
-import { startRedis } from "./redis.ts"
-import type { RedisServer } from "./redis.ts"
 
 let redis: RedisServer
 beforeAll(async () => {

@@ -6,6 +6,8 @@ import { Queue as BullQueue } from "bullmq"
 import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Metric, Option, Scope, Tracer } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll } from "vitest"
+import { freePort, startRedis } from "../../scripts/redis-server.ts"
+import type { RedisServer } from "../../scripts/redis-server.ts"
 import type { InvalidConfig } from "../../src/domain/OrchestratorError.ts"
 import * as Consumer from "../../src/layers/Consumer.ts"
 import * as Orchestrator from "../../src/layers/Orchestrator.ts"
@@ -13,8 +15,6 @@ import * as Producer from "../../src/layers/Producer.ts"
 import { serve } from "../../src/worker.ts"
 import { handlers } from "./fixtures/handlers.ts"
 import { Charge, Declined, Defect, Flaky, Inc, Slow, Stamp, Tasks, Unserved } from "./fixtures/tasks.ts"
-import { freePort, startRedis } from "./redis.ts"
-import type { RedisServer } from "./redis.ts"
 
 let redis: RedisServer
 beforeAll(async () => {
