@@ -58,7 +58,15 @@ import { InvalidConfig, PayloadInvalid, TaskCancelled, TaskTimeout, UnknownTask 
 import * as Task from "../domain/Task.ts"
 import * as WorkerTask from "../domain/WorkerTask.ts"
 import { bullmq } from "../runtime/distributed/Drivers.ts"
-import { backoffMillis, codecsOf, decodeJobData, describeIssue, isRetryable } from "../runtime/distributed/JobWire.ts"
+import {
+  backoffMillis,
+  binaryAt,
+  binaryDetail,
+  codecsOf,
+  decodeJobData,
+  describeIssue,
+  isRetryable
+} from "../runtime/distributed/JobWire.ts"
 import type { Failure, JobData } from "../runtime/distributed/JobWire.ts"
 import {
   cancelChannel,
@@ -350,7 +358,14 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
     const outcomeOf = (task: WorkerTask.Any, policy: JobData["retry"], exit: Exit.Exit<unknown, unknown>): Outcome => {
       if (Exit.isSuccess(exit)) {
         try {
-          return { _tag: "ok", value: codecsOf(task).encodeSuccess(exit.value) }
+          const value = codecsOf(task).encodeSuccess(exit.value)
+          const binary = binaryAt(value)
+          if (binary !== undefined) {
+            // Stored as JSON it would come back as an object of numbered fields: fail it rather than corrupt it.
+            const defect = new TypeError(`the result of task "${task.name}" holds ${binaryDetail(binary)}`)
+            return failWith(task, { _tag: "Die", defect }, false)
+          }
+          return { _tag: "ok", value }
         } catch (error) {
           return failWith(task, { _tag: "Die", defect: error }, false)
         }

@@ -14,7 +14,20 @@ import * as Orchestrator from "../../src/layers/Orchestrator.ts"
 import * as Producer from "../../src/layers/Producer.ts"
 import { serve } from "../../src/worker.ts"
 import { handlers } from "./fixtures/handlers.ts"
-import { Charge, Declined, Defect, Flaky, Inc, Slow, Stamp, Tasks, Unserved } from "./fixtures/tasks.ts"
+import {
+  Bytes,
+  Charge,
+  ClonedPayload,
+  ClonedResult,
+  Declined,
+  Defect,
+  Flaky,
+  Inc,
+  Slow,
+  Stamp,
+  Tasks,
+  Unserved
+} from "./fixtures/tasks.ts"
 
 let redis: RedisServer
 beforeAll(async () => {
@@ -119,6 +132,35 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
       assert.strictEqual((retry as { field: string }).field, "retry")
       assert.include((retry as { detail: string }).detail, "backoffCoefficient")
     }).pipe(Effect.provide(producerLayer(queue)), Effect.scoped)
+  })
+
+  it.live("binary data: Schema.Uint8Array travels intact; the JSON-skipping WorkerTask schemas are refused, named", () => {
+    const queue = freshQueue()
+    return Effect.gen(function*() {
+      const producer = yield* Producer.Producer
+      const bytes = new Uint8Array([0, 1, 127, 128, 255])
+      const reversed = yield* (yield* producer.enqueue(Bytes, { label: "b", data: bytes })).await
+      assert.instanceOf(reversed, Uint8Array)
+      assert.deepStrictEqual([...reversed], [255, 128, 127, 1, 0])
+
+      // Refused before anything is sent, naming the field.
+      const payload = { label: "c", items: [{ data: new Uint8Array(2) }, { data: new Uint8Array([9]) }] }
+      const refused = failureOf(yield* Effect.exit(producer.enqueue(ClonedPayload, payload)))
+      assert.strictEqual(refused._tag, "PayloadInvalid")
+      assert.include((refused as { detail: string }).detail, "items.0.data (Uint8Array)")
+      assert.include((refused as { detail: string }).detail, "Schema.Uint8Array")
+      const all = failureOf(yield* Effect.exit(producer.enqueueAll(ClonedPayload, [payload])))
+      assert.include((all as { detail: string }).detail, "payloads[0]: binary data at items.0.data")
+      const q = yield* bull(queue)
+      const counts = yield* Effect.promise(() => q.getJobCounts("prioritized", "wait", "active", "completed", "failed"))
+      assert.strictEqual(Object.values(counts).reduce((a, b) => a + b, 0), 1, "only the Bytes job was ever added")
+
+      // A result that Redis could not keep fails the job, naming the field, instead of arriving corrupted.
+      const exit = yield* Effect.exit((yield* producer.enqueue(ClonedResult, 7)).await)
+      assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause), String(exit))
+      const defect = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+      assert.include(String((defect as Error)?.message), "the value itself (Uint8Array)")
+    }).pipe(Effect.provide(Layer.merge(producerLayer(queue), consumerLayer(queue))))
   })
 
   it.live("a task the consumer does not serve fails with UnknownTask, once, without retries", () => {

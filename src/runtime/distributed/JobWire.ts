@@ -113,6 +113,41 @@ export const describeIssue = (error: unknown): string => {
   return path.length > 0 ? `${first.message} at ${path.join(".")}` : first.message
 }
 
+/**
+ * Where a value encoded for Redis still holds binary data (a typed array, a `DataView` or an `ArrayBuffer`), with its
+ * kind: `"data (Uint8Array)"`, `"items.0 (Float64Array)"`; undefined when it holds none. BullMQ stores JSON, which
+ * writes a `Uint8Array` as an object of numbered fields that no longer decodes. That is the case of the schemas
+ * that skip JSON to cross to a worker thread as binary (`WorkerTask.Uint8Array`, ...); Effect's own
+ * `Schema.Uint8Array` is base64 in JSON and travels.
+ */
+export const binaryAt = (value: unknown, path: ReadonlyArray<string | number> = []): string | undefined => {
+  if (typeof value !== "object" || value === null) return undefined
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) {
+    const where = path.length > 0 ? path.join(".") : "the value itself"
+    return `${where} (${value.constructor.name})`
+  }
+  // Only objects can hold binary data: the path grows for those alone, so a long array of numbers costs a loop.
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i]
+      const found = typeof item === "object" && item !== null ? binaryAt(item, [...path, i]) : undefined
+      if (found !== undefined) return found
+    }
+    return undefined
+  }
+  for (const key in value) {
+    const item: unknown = (value as { readonly [key: string]: unknown })[key]
+    const found = typeof item === "object" && item !== null ? binaryAt(item, [...path, key]) : undefined
+    if (found !== undefined) return found
+  }
+  return undefined
+}
+
+/** What a job's payload or result says when it holds binary data that Redis (JSON) would not keep. */
+export const binaryDetail = (where: string): string =>
+  `binary data at ${where} cannot travel through Redis, which stores JSON; in a task enqueued with the ` +
+  `Producer, use Effect's Schema.Uint8Array (base64 in JSON) rather than the WorkerTask binary schemas`
+
 /** BullMQ's priority for a level: 1 is served first; every job carries one, so none jumps the levels. */
 export const bullPriority = (priority: TaskPriority): number => rank(priority) + 1
 
