@@ -89,6 +89,46 @@ describe("consumer processes (real Redis, real processes)", () => {
     }).pipe(Effect.provide(producerLayer(queue)), Effect.scoped)
   })
 
+  it.live("kill -9 of a consumer: the survivor's stalled check moves its jobs back and counts them (metric too)", () => {
+    const queue = freshQueue()
+    /** The last `stats` line a consumer printed. */
+    const lastStats = (
+      c: ConsumerProcess
+    ): { stalled: number; stalledMetric: number; completed: number } | undefined => {
+      const lines = c.output().split("\n").filter((line) => line.startsWith("stats "))
+      return lines.length === 0 ? undefined : JSON.parse(lines[lines.length - 1]!.slice("stats ".length))
+    }
+    return Effect.gen(function*() {
+      const [victim, survivor] = yield* Effect.all([
+        consumer(queue, { CONCURRENCY: 4, STATS_MS: 100 }),
+        consumer(queue, { CONCURRENCY: 4, STATS_MS: 100 })
+      ], { concurrency: 2 })
+      const producer = yield* Producer.Producer
+      const q = yield* bull(queue)
+      const handles = yield* producer.enqueueAll(Slow, Array.from({ length: 16 }, (_, id) => ({ id, ms: 1_500 })))
+      const held = yield* Effect.promise(async () => {
+        for (;;) {
+          const mine = (await q.getActive()).filter((job) => job.processedBy?.endsWith(`:${victim!.pid}`))
+          if (mine.length > 0) return mine.length
+          await new Promise((resolve) => setTimeout(resolve, 10))
+        }
+      })
+      yield* waitFor("a stats line", Effect.sync(() => lastStats(survivor!) !== undefined), 5_000)
+      assert.strictEqual(lastStats(survivor!)!.stalled, 0, "nothing stalled before the kill")
+      yield* Effect.promise(() => killConsumer(victim!, "SIGKILL"))
+      yield* Effect.forEach(handles, (h) => h.await, { concurrency: "unbounded", discard: true })
+      // The counter moves on the consumer whose check found them: the survivor, the only one left.
+      yield* waitFor(
+        "the survivor to count the stalled jobs",
+        Effect.sync(() => (lastStats(survivor!)?.stalled ?? 0) >= held),
+        10_000
+      )
+      const stats = lastStats(survivor!)!
+      assert.strictEqual(stats.stalledMetric, stats.stalled, "the metric reads the same counter")
+      assert.isAtMost(stats.stalled, 16)
+    }).pipe(Effect.provide(producerLayer(queue)), Effect.scoped)
+  })
+
   it.live("kill -9 of a consumer mid-run: every job completes, none lost, each completion seen once", () => {
     const queue = freshQueue()
     return Effect.gen(function*() {
