@@ -94,7 +94,9 @@ export interface Options<G extends WorkerTask.Group<WorkerTask.Any>> {
   /**
    * In-process handlers for some of `tasks`: those run on this process's runtime (the Orchestrator's io lane, with
    * its priorities, fairness keys, timeouts and spans) instead of a worker thread. Only for work that mostly waits;
-   * a handler that computes for long blocks the event loop that renews the jobs' locks.
+   * a handler that computes for long blocks the event loop that renews the jobs' locks. The io lane's permits
+   * (the Orchestrator's `scheduler.permits`, by default the machine's parallelism) cap how many run at once: give
+   * it at least `concurrency`.
    */
   readonly handlers?: Partial<WorkerTask.Handlers<G>> | undefined
   readonly redis?: RedisOptions | undefined
