@@ -9,8 +9,9 @@
  *   that does not decode with `JobDataInvalid` or `PayloadInvalid`, all at once and without retries.
  * - **Where a job runs**: on the Orchestrator's worker threads, so CPU work never blocks this process's event
  *   loop (and its lock renewals); or, for the tasks given in-process `handlers` (work that mostly waits: HTTP
- *   calls, database writes), on this process's runtime through the Orchestrator's io lane, without the round trip
- *   to a worker thread, which costs more than such a job itself (see docs/scale-out.md).
+ *   calls, database writes; no worker entry needed for them), on this process's runtime through the
+ *   Orchestrator's io lane, without the round trip to a worker thread (measured: no faster for tiny jobs, the io
+ *   lane's admission costs about as much; see docs/scale-out.md).
  * - **Scheduling**: `concurrency` jobs at once per consumer; the local Orchestrator's scheduler then applies
  *   priorities, per-key fairness (the job's `key`) and its rate limits; `limiter` is BullMQ's global rate limit
  *   across every consumer of the queue.
