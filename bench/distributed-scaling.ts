@@ -10,8 +10,8 @@ import { Redis } from "ioredis"
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import * as path from "node:path"
+import { startRedis } from "../scripts/redis-server.ts"
 import * as Producer from "../src/layers/Producer.ts"
-import { startRedis } from "../test/distributed/redis.ts"
 import { Inc, Spin } from "./workers/distributed-tasks.ts"
 
 const redis = await startRedis()

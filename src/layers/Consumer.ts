@@ -7,6 +7,11 @@
  *   decoded with its schema, then the payload with the task's schema, before a handler sees it; nothing that
  *   comes from Redis is ever evaluated as code. A job for a task not served here fails with `UnknownTask`, data
  *   that does not decode with `JobDataInvalid` or `PayloadInvalid`, all at once and without retries.
+ * - **Where a job runs**: on the Orchestrator's worker threads, so CPU work never blocks this process's event
+ *   loop (and its lock renewals); or, for the tasks given in-process `handlers` (work that mostly waits: HTTP
+ *   calls, database writes; no worker entry needed for them), on this process's runtime through the
+ *   Orchestrator's io lane, without the round trip to a worker thread (measured: no faster for tiny jobs, the io
+ *   lane's admission costs about as much; see docs/scale-out.md).
  * - **Scheduling**: `concurrency` jobs at once per consumer; the local Orchestrator's scheduler then applies
  *   priorities, per-key fairness (the job's `key`) and its rate limits; `limiter` is BullMQ's global rate limit
  *   across every consumer of the queue.
@@ -51,9 +56,18 @@ import * as os from "node:os"
 import { JobDataInvalid } from "../domain/DistributedError.ts"
 import { RedisUnavailable } from "../domain/DistributedError.ts"
 import { InvalidConfig, PayloadInvalid, TaskCancelled, TaskTimeout, UnknownTask } from "../domain/OrchestratorError.ts"
+import * as Task from "../domain/Task.ts"
 import * as WorkerTask from "../domain/WorkerTask.ts"
 import { bullmq } from "../runtime/distributed/Drivers.ts"
-import { backoffMillis, codecsOf, decodeJobData, describeIssue, isRetryable } from "../runtime/distributed/JobWire.ts"
+import {
+  backoffMillis,
+  binaryAt,
+  binaryDetail,
+  codecsOf,
+  decodeJobData,
+  describeIssue,
+  isRetryable
+} from "../runtime/distributed/JobWire.ts"
 import type { Failure, JobData } from "../runtime/distributed/JobWire.ts"
 import {
   cancelChannel,
@@ -77,8 +91,16 @@ import { Orchestrator } from "./Orchestrator.ts"
 export interface Options<G extends WorkerTask.Group<WorkerTask.Any>> {
   /** The queue's name (as given to the producers). */
   readonly queue: string
-  /** The definitions this consumer serves; the Orchestrator's worker entry must serve them too. */
+  /** The definitions this consumer serves; the Orchestrator's worker entry must serve those without `handlers`. */
   readonly tasks: G
+  /**
+   * In-process handlers for some of `tasks`: those run on this process's runtime (the Orchestrator's io lane, with
+   * its priorities, fairness keys, timeouts and spans) instead of a worker thread. Only for work that mostly waits;
+   * a handler that computes for long blocks the event loop that renews the jobs' locks. The io lane's permits
+   * (the Orchestrator's `scheduler.permits`, by default the machine's parallelism) cap how many run at once: give
+   * it at least `concurrency`.
+   */
+  readonly handlers?: Partial<WorkerTask.Handlers<G>> | undefined
   readonly redis?: RedisOptions | undefined
   /** Key prefix in Redis; the producers' one. Default `"orchestrator"`. */
   readonly prefix?: string | undefined
@@ -240,6 +262,19 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
 
     const byName = new Map<string, WorkerTask.Any>(options.tasks.tasks.map((task) => [task.name, task]))
     const known = [...byName.keys()]
+    const inProcess = new Map<string, (payload: unknown) => Effect.Effect<unknown, unknown>>()
+    for (const [taskName, handler] of Object.entries(options.handlers ?? {})) {
+      if (!byName.has(taskName) || typeof handler !== "function") {
+        return yield* new InvalidConfig({
+          field: `handlers.${taskName}`,
+          value: typeof handler,
+          detail: byName.has(taskName)
+            ? "must be a function"
+            : `no such task among \`tasks\` (${known.join(", ")})`
+        })
+      }
+      inProcess.set(taskName, handler as (payload: unknown) => Effect.Effect<unknown, unknown>)
+    }
     const redis = options.redis ?? {}
     const { UnrecoverableError, WaitingError, Worker } = yield* bullmq
     const client: Redis = yield* connect(redis, "consumer", connectTimeout)
@@ -356,7 +391,14 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
     const outcomeOf = (task: WorkerTask.Any, policy: JobData["retry"], exit: Exit.Exit<unknown, unknown>): Outcome => {
       if (Exit.isSuccess(exit)) {
         try {
-          return { _tag: "ok", value: codecsOf(task).encodeSuccess(exit.value) }
+          const value = codecsOf(task).encodeSuccess(exit.value)
+          const binary = binaryAt(value)
+          if (binary !== undefined) {
+            // Stored as JSON it would come back as an object of numbered fields: fail it rather than corrupt it.
+            const defect = new TypeError(`the result of task "${task.name}" holds ${binaryDetail(binary)}`)
+            return failWith(task, { _tag: "Die", defect }, false)
+          }
+          return { _tag: "ok", value }
         } catch (error) {
           return failWith(task, { _tag: "Die", defect: error }, false)
         }
@@ -371,13 +413,17 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
     const runJob = (job: Job, prepared: Exclude<ReturnType<typeof prepare>, Outcome>) => {
       const { data, payload, task, timeoutMillis } = prepared
       const jobId = job.id!
-      const run = orchestrator.offload(task, payload, {
+      const taskOptions = {
         id: `job-${jobId}`,
         name: task.name,
         priority: data.priority,
         ...(data.key === undefined ? {} : { key: data.key }),
         ...(timeoutMillis === Infinity ? {} : { timeout: Math.max(1, Math.floor(timeoutMillis)) })
-      })
+      }
+      const handler = inProcess.get(task.name)
+      const run = handler === undefined
+        ? orchestrator.offload(task, payload, taskOptions)
+        : orchestrator.run(Task.make(Effect.suspend(() => handler(payload)), { ...taskOptions, kind: "io" }))
       const checked = prepared.checkMark
         ? Effect.flatMap(
           Effect.promise(() => client.exists(cancelKey(prefix, name, jobId)).catch(() => 0)),

@@ -60,7 +60,14 @@ import { levels, TaskPriority } from "../domain/TaskPriority.ts"
 import type * as WorkerTask from "../domain/WorkerTask.ts"
 import { decodeConfigExit } from "../runtime/config/ConfigValidation.ts"
 import { bullmq } from "../runtime/distributed/Drivers.ts"
-import { bullPriority, codecsOf, describeIssue, encodeJobData } from "../runtime/distributed/JobWire.ts"
+import {
+  binaryAt,
+  binaryDetail,
+  bullPriority,
+  codecsOf,
+  describeIssue,
+  encodeJobData
+} from "../runtime/distributed/JobWire.ts"
 import type { JobData } from "../runtime/distributed/JobWire.ts"
 import {
   cancelChannel,
@@ -479,7 +486,11 @@ export const make = (
 
     const encodePayload = (task: WorkerTask.Any, payload: unknown): unknown | PayloadInvalid => {
       try {
-        return codecsOf(task).encodePayload(payload)
+        const encoded = codecsOf(task).encodePayload(payload)
+        const binary = binaryAt(encoded)
+        return binary === undefined
+          ? encoded
+          : new PayloadInvalid({ taskName: task.name, reason: "schema", detail: binaryDetail(binary) })
       } catch (error) {
         return new PayloadInvalid({ taskName: task.name, reason: "schema", detail: describeIssue(error) })
       }

@@ -1,14 +1,17 @@
 // The wire format of the distributed queue, without Redis: backoff, failure encoding, retry rules, job ids.
 import { assert, describe, it } from "@effect/vitest"
-import { Schema } from "effect"
+import { Exit, Schema } from "effect"
+import * as fc from "fast-check"
 import { WorkerCrashed } from "../../src/domain/OrchestratorError.ts"
 import { RetryPolicy } from "../../src/domain/RetryPolicy.ts"
 import {
   backoffMillis,
   bullPriority,
   codecsOf,
+  decodeJobData,
   failureMarker,
-  isRetryable
+  isRetryable,
+  JobData
 } from "../../src/runtime/distributed/JobWire.ts"
 import { jobIdOf } from "../../src/runtime/distributed/QueueSettings.ts"
 import { Charge, Declined } from "./fixtures/tasks.ts"
@@ -55,6 +58,64 @@ describe("JobWire", () => {
     assert.isTrue(isRetryable(p, { _tag: "TaskTimeout" }))
     assert.isTrue(isRetryable(p, { _tag: "WorkerCrashed" }))
     assert.isFalse(isRetryable(undefined, { _tag: "TaskTimeout" }), "no policy: no retry")
+  })
+
+  it("job data: the hand-checked common shape accepts and rejects exactly what the schema does", () => {
+    const bySchema = Schema.decodeUnknownExit(Schema.toCodecJson(JobData))
+    const anyValue = fc.oneof(
+      fc.constantFrom(1, 2, 0, -5, 1.5, Number.NaN, Infinity, "1", "normal", "low", "x", true, null, undefined, [], {}),
+      fc.string(),
+      fc.double()
+    )
+    const field = <A>(valid: fc.Arbitrary<A>) => fc.option(fc.oneof(valid, valid, anyValue), { nil: undefined })
+    const trace = fc.oneof(
+      fc.record({ traceId: fc.string(), spanId: fc.string(), sampled: fc.boolean() }),
+      fc.record({ traceId: anyValue, spanId: fc.string(), sampled: anyValue }),
+      fc.record({ traceId: fc.string(), spanId: fc.string(), sampled: fc.boolean(), extra: anyValue }),
+      anyValue
+    )
+    const data = fc.record({
+      v: field(fc.constant(1)),
+      task: field(fc.string()),
+      payload: field(anyValue),
+      priority: field(fc.constantFrom("critical", "high", "normal", "low")),
+      timeoutMillis: field(fc.double({ min: 0.001, max: 1e9, noNaN: true })),
+      retry: fc.option(fc.constantFrom({ maximumAttempts: 2 }, { maximumAttempts: -1 }, "x"), { nil: undefined }),
+      key: field(fc.string()),
+      trace: fc.option(trace, { nil: undefined }),
+      enqueuedAt: field(fc.double({ noNaN: true, noDefaultInfinity: true })),
+      extra: fc.option(anyValue, { nil: undefined })
+    }, { requiredKeys: [] })
+    const agrees = (input: unknown) => {
+      const ours = decodeJobData(input)
+      const schema = bySchema(input)
+      assert.strictEqual(ours._tag, schema._tag, JSON.stringify(input))
+      if (Exit.isSuccess(ours) && Exit.isSuccess(schema)) assert.deepStrictEqual(ours.value, schema.value)
+    }
+    fc.assert(fc.property(fc.oneof(data, anyValue), agrees), { numRuns: 5_000 })
+    // Each rule at its edge, on otherwise valid data.
+    const base = { v: 1, task: "t", priority: "normal", enqueuedAt: 5 }
+    const edges: Array<Record<string, unknown>> = [
+      { timeoutMillis: 0 },
+      { timeoutMillis: -1 },
+      { timeoutMillis: Infinity },
+      { timeoutMillis: 0.5 },
+      { enqueuedAt: Number.NaN },
+      { enqueuedAt: -Infinity },
+      { v: 2 },
+      { priority: "urgent" },
+      { task: 1 },
+      { key: 3 },
+      { trace: { traceId: "a", spanId: "b", sampled: "yes" } },
+      { trace: { traceId: "a", spanId: "b" } },
+      { trace: { traceId: "a", spanId: "b", sampled: true, more: 1 } },
+      { trace: [] },
+      { unknown: 1 }
+    ]
+    for (const edge of edges) agrees({ ...base, ...edge })
+    // The shapes every producer writes take the hand-checked path and come back as they are.
+    const plain = { v: 1, task: "inc", payload: 3, priority: "high", enqueuedAt: 1, key: "k" } as const
+    assert.deepStrictEqual(decodeJobData(plain), Exit.succeed(plain))
   })
 
   it("priorities map to BullMQ's 1..4, and idempotency keys to ids BullMQ accepts", () => {

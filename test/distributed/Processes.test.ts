@@ -6,12 +6,12 @@ import { Queue as BullQueue, QueueEvents } from "bullmq"
 import { Effect } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll } from "vitest"
+import { startRedis } from "../../scripts/redis-server.ts"
+import type { RedisServer } from "../../scripts/redis-server.ts"
 import * as Producer from "../../src/layers/Producer.ts"
 import { Inc, Slow } from "./fixtures/tasks.ts"
 import { killConsumer, spawnConsumer } from "./processes.ts"
 import type { ConsumerProcess } from "./processes.ts"
-import { startRedis } from "./redis.ts"
-import type { RedisServer } from "./redis.ts"
 
 let redis: RedisServer
 beforeAll(async () => {
@@ -85,6 +85,46 @@ describe("consumer processes (real Redis, real processes)", () => {
       const jobs = yield* Effect.promise(() => q.getCompleted(0, 1_999))
       const by = new Set(jobs.map((job) => job.processedBy))
       assert.strictEqual(by.size, 2, `processed by ${[...by].join(", ")}`)
+    }).pipe(Effect.provide(producerLayer(queue)), Effect.scoped)
+  })
+
+  it.live("kill -9 of a consumer: the survivor's stalled check moves its jobs back and counts them (metric too)", () => {
+    const queue = freshQueue()
+    /** The last `stats` line a consumer printed. */
+    const lastStats = (
+      c: ConsumerProcess
+    ): { stalled: number; stalledMetric: number; completed: number } | undefined => {
+      const lines = c.output().split("\n").filter((line) => line.startsWith("stats "))
+      return lines.length === 0 ? undefined : JSON.parse(lines[lines.length - 1]!.slice("stats ".length))
+    }
+    return Effect.gen(function*() {
+      const [victim, survivor] = yield* Effect.all([
+        consumer(queue, { CONCURRENCY: 4, STATS_MS: 100 }),
+        consumer(queue, { CONCURRENCY: 4, STATS_MS: 100 })
+      ], { concurrency: 2 })
+      const producer = yield* Producer.Producer
+      const q = yield* bull(queue)
+      const handles = yield* producer.enqueueAll(Slow, Array.from({ length: 16 }, (_, id) => ({ id, ms: 1_500 })))
+      const held = yield* Effect.promise(async () => {
+        for (;;) {
+          const mine = (await q.getActive()).filter((job) => job.processedBy?.endsWith(`:${victim!.pid}`))
+          if (mine.length > 0) return mine.length
+          await new Promise((resolve) => setTimeout(resolve, 10))
+        }
+      })
+      yield* waitFor("a stats line", Effect.sync(() => lastStats(survivor!) !== undefined), 5_000)
+      assert.strictEqual(lastStats(survivor!)!.stalled, 0, "nothing stalled before the kill")
+      yield* Effect.promise(() => killConsumer(victim!, "SIGKILL"))
+      yield* Effect.forEach(handles, (h) => h.await, { concurrency: "unbounded", discard: true })
+      // The counter moves on the consumer whose check found them: the survivor, the only one left.
+      yield* waitFor(
+        "the survivor to count the stalled jobs",
+        Effect.sync(() => (lastStats(survivor!)?.stalled ?? 0) >= held),
+        10_000
+      )
+      const stats = lastStats(survivor!)!
+      assert.strictEqual(stats.stalledMetric, stats.stalled, "the metric reads the same counter")
+      assert.isAtMost(stats.stalled, 16)
     }).pipe(Effect.provide(producerLayer(queue)), Effect.scoped)
   })
 

@@ -6,15 +6,28 @@ import { Queue as BullQueue } from "bullmq"
 import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Metric, Option, Scope, Tracer } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll } from "vitest"
+import { freePort, startRedis } from "../../scripts/redis-server.ts"
+import type { RedisServer } from "../../scripts/redis-server.ts"
 import type { InvalidConfig } from "../../src/domain/OrchestratorError.ts"
 import * as Consumer from "../../src/layers/Consumer.ts"
 import * as Orchestrator from "../../src/layers/Orchestrator.ts"
 import * as Producer from "../../src/layers/Producer.ts"
 import { serve } from "../../src/worker.ts"
 import { handlers } from "./fixtures/handlers.ts"
-import { Charge, Declined, Defect, Flaky, Inc, Slow, Stamp, Tasks, Unserved } from "./fixtures/tasks.ts"
-import { freePort, startRedis } from "./redis.ts"
-import type { RedisServer } from "./redis.ts"
+import {
+  Bytes,
+  Charge,
+  ClonedPayload,
+  ClonedResult,
+  Declined,
+  Defect,
+  Flaky,
+  Inc,
+  Slow,
+  Stamp,
+  Tasks,
+  Unserved
+} from "./fixtures/tasks.ts"
 
 let redis: RedisServer
 beforeAll(async () => {
@@ -126,6 +139,35 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
     }).pipe(Effect.provide(producerLayer(queue)), Effect.scoped)
   })
 
+  it.live("binary data: Schema.Uint8Array travels intact; the JSON-skipping WorkerTask schemas are refused, named", () => {
+    const queue = freshQueue()
+    return Effect.gen(function*() {
+      const producer = yield* Producer.Producer
+      const bytes = new Uint8Array([0, 1, 127, 128, 255])
+      const reversed = yield* (yield* producer.enqueue(Bytes, { label: "b", data: bytes })).await
+      assert.instanceOf(reversed, Uint8Array)
+      assert.deepStrictEqual([...reversed], [255, 128, 127, 1, 0])
+
+      // Refused before anything is sent, naming the field.
+      const payload = { label: "c", items: [{ data: new Uint8Array(2) }, { data: new Uint8Array([9]) }] }
+      const refused = failureOf(yield* Effect.exit(producer.enqueue(ClonedPayload, payload)))
+      assert.strictEqual(refused._tag, "PayloadInvalid")
+      assert.include((refused as { detail: string }).detail, "items.0.data (Uint8Array)")
+      assert.include((refused as { detail: string }).detail, "Schema.Uint8Array")
+      const all = failureOf(yield* Effect.exit(producer.enqueueAll(ClonedPayload, [payload])))
+      assert.include((all as { detail: string }).detail, "payloads[0]: binary data at items.0.data")
+      const q = yield* bull(queue)
+      const counts = yield* Effect.promise(() => q.getJobCounts("prioritized", "wait", "active", "completed", "failed"))
+      assert.strictEqual(Object.values(counts).reduce((a, b) => a + b, 0), 1, "only the Bytes job was ever added")
+
+      // A result that Redis could not keep fails the job, naming the field, instead of arriving corrupted.
+      const exit = yield* Effect.exit((yield* producer.enqueue(ClonedResult, 7)).await)
+      assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause), String(exit))
+      const defect = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+      assert.include(String((defect as Error)?.message), "the value itself (Uint8Array)")
+    }).pipe(Effect.provide(Layer.merge(producerLayer(queue), consumerLayer(queue))))
+  })
+
   it.live("a task the consumer does not serve fails with UnknownTask, once, without retries", () => {
     const queue = freshQueue()
     return Effect.gen(function*() {
@@ -209,6 +251,45 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
       assert.strictEqual((error as { timeoutMillis: number }).timeoutMillis, 200)
     }).pipe(Effect.provide(Layer.merge(producerLayer(queue), consumerLayer(queue))))
   })
+
+  it.live("in-process handlers: their tasks run on the consumer's runtime, typed errors and timeouts as on workers", () => {
+    const queue = freshQueue()
+    // Distinct from the worker's handlers (n + 1, a code of 402), so the result says which one ran.
+    const local = {
+      inc: (n: number) => Effect.succeed(n + 100),
+      charge: ({ account }: { account: string }) =>
+        Effect.fail(new Declined({ code: 409, account, at: new Date(Date.UTC(2026, 0, 1)) })),
+      slow: ({ ms }: { id: number; ms: number }) => Effect.as(Effect.sleep(ms), -1)
+    }
+    return Effect.gen(function*() {
+      const producer = yield* Producer.Producer
+      const inc = yield* producer.enqueue(Inc, 1)
+      const stamp = yield* producer.enqueue(Stamp, { label: "worker" })
+      const charge = yield* producer.enqueue(Charge, { account: "acme", cents: 5 })
+      const slow = yield* producer.enqueue(Slow, { id: 1, ms: 5_000 }, { timeout: "200 millis" })
+      assert.strictEqual(yield* inc.await, 101)
+      assert.strictEqual((yield* stamp.await).label, "worker", "a task without one still runs on the workers")
+      const declined = failureOf(yield* Effect.exit(charge.await))
+      assert.instanceOf(declined, Declined)
+      assert.strictEqual((declined as Declined).code, 409)
+      assert.strictEqual(failureOf(yield* Effect.exit(slow.await))._tag, "TaskTimeout")
+      const consumer = yield* Consumer.Consumer
+      const stats = yield* consumer.stats
+      assert.strictEqual(stats.completed, 2)
+      assert.strictEqual(stats.failed, 2)
+    }).pipe(Effect.provide(Layer.merge(producerLayer(queue), consumerLayer(queue, { handlers: local }))))
+  })
+
+  it.live("in-process handlers for a task the consumer does not serve: InvalidConfig naming it", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(
+        Effect.scoped(Layer.build(consumerLayer(freshQueue(), { handlers: { nope: () => Effect.void } as never })))
+      )
+      const error = failureOf(exit) as InvalidConfig
+      assert.strictEqual(error._tag, "InvalidConfig")
+      assert.strictEqual(error.field, "handlers.nope")
+      assert.include(error.detail, "inc")
+    }))
 
   it.live("cancel: a waiting job is removed, a running one is interrupted on its consumer", () => {
     const queue = freshQueue()

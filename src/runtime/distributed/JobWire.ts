@@ -12,13 +12,12 @@
  *
  * @internal
  */
-import { Schema } from "effect"
-import type { Exit } from "effect"
+import { Exit, Schema } from "effect"
 import * as SchemaIssue from "effect/SchemaIssue"
 import { DistributedError } from "../../domain/DistributedError.ts"
 import { OrchestratorError, WorkerCrashed } from "../../domain/OrchestratorError.ts"
 import { maximumIntervalOf, RetryPolicy } from "../../domain/RetryPolicy.ts"
-import { rank, TaskPriority } from "../../domain/TaskPriority.ts"
+import { levels, rank, TaskPriority } from "../../domain/TaskPriority.ts"
 import type * as WorkerTask from "../../domain/WorkerTask.ts"
 
 /** The producer's span, so the consumer's span of the job is its child. */
@@ -55,12 +54,53 @@ export type JobData = typeof JobData.Type
  * per-job path; the consumer decodes it with the schema.
  */
 export const encodeJobData = (data: JobData): typeof JobData.Encoded => data
-// Compiled by the first job a consumer reads, not at import: the barrel loads this module for every program.
-let decodeJobDataExit: ((input: unknown) => Exit.Exit<JobData, Schema.SchemaError>) | undefined
+// Compiled by the first job that needs it, not at import: the barrel loads this module for every program.
+let decodeWithSchemaExit: ((input: unknown) => Exit.Exit<JobData, Schema.SchemaError>) | undefined
+const decodeWithSchema = (input: unknown): Exit.Exit<JobData, Schema.SchemaError> =>
+  (decodeWithSchemaExit ??= Schema.decodeUnknownExit(Schema.toCodecJson(JobData)))(input)
+const priorities: ReadonlySet<unknown> = new Set(levels)
+const plainKeys: ReadonlySet<string> = new Set([
+  "v",
+  "task",
+  "payload",
+  "priority",
+  "timeoutMillis",
+  "key",
+  "trace",
+  "enqueuedAt"
+])
+const isFiniteNumber = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value)
+
+/**
+ * The schema's rules for the data of a job without a retry policy, checked by hand: a consumer decodes every job
+ * it takes, and the generic decoder costs it several microseconds a job. Data of any other shape (a retry policy,
+ * a field it does not know, a field that breaks a rule) is left to the schema, which also says what is wrong.
+ */
+const plainJobData = (input: unknown): JobData | undefined => {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return undefined
+  const data = input as { readonly [key: string]: unknown }
+  if (
+    data["v"] !== 1 || typeof data["task"] !== "string" || !priorities.has(data["priority"]) ||
+    !isFiniteNumber(data["enqueuedAt"])
+  ) return undefined
+  for (const key in data) if (!plainKeys.has(key)) return undefined
+  if ("timeoutMillis" in data && !(isFiniteNumber(data["timeoutMillis"]) && data["timeoutMillis"] > 0)) return undefined
+  if ("key" in data && typeof data["key"] !== "string") return undefined
+  if ("trace" in data) {
+    const trace = data["trace"]
+    if (typeof trace !== "object" || trace === null || Array.isArray(trace)) return undefined
+    const { sampled, spanId, traceId } = trace as { readonly [key: string]: unknown }
+    if (typeof traceId !== "string" || typeof spanId !== "string" || typeof sampled !== "boolean") return undefined
+    if (Object.keys(trace).length !== 3) return undefined
+  }
+  return data as JobData
+}
 
 /** Decodes job data read from Redis. */
-export const decodeJobData = (input: unknown): Exit.Exit<JobData, Schema.SchemaError> =>
-  (decodeJobDataExit ??= Schema.decodeUnknownExit(Schema.toCodecJson(JobData)))(input)
+export const decodeJobData = (input: unknown): Exit.Exit<JobData, Schema.SchemaError> => {
+  const plain = plainJobData(input)
+  return plain === undefined ? decodeWithSchema(input) : Exit.succeed(plain)
+}
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
@@ -74,6 +114,41 @@ export const describeIssue = (error: unknown): string => {
   )
   return path.length > 0 ? `${first.message} at ${path.join(".")}` : first.message
 }
+
+/**
+ * Where a value encoded for Redis still holds binary data (a typed array, a `DataView` or an `ArrayBuffer`), with its
+ * kind: `"data (Uint8Array)"`, `"items.0 (Float64Array)"`; undefined when it holds none. BullMQ stores JSON, which
+ * writes a `Uint8Array` as an object of numbered fields that no longer decodes. That is the case of the schemas
+ * that skip JSON to cross to a worker thread as binary (`WorkerTask.Uint8Array`, ...); Effect's own
+ * `Schema.Uint8Array` is base64 in JSON and travels.
+ */
+export const binaryAt = (value: unknown, path: ReadonlyArray<string | number> = []): string | undefined => {
+  if (typeof value !== "object" || value === null) return undefined
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) {
+    const where = path.length > 0 ? path.join(".") : "the value itself"
+    return `${where} (${value.constructor.name})`
+  }
+  // Only objects can hold binary data: the path grows for those alone, so a long array of numbers costs a loop.
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i]
+      const found = typeof item === "object" && item !== null ? binaryAt(item, [...path, i]) : undefined
+      if (found !== undefined) return found
+    }
+    return undefined
+  }
+  for (const key in value) {
+    const item: unknown = (value as { readonly [key: string]: unknown })[key]
+    const found = typeof item === "object" && item !== null ? binaryAt(item, [...path, key]) : undefined
+    if (found !== undefined) return found
+  }
+  return undefined
+}
+
+/** What a job's payload or result says when it holds binary data that Redis (JSON) would not keep. */
+export const binaryDetail = (where: string): string =>
+  `binary data at ${where} cannot travel through Redis, which stores JSON; in a task enqueued with the ` +
+  `Producer, use Effect's Schema.Uint8Array (base64 in JSON) rather than the WorkerTask binary schemas`
 
 /** BullMQ's priority for a level: 1 is served first; every job carries one, so none jumps the levels. */
 export const bullPriority = (priority: TaskPriority): number => rank(priority) + 1

@@ -1,5 +1,6 @@
-// A real redis-server for the distributed specs (and the example and benchmark): started on a free loopback
-// port with a temporary directory, no persistence, and stopped at the end. When `redis-server` is missing it is
+// A real redis-server for the distributed specs, the distributed example and the benchmarks, which all import it
+// from here (not part of the package: it publishes src and dist only). Started on a free loopback port with a
+// temporary directory, no persistence, and stopped at the end. When `redis-server` is missing it is
 // installed with Debian's apt-get where that is possible (root), saying so; otherwise this fails at once and
 // names the command to run. It never skips.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process"
@@ -8,10 +9,19 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 
-const findOnPath = (name: string): string | undefined => {
-  for (
-    const dir of (process.env["PATH"] ?? "").split(path.delimiter).concat(["/usr/bin", "/usr/sbin", "/usr/local/bin"])
-  ) {
+/** Where executables are looked for: PATH, then where Debian's packages put them. */
+export interface Lookup {
+  readonly dirs: ReadonlyArray<string>
+  readonly isRoot: boolean
+}
+
+const systemLookup = (): Lookup => ({
+  dirs: (process.env["PATH"] ?? "").split(path.delimiter).concat(["/usr/bin", "/usr/sbin", "/usr/local/bin"]),
+  isRoot: typeof process.getuid === "function" && process.getuid() === 0
+})
+
+const findOnPath = (name: string, dirs: ReadonlyArray<string>): string | undefined => {
+  for (const dir of dirs) {
     const candidate = path.join(dir, name)
     try {
       fs.accessSync(candidate, fs.constants.X_OK)
@@ -26,13 +36,14 @@ const findOnPath = (name: string): string | undefined => {
 let installed: string | undefined
 
 /** The path of `redis-server`, installing Debian's package first when it is missing and this process may. */
-export const redisServerPath = (): string => {
-  if (installed !== undefined) return installed
-  const found = findOnPath("redis-server")
-  if (found !== undefined) return (installed = found)
-  const aptGet = findOnPath("apt-get")
-  const isRoot = typeof process.getuid === "function" && process.getuid() === 0
-  if (aptGet === undefined || !isRoot) {
+export const redisServerPath = (given?: Lookup): string => {
+  // The answer for this machine is kept; a given lookup (a spec's) is never served from it.
+  if (given === undefined && installed !== undefined) return installed
+  const lookup = given ?? systemLookup()
+  const found = findOnPath("redis-server", lookup.dirs)
+  if (found !== undefined) return given === undefined ? (installed = found) : found
+  const aptGet = findOnPath("apt-get", lookup.dirs)
+  if (aptGet === undefined || !lookup.isRoot) {
     throw new Error(
       "redis-server is not installed and cannot be installed from here (needs root and apt-get). " +
         "Install it with: sudo apt-get install -y redis-server"
@@ -42,9 +53,9 @@ export const redisServerPath = (): string => {
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" }
   spawnSync(aptGet, ["update", "-qq"], { stdio: "inherit", env })
   execFileSync(aptGet, ["install", "-y", "-qq", "redis-server"], { stdio: "inherit", env })
-  const after = findOnPath("redis-server")
+  const after = findOnPath("redis-server", lookup.dirs)
   if (after === undefined) throw new Error("apt-get install -y redis-server ran, but redis-server is still not found")
-  return (installed = after)
+  return given === undefined ? (installed = after) : after
 }
 
 /** A free TCP port on loopback (picked by the OS, then released). */
