@@ -116,8 +116,15 @@ export const renderSvg = (suite: string, groups: ReadonlyArray<Group>): string =
 // A table cell: no HTML and no column breaks from a measurement's name.
 const cell = (text: string): string => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/\|/g, "\\|")
 
-/** The markdown page: per suite its chart, the measurements not charted, and the suite's ratios. */
-export const renderMarkdown = (reports: ReadonlyArray<Report>, chartPath: (suite: string) => string): string => {
+/**
+ * The markdown page: per suite its chart, the measurements not charted, the suite's ratios, and its written
+ * notes (`notes[suite]`, markdown: what a table cannot say, such as where a soak's memory goes).
+ */
+export const renderMarkdown = (
+  reports: ReadonlyArray<Report>,
+  chartPath: (suite: string) => string,
+  notes: Readonly<Record<string, string>> = {}
+): string => {
   const lines = [
     "# Benchmarks",
     "",
@@ -147,12 +154,17 @@ export const renderMarkdown = (reports: ReadonlyArray<Report>, chartPath: (suite
       for (const [name, value] of ratios) lines.push(`| \`${name}\` | ${format(value)} |`)
       lines.push("")
     }
+    const note = notes[report.suite]?.trim()
+    if (note !== undefined && note !== "") lines.push(note, "")
   }
   return lines.join("\n")
 }
 
-/** Reads every `<results>/*.json` and writes `<out>/benchmarks.md` and `<out>/benchmarks/<suite>.svg`. */
-export const renderAll = (results: string, out: string): ReadonlyArray<string> => {
+/**
+ * Reads every `<results>/*.json` (and `<notes>/<suite>.md` where there is one) and writes `<out>/benchmarks.md`
+ * and `<out>/benchmarks/<suite>.svg`.
+ */
+export const renderAll = (results: string, out: string, notesDir?: string): ReadonlyArray<string> => {
   const files = fs.readdirSync(results).filter((f) => f.endsWith(".json")).sort()
   const reports = files.map((f) => JSON.parse(fs.readFileSync(path.join(results, f), "utf8")) as Report)
   const charts = path.join(out, "benchmarks")
@@ -165,8 +177,13 @@ export const renderAll = (results: string, out: string): ReadonlyArray<string> =
     fs.writeFileSync(file, renderSvg(report.suite, groups))
     written.push(file)
   }
+  const notes: Record<string, string> = {}
+  for (const report of reports) {
+    const file = notesDir === undefined ? undefined : path.join(notesDir, `${report.suite}.md`)
+    if (file !== undefined && fs.existsSync(file)) notes[report.suite] = fs.readFileSync(file, "utf8")
+  }
   const page = path.join(out, "benchmarks.md")
-  fs.writeFileSync(page, renderMarkdown(reports, (suite) => `benchmarks/${suite}.svg`))
+  fs.writeFileSync(page, renderMarkdown(reports, (suite) => `benchmarks/${suite}.svg`, notes))
   written.push(page)
   return written
 }

@@ -97,6 +97,13 @@ describe("bench report", () => {
       assert.include(page, "| fib &lt;30> &amp; more | main thread | 189 ms |")
       assert.include(page, "| `tinyVsPiscina` | 12.5 |")
       assert.strictEqual(page, renderMarkdown([pool, scheduler], (suite) => `benchmarks/${suite}.svg`))
+      // a suite's written notes follow its tables, once there is a notes folder with its file
+      const notes = path.join(dir, "notes")
+      fs.mkdirSync(notes)
+      fs.writeFileSync(path.join(notes, "pool.md"), "Where the memory goes: here.\n")
+      renderAll(results, path.join(dir, "docs"), notes)
+      const withNotes = fs.readFileSync(path.join(dir, "docs", "benchmarks.md"), "utf8")
+      assert.include(withNotes, "| `tinyVsPiscina` | 12.5 |\n\nWhere the memory goes: here.\n\n## scheduler")
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
