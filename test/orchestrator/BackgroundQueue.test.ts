@@ -203,6 +203,21 @@ describe("BackgroundQueue", () => {
       assert.deepStrictEqual([stats.running, stats.queued, stats.completed, stats.cancelled], [0, 0, 1, 0])
     }))
 
+  it.effect("a drain right after the first submit, before any consumer has started, waits for that task", () =>
+    Effect.gen(function*() {
+      const pool = yield* start(1)
+      const handle = yield* pool.submit(Task.make(Effect.as(Effect.sleep("1 second"), "first")))
+      assert.deepStrictEqual([(yield* pool.stats).queued, (yield* pool.stats).running], [1, 0])
+      const shutdown = yield* Effect.forkChild(pool.shutdown({ mode: "drain", deadlineMillis: 10_000 }), {
+        startImmediately: true
+      })
+      yield* TestClock.adjust("999 millis")
+      assert.isUndefined(shutdown.pollUnsafe(), "the task has not run yet")
+      yield* TestClock.adjust("1 millis")
+      yield* Fiber.join(shutdown)
+      assert.strictEqual(yield* handle.await, "first")
+    }))
+
   it.effect("draining an idle queue returns at once, silently", () =>
     Effect.gen(function*() {
       const { logger, logs } = capture()
