@@ -21,7 +21,8 @@ if (asked.includes("report")) {
     process.exit(2)
   }
   const { renderAll } = await import("./render.ts")
-  for (const file of renderAll(path.join(dir, "results"), path.join(dir, "..", "docs"))) console.log(`wrote ${file}`)
+  const written = renderAll(path.join(dir, "results"), path.join(dir, "..", "docs"))
+  for (const file of written) console.log(`wrote ${file}`)
   process.exit(0)
 }
 const unknown = asked.filter((s) => !available.includes(s))

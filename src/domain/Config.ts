@@ -57,6 +57,7 @@ export const defaultDurationBucketsSeconds: ReadonlyArray<number> = [
 export const DurationBuckets = Schema.Array(Positive).check(
   Schema.makeFilter((bounds) => bounds.length > 0 || "must have at least one bound"),
   Schema.makeFilter((bounds) => {
+    // Stryker disable next-line EqualityOperator,ConditionalExpression: equivalent, at 0 bounds[-1] is undefined and `<=` undefined is false
     const at = bounds.findIndex((bound, i) => i > 0 && bound <= bounds[i - 1]!)
     return at === -1 || { path: [at], issue: `must be greater than the bound before it (${bounds[at - 1]})` }
   })

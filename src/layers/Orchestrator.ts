@@ -400,30 +400,18 @@ const makeWith = (
       const tagged = <I, S>(metric: Metric.Metric<I, S>, extra: Record<string, string> = {}) =>
         Metric.withAttributes(metric, { lane: "cpu", ...extra })
       const metrics = Scheduler.metrics
-      const registrations = [
-        ...levels.map((priority) =>
-          Metric.registerUnsafe(
-            tagged(metrics.queued, { priority }),
-            context,
-            MetricHooks.gaugeHooks(read((s) => s.queued[priority]))
-          )
-        ),
-        Metric.registerUnsafe(
-          tagged(metrics.waitingForCapacity),
-          context,
-          MetricHooks.gaugeHooks(read((s) => s.waitingForCapacity))
-        ),
-        Metric.registerUnsafe(tagged(metrics.running), context, MetricHooks.gaugeHooks(read((s) => s.running))),
-        Metric.registerUnsafe(tagged(metrics.permits), context, MetricHooks.gaugeHooks(read((s) => s.permits))),
-        Metric.registerUnsafe(tagged(metrics.admitted), context, MetricHooks.counterHooks(read((s) => s.admitted))),
-        Metric.registerUnsafe(tagged(metrics.rejected), context, MetricHooks.counterHooks(read((s) => s.rejected))),
-        Metric.registerUnsafe(tagged(metrics.promoted), context, MetricHooks.counterHooks(read((s) => s.promoted)))
-      ]
-      yield* Effect.addFinalizer(() =>
-        Effect.sync(() => {
-          for (const registration of registrations) registration.remove()
-        })
-      )
+      const series = new MetricHooks.OwnedSeries(context)
+      for (const priority of levels) {
+        series.add(tagged(metrics.queued, { priority }), MetricHooks.gaugeHooks(read((s) => s.queued[priority])))
+      }
+      series.add(tagged(metrics.waitingForCapacity), MetricHooks.gaugeHooks(read((s) => s.waitingForCapacity)))
+      series.add(tagged(metrics.running), MetricHooks.gaugeHooks(read((s) => s.running)))
+      series.add(tagged(metrics.permits), MetricHooks.gaugeHooks(read((s) => s.permits)))
+      series.add(tagged(metrics.admitted), MetricHooks.counterHooks(read((s) => s.admitted)))
+      series.add(tagged(metrics.rejected), MetricHooks.counterHooks(read((s) => s.rejected)))
+      series.add(tagged(metrics.promoted), MetricHooks.counterHooks(read((s) => s.promoted)))
+      // at close: the final values stay for an exporter's last flush
+      yield* Effect.addFinalizer(() => Effect.sync(() => series.freeze()))
     }
 
     // Task metrics go to the registry the orchestrator was built with, beside the pool's and the lanes' own,

@@ -385,7 +385,7 @@ const build = (
         )
         return Effect.andThen(draining, Effect.andThen(stop, stopped)).pipe(
           Effect.annotateLogs({ pool: name }),
-          Effect.ensuring(Effect.sync(registry.remove))
+          Effect.ensuring(Effect.sync(registry.freeze))
         )
       })
     )

@@ -28,6 +28,68 @@ describe("PoolConfig", () => {
     assert.strictEqual(config.concurrentTasksPerWorker, 16)
   })
 
+  it("every default, exactly", () => {
+    assert.deepStrictEqual(valid(decode({})), {
+      minWorkers: 1,
+      maxWorkers: Config.parallelism,
+      concurrentTasksPerWorker: 16,
+      idleTimeout: 30_000,
+      terminationGrace: 1_000,
+      shutdownDeadline: 10_000,
+      maxBootFailures: 3,
+      bootTimeout: 30_000,
+      mode: "thread",
+      durationBucketsSeconds: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60]
+    })
+  })
+
+  it("zero is accepted where a duration or count may be zero, and rejected where it must be positive", () => {
+    const zeros = valid(decode({ idleTimeout: 0, terminationGrace: 0, shutdownDeadline: 0 }))
+    assert.deepStrictEqual(
+      [zeros.idleTimeout, zeros.terminationGrace, zeros.shutdownDeadline],
+      [0, 0, 0]
+    )
+    for (
+      const field of ["maxTasksPerWorker", "maxHeapMb", "taskTimeout", "bootTimeout", "maxBootFailures"]
+    ) {
+      assert.strictEqual(invalid(decode({ [field]: 0 })).field, `pool.${field}`)
+    }
+    for (const field of ["idleTimeout", "terminationGrace", "shutdownDeadline", "minWorkers"]) {
+      assert.strictEqual(invalid(decode({ [field]: -1 })).field, `pool.${field}`)
+    }
+    for (const field of ["maxYoungGenerationSizeMb", "codeRangeSizeMb", "stackSizeMb"]) {
+      assert.strictEqual(invalid(decode({ resourceLimits: { [field]: 0 } })).field, `pool.resourceLimits.${field}`)
+    }
+    const ok = valid(decode({ maxTasksPerWorker: 1, maxHeapMb: 0.5, taskTimeout: 0.5, bootTimeout: 1 }))
+    assert.deepStrictEqual([ok.maxTasksPerWorker, ok.maxHeapMb, ok.taskTimeout, ok.bootTimeout], [
+      1,
+      0.5,
+      0.5,
+      1
+    ])
+    assert.strictEqual(invalid(decode({ idleTimeout: Infinity })).field, "pool.idleTimeout")
+  })
+
+  it("niceIncrement is an integer from 0 to 19", () => {
+    assert.strictEqual(valid(decode({ niceIncrement: 0 })).niceIncrement, 0)
+    assert.strictEqual(valid(decode({ niceIncrement: 19 })).niceIncrement, 19)
+    for (const bad of [-1, 20, 1.5]) {
+      assert.strictEqual(invalid(decode({ niceIncrement: bad })).field, "pool.niceIncrement")
+    }
+  })
+
+  it("duration buckets: at least one, each greater than the one before it", () => {
+    assert.deepStrictEqual(valid(decode({ durationBucketsSeconds: [0.5] })).durationBucketsSeconds, [0.5])
+    const empty = invalid(decode({ durationBucketsSeconds: [] }))
+    assert.strictEqual(empty.field, "pool.durationBucketsSeconds")
+    assert.include(empty.detail, "at least one bound")
+    const equal = invalid(decode({ durationBucketsSeconds: [1, 2, 2] }))
+    assert.strictEqual(equal.field, "pool.durationBucketsSeconds.2")
+    assert.include(equal.detail, "greater than the bound before it (2)")
+    assert.strictEqual(invalid(decode({ durationBucketsSeconds: [1, 0.5] })).field, "pool.durationBucketsSeconds.1")
+    assert.strictEqual(invalid(decode({ durationBucketsSeconds: [0, 1] })).field, "pool.durationBucketsSeconds.0")
+  })
+
   it("undefined input takes every default", () => {
     assert.deepStrictEqual(valid(decode(undefined)), valid(decode({})))
   })
@@ -92,10 +154,22 @@ describe("SchedulerConfig", () => {
   const decode = ConfigValidation.decodeConfigExit(Config.SchedulerConfig, "scheduler")
 
   it("defaults", () => {
-    const config = valid(decode({}))
-    assert.strictEqual(config.permits, Config.parallelism)
-    assert.strictEqual(config.overflow, "suspend")
-    assert.isUndefined(config.capacity)
+    assert.deepStrictEqual(valid(decode({})), {
+      permits: Config.parallelism,
+      overflow: "suspend",
+      aging: 10_000,
+      durationBucketsSeconds: Config.defaultDurationBucketsSeconds
+    })
+  })
+
+  it("aging, perKeyLimit and rate keep valid values and reject zero", () => {
+    const config = valid(decode({ aging: 0.5, perKeyLimit: 1, rate: { limit: 1, interval: 0.5 } }))
+    assert.deepStrictEqual([config.aging, config.perKeyLimit, config.rate], [0.5, 1, {
+      limit: 1,
+      interval: 0.5
+    }])
+    assert.strictEqual(invalid(decode({ aging: 0 })).field, "scheduler.aging")
+    assert.strictEqual(invalid(decode({ perKeyLimit: 0 })).field, "scheduler.perKeyLimit")
   })
 
   it("overflow: fail is accepted; an unknown overflow policy is rejected by name", () => {
@@ -125,7 +199,22 @@ describe("OrchestratorConfig", () => {
     const config = valid(decode({}))
     assert.strictEqual(config.pool.maxWorkers, Config.parallelism)
     assert.strictEqual(config.scheduler.permits, Config.parallelism)
-    assert.isAtLeast(config.blocking.threads, 1)
+    assert.strictEqual(config.blocking.threads, Math.max(1, Math.min(4, Config.parallelism)))
+    assert.deepStrictEqual(config.background, { consumers: Config.parallelism * 2, drainDeadline: 10_000 })
+    assert.deepStrictEqual(config.durationBucketsSeconds, Config.defaultDurationBucketsSeconds)
+    assert.isUndefined(config.cpuPermits)
+    assert.isUndefined(config.retry)
+  })
+
+  it("background and cpuPermits: kept when valid, rejected by name when not", () => {
+    const config = valid(decode({ cpuPermits: 1, background: { consumers: 1, drainDeadline: 0 } }))
+    assert.deepStrictEqual([config.cpuPermits, config.background], [1, { consumers: 1, drainDeadline: 0 }])
+    assert.strictEqual(invalid(decode({ background: { consumers: 0 } })).field, "background.consumers")
+    assert.strictEqual(
+      invalid(decode({ background: { drainDeadline: -1 } })).field,
+      "background.drainDeadline"
+    )
+    assert.strictEqual(invalid(decode({ cpuPermits: 0 })).field, "cpuPermits")
   })
 
   it("nested errors carry the full path", () => {
@@ -172,6 +261,61 @@ describe("RetryPolicy", () => {
   })
 })
 
+describe("ConfigValidation.decodeConfigExit", () => {
+  const decode = ConfigValidation.decodeConfigExit(Config.PoolConfig, "pool")
+
+  it("names every kind of offending value, and a function or symbol is an InvalidConfig, not a thrown defect", () => {
+    const cases: Array<readonly [unknown, string]> = [
+      [true, "true"],
+      ["4", "\"4\""],
+      [undefined, "undefined"],
+      [10n, "10n"],
+      [function workers() {}, "a function (workers)"],
+      [Symbol("s"), "Symbol(s)"],
+      [[1, 2], "[1,2]"],
+      [{ n: 1n }, "[object Object]"]
+    ]
+    for (const [value, rendered] of cases) {
+      const error = invalid(decode({ maxWorkers: value }))
+      assert.strictEqual(error.field, "pool.maxWorkers")
+      assert.strictEqual(error.value, rendered)
+      assert.include(error.detail, "Expected number")
+    }
+    assert.strictEqual(invalid(decode({ maxWorkers: () => 1 })).value, "a function (maxWorkers)")
+    // numbers as they are, not as JSON writes them (null)
+    assert.strictEqual(invalid(decode({ maxWorkers: Number.NaN })).value, "NaN")
+    assert.strictEqual(invalid(decode({ maxWorkers: Infinity })).value, "Infinity")
+    assert.strictEqual(invalid(decode({ maxWorkers: [() => 1][0] })).value, "a function")
+  })
+
+  it("the detail is the first issue's own message, not the whole schema error", () => {
+    assert.strictEqual(invalid(decode({ maxWorkers: -2 })).detail, "Expected a value greater than or equal to 1")
+  })
+
+  it("a missing required key reads as undefined", () => {
+    const error = invalid(ConfigValidation.decodeConfigExit(Config.SchedulerConfig, "scheduler")({ rate: {} }))
+    assert.deepStrictEqual([error.field, error.value], ["scheduler.rate.limit", "undefined"])
+  })
+
+  it("a value that is not an object at all is reported on the section, or on (root) without one", () => {
+    const error = invalid(decode("nope"))
+    assert.deepStrictEqual([error.field, error.value], ["pool", "\"nope\""])
+    assert.strictEqual(invalid(ConfigValidation.decodeConfigExit(Config.PoolConfig)(7)).field, "(root)")
+  })
+
+  it("null input takes every default, as undefined does", () => {
+    assert.deepStrictEqual(valid(decode(null)), valid(decode({})))
+  })
+
+  it("a defect inside a schema stays a defect", () => {
+    const throwing = Schema.Number.check(Schema.makeFilter((): boolean => {
+      throw new Error("boom")
+    }))
+    const exit = ConfigValidation.decodeConfigExit(throwing)(1)
+    assert.isTrue(Exit.isFailure(exit) && exit.cause.reasons[0]?._tag === "Die")
+  })
+})
+
 describe("ConfigValidation.timeoutMillis", () => {
   it("accepts positive durations, and infinity as no timeout", () => {
     assert.strictEqual(ConfigValidation.timeoutMillis("2 seconds", "t"), 2_000)
@@ -184,6 +328,7 @@ describe("ConfigValidation.timeoutMillis", () => {
       const error = ConfigValidation.timeoutMillis(bad as never, "task.timeout")
       assert.instanceOf(error, InvalidConfig)
       assert.strictEqual((error as InvalidConfig).field, "task.timeout")
+      assert.strictEqual((error as InvalidConfig).detail, "expected a positive duration")
     }
   })
 })

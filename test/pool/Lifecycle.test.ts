@@ -183,13 +183,28 @@ describe("metrics", () => {
       assert.isAtMost(utilisation, 1)
     }).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))
 
-  it.live("the series are removed when the pool's scope closes", () =>
+  it.live("at the pool's close the series keep their final values; a pool of the same name replaces them", () =>
     Effect.gen(function*() {
-      yield* Effect.scoped(Effect.gen(function*() {
-        const pool = yield* WorkerPool.make({ entry: workerEntry, name: "gone", minWorkers: 1, maxWorkers: 1 })
-        yield* pool.run(Inc, 1)
-        assert.isAbove((yield* Metric.snapshot).length, 0)
-      }))
-      assert.strictEqual((yield* Metric.snapshot).length, 0)
+      const completed = (snapshot: ReadonlyArray<Metric.Metric.Snapshot>) =>
+        snapshot.filter((m) => m.id === "orchestrator_pool_tasks_completed_total").map((m) =>
+          (m.state as Metric.CounterState<number>).count
+        )
+      const use = (calls: number) =>
+        Effect.scoped(Effect.gen(function*() {
+          const pool = yield* WorkerPool.make({ entry: workerEntry, name: "gone", minWorkers: 1, maxWorkers: 1 })
+          yield* Effect.forEach(Array.from({ length: calls }, (_, i) => i), (n) => pool.run(Inc, n))
+          return (yield* Metric.snapshot).length
+        }))
+      const live = yield* use(3)
+      const closed = yield* Metric.snapshot
+      assert.strictEqual(closed.length, live)
+      assert.deepStrictEqual(completed(closed), [3])
+      const workers = closed.find((m) => m.id === "orchestrator_pool_workers")?.state as Metric.GaugeState<number>
+      assert.strictEqual(workers.value, 0, "the value at close: every worker stopped")
+      // the same series again, not a second set
+      assert.strictEqual(yield* use(2), live)
+      const again = yield* Metric.snapshot
+      assert.strictEqual(again.length, live)
+      assert.deepStrictEqual(completed(again), [2])
     }).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))
 })

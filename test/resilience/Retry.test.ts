@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Exit, Fiber, Random, Schedule, Schema } from "effect"
+import { Clock, Duration, Effect, Exit, Fiber, Logger, Random, References, Schedule, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { InvalidConfig, TaskTimeout, WorkerCrashed } from "../../src/domain/OrchestratorError.ts"
 import { RetryPolicy } from "../../src/domain/RetryPolicy.ts"
@@ -464,5 +464,93 @@ describe("Retry configuration", () => {
       const fiber = yield* Retry.retryCounted(task, policy).pipe(Effect.forkChild)
       yield* TestClock.adjust("100 millis")
       assert.strictEqual((yield* Fiber.join(fiber)).attempts, 2)
+    }))
+})
+
+describe("Retry details", () => {
+  const logsOf = <A, E>(effect: Effect.Effect<A, E>) =>
+    Effect.gen(function*() {
+      const lines: Array<{ message: unknown; annotations: Record<string, unknown> }> = []
+      const logger = Logger.make(({ fiber, message }) => {
+        lines.push({
+          message: Array.isArray(message) ? message.join(" ") : message,
+          annotations: { ...fiber.getRef(References.CurrentLogAnnotations) }
+        })
+      })
+      const fiber = yield* effect.pipe(
+        Effect.exit,
+        Effect.provide(Logger.layer([logger])),
+        Effect.provideService(References.MinimumLogLevel, "Debug"),
+        Effect.forkChild
+      )
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(fiber)
+      return lines
+    })
+
+  it.effect("each retry logs the task, the error's tag, the next attempt and its delay", () =>
+    Effect.gen(function*() {
+      const { task } = recorder({ succeedOn: 2 })
+      const lines = yield* logsOf(
+        Retry.retry(task, { initialInterval: 100, jitter: 0 }, { taskName: "resize", taskId: "t-1" })
+      )
+      assert.deepStrictEqual(lines, [{
+        message: "retrying resize after Flaky: attempt 2 in 100 ms",
+        annotations: { task: "resize", taskId: "t-1", attempt: 2, delayMillis: 100, error: "Flaky" }
+      }])
+    }))
+
+  it.effect("without names a retry logs task and anonymous; a string error is its own tag, others unknown", () =>
+    Effect.gen(function*() {
+      const policy = { initialInterval: 100, maximumAttempts: 2, jitter: 0 }
+      const named = yield* logsOf(Retry.retry(Effect.fail("busy"), policy))
+      assert.deepStrictEqual(named.map((l) => [l.message, l.annotations]), [[
+        "retrying task after busy: attempt 2 in 100 ms",
+        { task: "task", taskId: "anonymous", attempt: 2, delayMillis: 100, error: "busy" }
+      ]])
+      for (const error of [42, { code: 1 }, null, { _tag: 7 }]) {
+        const lines = yield* logsOf(Retry.retry(Effect.fail(error), policy))
+        assert.deepStrictEqual(lines.map((l) => l.annotations.error), ["unknown"], JSON.stringify(error))
+      }
+    }))
+
+  it.effect("a policy object is decoded once; undefined and null take the defaults; a non-object is InvalidConfig", () =>
+    Effect.gen(function*() {
+      const policy = { maximumAttempts: 2 }
+      assert.strictEqual(Retry.decodePolicyExit(policy), Retry.decodePolicyExit(policy))
+      assert.notStrictEqual(Retry.decodePolicyExit({ maximumAttempts: 2 }), Retry.decodePolicyExit(policy))
+      const defaults = yield* Retry.decodePolicy(undefined)
+      assert.strictEqual(defaults.maximumAttempts, 3)
+      assert.deepStrictEqual(yield* Retry.decodePolicy(null as never), defaults)
+      const error = yield* Effect.flip(Retry.decodePolicy(5 as never))
+      assert.instanceOf(error, InvalidConfig)
+      assert.strictEqual(error.field, "retry")
+    }))
+
+  it.effect("an attempt left with exactly its per-attempt timeout before the deadline times out on the attempt's own limit", () =>
+    Effect.gen(function*() {
+      // attempt 1 fails at 0; attempt 2 starts at 200, with 100 ms left of the deadline, the attempt's own limit
+      let attempts = 0
+      const task = Effect.suspend(() => ++attempts === 1 ? Effect.fail(new Flaky({ attempt: 1 })) : Effect.never)
+      const fiber = yield* Retry.retryCounted(task, {
+        initialInterval: 200,
+        jitter: 0,
+        maximumAttempts: 5,
+        attemptTimeout: 100,
+        deadline: 300
+      }).pipe(Effect.forkChild)
+      yield* TestClock.adjust("300 millis")
+      const { exit } = yield* joinDone(fiber)
+      assert.strictEqual(attempts, 2)
+      assert.deepStrictEqual(
+        failureOf(exit),
+        new TaskTimeout({ taskId: "anonymous", taskName: "task", timeoutMillis: 100 })
+      )
+    }))
+
+  it.effect("retry and retryCounted take the effect first, as well as in a pipe", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(yield* Retry.retry(Effect.succeed(1), { maximumAttempts: 1 }), 1)
+      assert.strictEqual((yield* Retry.retryCounted(Effect.succeed(1), { maximumAttempts: 1 })).attempts, 1)
     }))
 })

@@ -41,7 +41,28 @@ describe("PriorityQueue", () => {
     queue.remove(items[3]!)
     queue.remove(items[3]!) // twice is harmless
     assert.strictEqual(queue.depth[2], 2)
+    assert.strictEqual(queue.queued, 2)
+    assert.strictEqual(anon.waiting, 2)
     assert.deepStrictEqual(drain(queue, 0), ["a", "c"])
+  })
+
+  it("remove on an entry that was popped, or never queued, touches no other entry", () => {
+    const queue = new PriorityQueue<Item>({ agingMillis: 1_000 })
+    const anon = queue.group(undefined)
+    const [x, y] = [new Item("x", 1), new Item("y", 1)]
+    queue.push(x, anon, 0)
+    queue.push(y, anon, 0)
+    assert.strictEqual(queue.pop(0), x)
+    queue.remove(x)
+    queue.remove(new Item("never queued", 1))
+    assert.deepStrictEqual([queue.queued, queue.depth[1], anon.waiting], [1, 1, 1])
+    assert.deepStrictEqual(drain(queue, 0), ["y"])
+  })
+
+  it("the group of unkeyed entries is the shared anonymous one, never a keyed group", () => {
+    const queue = new PriorityQueue<Item>({ agingMillis: 1_000 })
+    assert.strictEqual(queue.group(undefined), queue.anonymous)
+    assert.strictEqual(queue.groupCount, 0)
   })
 
   it("takes keys in turn within a level", () => {
@@ -54,6 +75,38 @@ describe("PriorityQueue", () => {
     queue.push(new Item("b2", 2), b, 0)
     queue.push(new Item("c1", 2), c, 0)
     assert.deepStrictEqual(drain(queue, 0), ["a1", "b1", "c1", "a2", "b2", "a3", "a4"])
+  })
+
+  it("removing the last entry of a key that is not next in turn skips no other key", () => {
+    const queue = new PriorityQueue<Item>({ agingMillis: 1_000 })
+    const [a, b, c] = [queue.group("a"), queue.group("b"), queue.group("c")]
+    queue.push(new Item("a1", 2), a, 0)
+    queue.push(new Item("a2", 2), a, 0)
+    const b1 = new Item("b1", 2)
+    queue.push(b1, b, 0)
+    queue.push(new Item("c1", 2), c, 0)
+    queue.remove(b1)
+    assert.deepStrictEqual(drain(queue, 0), ["a1", "c1", "a2"])
+  })
+
+  it("removing the last entry of the key whose turn it is passes the turn to the next key", () => {
+    const queue = new PriorityQueue<Item>({ agingMillis: 1_000 })
+    const a1 = new Item("a1", 2)
+    queue.push(a1, queue.group("a"), 0)
+    queue.push(new Item("b1", 2), queue.group("b"), 0)
+    queue.push(new Item("c1", 2), queue.group("c"), 0)
+    queue.remove(a1)
+    assert.deepStrictEqual(drain(queue, 0), ["b1", "c1"])
+  })
+
+  it("take of an entry other than peek's leaves the turn where it was", () => {
+    const queue = new PriorityQueue<Item>({ agingMillis: 1_000 })
+    const b1 = new Item("b1", 2)
+    queue.push(new Item("a1", 2), queue.group("a"), 0)
+    queue.push(b1, queue.group("b"), 0)
+    queue.push(new Item("c1", 2), queue.group("c"), 0)
+    queue.take(b1)
+    assert.deepStrictEqual(drain(queue, 0), ["a1", "c1"])
   })
 
   it("a key that joins late waits for one turn of the keys already queued, not for their backlog", () => {
@@ -93,6 +146,45 @@ describe("PriorityQueue", () => {
     queue.release(a)
     assert.isFalse(a.blocked)
     assert.strictEqual(queue.pop(0)!.name, "a2")
+  })
+
+  it("a key is blocked only once it reaches its limit, and stays blocked until it is below it", () => {
+    const queue = new PriorityQueue<Item>({ agingMillis: 1_000, perKeyLimit: 2 })
+    const a = queue.group("a")
+    assert.isTrue(queue.canRun(a))
+    queue.acquire(a)
+    assert.isTrue(queue.canRun(a))
+    assert.isFalse(a.blocked)
+    queue.acquire(a)
+    assert.isFalse(queue.canRun(a))
+    assert.isTrue(a.blocked)
+    // acquire does not refuse past the limit: one release from one over it is not enough
+    queue.acquire(a)
+    queue.release(a)
+    assert.isTrue(a.blocked)
+    queue.release(a)
+    assert.isFalse(a.blocked)
+  })
+
+  it("an unblocked key is served from the level its entries are in, whichever it is", () => {
+    const queue = new PriorityQueue<Item>({ agingMillis: 1_000, perKeyLimit: 1 })
+    const a = queue.group("a")
+    queue.acquire(a)
+    queue.push(new Item("a-normal", 2), a, 0)
+    queue.release(a)
+    assert.strictEqual(queue.pop(0)?.name, "a-normal")
+    assert.isUndefined(queue.pop(0))
+  })
+
+  it("hasEligible sees an entry in any single lane, the holding lane included", () => {
+    for (let lane = 0; lane <= holdingLane; lane++) {
+      const queue = new PriorityQueue<Item>({ agingMillis: 1_000 })
+      assert.isFalse(queue.hasEligible())
+      const item = new Item(`in ${lane}`, Math.min(lane, 3))
+      if (lane === holdingLane) queue.hold(item, queue.anonymous, 0)
+      else queue.push(item, queue.anonymous, 0)
+      assert.isTrue(queue.hasEligible(), `an entry in lane ${lane}`)
+    }
   })
 
   it("unkeyed entries are never limited", () => {
@@ -137,6 +229,18 @@ describe("PriorityQueue", () => {
     queue.age(10_000)
     assert.strictEqual(low.lane, 0)
     assert.deepStrictEqual([...queue.depth], [1, 0, 0, 0, 0])
+  })
+
+  it("removing an entry from the middle of a level keeps the level's oldest entry due for aging", () => {
+    const queue = new PriorityQueue<Item>({ agingMillis: 100 })
+    const anon = queue.group(undefined)
+    const [a, b, c] = [new Item("a", 3), new Item("b", 3), new Item("c", 3)]
+    queue.push(a, anon, 0)
+    queue.push(b, anon, 10)
+    queue.push(c, anon, 20)
+    queue.remove(b)
+    queue.age(100)
+    assert.deepStrictEqual([a.lane, c.lane], [2, 3])
   })
 
   it("a promoted entry goes ahead of entries that reached its new level later", () => {
@@ -211,6 +315,15 @@ describe("PriorityQueue", () => {
     assert.strictEqual(held2.lane, 0)
     assert.strictEqual(queue.queued, 1)
     assert.isUndefined(queue.admitHeld(1_000_000))
+  })
+
+  it("a held entry let in ages the queue first: entries due at its level before it arrived stay ahead", () => {
+    const queue = new PriorityQueue<Item>({ agingMillis: 100 })
+    const anon = queue.group(undefined)
+    queue.push(new Item("normal", 2), anon, 0) // due at level 1 at 100
+    queue.hold(new Item("held-high", 1), anon, 0)
+    queue.admitHeld(150)
+    assert.deepStrictEqual(drain(queue, 150), ["normal", "held-high"])
   })
 
   it("takeAll empties every lane", () => {

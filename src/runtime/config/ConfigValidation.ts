@@ -9,13 +9,21 @@ import { InvalidConfig } from "../../domain/OrchestratorError.ts"
 import { firstIssue, valueAt } from "../wire/WireCodec.ts"
 
 const render = (value: unknown): string => {
-  if (typeof value === "string") return JSON.stringify(value)
-  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") return String(value)
-  if (value === undefined) return "undefined"
-  try {
-    return JSON.stringify(value)
-  } catch {
-    return String(value)
+  switch (typeof value) {
+    // not through JSON, which writes NaN and Infinity as null
+    case "number":
+      return String(value)
+    case "bigint":
+      return `${value}n`
+    case "function":
+      return value.name === "" ? "a function" : `a function (${value.name})`
+    default:
+      try {
+        // undefined for what JSON cannot write (undefined, a symbol): its String then
+        return JSON.stringify(value) ?? String(value)
+      } catch {
+        return String(value)
+      }
   }
 }
 
@@ -31,15 +39,18 @@ export const decodeConfigExit = <S extends Schema.Codec<any, any, never, never>>
   return (input: unknown): Exit.Exit<S["Type"], InvalidConfig> => {
     const exit = decode(input ?? {})
     if (Exit.isSuccess(exit)) return Exit.succeed(exit.value)
+    // Stryker disable next-line ConditionalExpression: equivalent, a reason that is not a Fail has no `error`, and the check below then returns the exit as it is
     const error = exit.cause.reasons.find((r) => r._tag === "Fail")
     if (error === undefined || !Schema.isSchemaError(error.error)) return exit as never
     const first = firstIssue(error.error.issue)
+    // Stryker disable next-line OptionalChaining,ArrayDeclaration: equivalent, firstIssue is undefined only for an issue without a leaf, which a failed decode never gives
     const path = first?.path ?? []
     const field = [...(section === undefined ? [] : [section]), ...path.map(String)].join(".") || "(root)"
     return Exit.fail(
       new InvalidConfig({
         field,
         value: render(valueAt(input, path)),
+        // Stryker disable next-line OptionalChaining: equivalent, see `path` above
         detail: first?.message ?? error.error.message
       })
     )

@@ -8,7 +8,7 @@
 import type * as Context from "effect/Context"
 import * as Metric from "effect/Metric"
 import { defaultDurationBucketsSeconds } from "../../domain/Config.ts"
-import { counterHooks, gaugeHooks, histogramHooks } from "../metrics/MetricHooks.ts"
+import { counterHooks, gaugeHooks, histogramHooks, OwnedSeries } from "../metrics/MetricHooks.ts"
 import type { TaskStats } from "./Call.ts"
 import type { Engine } from "./Dispatch.ts"
 
@@ -53,42 +53,29 @@ export const metrics = {
 
 /**
  * Registers the metrics of pool `name`, read from `engine`. The per-task series are registered as task names
- * appear: pass the returned `onNewTask` to the dispatcher. `remove` takes every series out of the registry.
+ * appear: pass the returned `onNewTask` to the dispatcher. `freeze`, at the pool's close, keeps every series at
+ * its final value (see {@link OwnedSeries}).
  */
 export const register = (name: string, context: Context.Context<never>) => {
-  const registrations: Array<Metric.Registration> = []
+  const series = new OwnedSeries(context)
   const onNewTask = (stats: TaskStats): void => {
     const labels = { pool: name, task: stats.name }
-    registrations.push(
-      Metric.registerUnsafe(
-        Metric.withAttributes(metrics.tasksCompleted, labels),
-        context,
-        counterHooks(() => stats.completed)
-      ),
-      Metric.registerUnsafe(
-        Metric.withAttributes(metrics.tasksFailed, labels),
-        context,
-        counterHooks(() => stats.failed)
-      )
-    )
+    series.add(Metric.withAttributes(metrics.tasksCompleted, labels), counterHooks(() => stats.completed))
+    series.add(Metric.withAttributes(metrics.tasksFailed, labels), counterHooks(() => stats.failed))
   }
   const attach = (engine: Engine): void => {
     const tagged = <I, S>(metric: Metric.Metric<I, S>) => Metric.withAttributes(metric, { pool: name })
-    registrations.push(
-      Metric.registerUnsafe(tagged(metrics.workers), context, gaugeHooks(() => engine.stats().workers)),
-      Metric.registerUnsafe(tagged(metrics.busyWorkers), context, gaugeHooks(() => engine.stats().busy)),
-      Metric.registerUnsafe(tagged(metrics.queueDepth), context, gaugeHooks(() => engine.stats().queued)),
-      Metric.registerUnsafe(tagged(metrics.inFlight), context, gaugeHooks(() => engine.stats().inFlight)),
-      Metric.registerUnsafe(tagged(metrics.crashes), context, counterHooks(() => engine.crashed)),
-      Metric.registerUnsafe(tagged(metrics.bootFailures), context, counterHooks(() => engine.bootFailures)),
-      Metric.registerUnsafe(tagged(metrics.utilisation), context, gaugeHooks(() => engine.stats().utilisation)),
-      Metric.registerUnsafe(tagged(metrics.waitTime), context, histogramHooks(engine.waitTime)),
-      Metric.registerUnsafe(tagged(metrics.runTime), context, histogramHooks(engine.runTime))
-    )
+    series.add(tagged(metrics.workers), gaugeHooks(() => engine.stats().workers))
+    series.add(tagged(metrics.busyWorkers), gaugeHooks(() => engine.stats().busy))
+    series.add(tagged(metrics.queueDepth), gaugeHooks(() => engine.stats().queued))
+    series.add(tagged(metrics.inFlight), gaugeHooks(() => engine.stats().inFlight))
+    series.add(tagged(metrics.crashes), counterHooks(() => engine.crashed))
+    series.add(tagged(metrics.bootFailures), counterHooks(() => engine.bootFailures))
+    series.add(tagged(metrics.utilisation), gaugeHooks(() => engine.stats().utilisation))
+    series.add(tagged(metrics.waitTime), histogramHooks(engine.waitTime))
+    series.add(tagged(metrics.runTime), histogramHooks(engine.runTime))
   }
-  const remove = (): void => {
-    for (const registration of registrations) registration.remove()
-    registrations.length = 0
-  }
-  return { onNewTask, attach, remove }
+  /** At the pool's close: every series keeps its final value for an exporter's last flush. */
+  const freeze = (): void => series.freeze()
+  return { onNewTask, attach, freeze }
 }

@@ -24,7 +24,7 @@ import type { InvalidConfig } from "../../domain/OrchestratorError.ts"
 import { levels, rankOf } from "../../domain/TaskPriority.ts"
 import type { TaskPriority } from "../../domain/TaskPriority.ts"
 import { decodeConfig } from "../config/ConfigValidation.ts"
-import { counterHooks, gaugeHooks, Histogram, histogramHooks } from "../metrics/MetricHooks.ts"
+import { counterHooks, gaugeHooks, Histogram, histogramHooks, OwnedSeries } from "../metrics/MetricHooks.ts"
 import { Entry, holdingLane, PriorityQueue } from "./PriorityQueue.ts"
 import type { KeyGroup } from "./PriorityQueue.ts"
 
@@ -395,25 +395,19 @@ class SchedulerCore {
 }
 
 const registerMetrics = (core: SchedulerCore, context: Context.Context<never>) => {
-  const registrations = [
-    ...levels.map((priority, level) =>
-      Metric.registerUnsafe(
-        Metric.withAttributes(metrics.queued, { priority }),
-        context,
-        gaugeHooks(() => core.queue.depth[level]!)
-      )
-    ),
-    Metric.registerUnsafe(metrics.waitingForCapacity, context, gaugeHooks(() => core.queue.depth[holdingLane]!)),
-    Metric.registerUnsafe(metrics.running, context, gaugeHooks(() => core.running)),
-    Metric.registerUnsafe(metrics.permits, context, gaugeHooks(() => core.permits)),
-    Metric.registerUnsafe(metrics.admitted, context, counterHooks(() => core.admitted)),
-    Metric.registerUnsafe(metrics.rejected, context, counterHooks(() => core.rejected)),
-    Metric.registerUnsafe(metrics.promoted, context, counterHooks(() => core.queue.promoted)),
-    Metric.registerUnsafe(metrics.waitSeconds, context, histogramHooks(core.wait))
-  ]
-  return () => {
-    for (const registration of registrations) registration.remove()
-  }
+  const series = new OwnedSeries(context)
+  levels.forEach((priority, level) =>
+    series.add(Metric.withAttributes(metrics.queued, { priority }), gaugeHooks(() => core.queue.depth[level]!))
+  )
+  series.add(metrics.waitingForCapacity, gaugeHooks(() => core.queue.depth[holdingLane]!))
+  series.add(metrics.running, gaugeHooks(() => core.running))
+  series.add(metrics.permits, gaugeHooks(() => core.permits))
+  series.add(metrics.admitted, counterHooks(() => core.admitted))
+  series.add(metrics.rejected, counterHooks(() => core.rejected))
+  series.add(metrics.promoted, counterHooks(() => core.queue.promoted))
+  series.add(metrics.waitSeconds, histogramHooks(core.wait))
+  // at close: the final values stay for an exporter's last flush
+  return () => series.freeze()
 }
 
 /**
