@@ -214,9 +214,11 @@ export class Engine {
     this.startTimer = setTimeout(() => {
       this.startTimer = undefined
       if (this.booted || this.state !== "running" || this.broken !== undefined) return
+      // Between two retries no worker is booting: the error names the last one that failed, and counts its boots.
+      const booting = this.slots.find((slot) => slot.state === BOOTING)
       this.breakPool(
-        this.slots.find((slot) => slot.state === BOOTING)?.id ?? this.nextWorkerId - 1,
-        this.consecutiveBootFailures + 1,
+        booting?.id ?? this.nextWorkerId - 1,
+        this.consecutiveBootFailures + (booting === undefined ? 0 : 1),
         this.lastBootError ??
           new Error(
             `the worker did not become ready within ${this.bootTimeoutMillis} ms of the pool's start, retries included (does its entry call serve()? does an import hang?)`
