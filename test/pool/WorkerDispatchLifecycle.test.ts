@@ -1203,3 +1203,124 @@ describe("what the pool reports", () => {
     assert.strictEqual(engine.stats().bootFailures, 0)
   })
 })
+
+describe("more rules of placement and scaling", () => {
+  it("a respawn due when a drain begins starts no worker if nothing is queued", async () => {
+    useClock()
+    const { engine, submit, workers } = setup({ minWorkers: 2, maxWorkers: 2 })
+    workers[0]!.ready()
+    workers[1]!.ready()
+    submit("a")
+    submit("b")
+    await flushMicrotasks()
+    workers[0]!.events.onExit(1, null) // a respawn is due in 50 ms
+    engine.shutdown(() => {})
+    tick(1_000)
+    assert.strictEqual(workers.length, 2, "the drain waits for call b alone")
+  })
+
+  it("a crash while draining, with nothing queued, starts no worker even below minWorkers", async () => {
+    useClock()
+    const { engine, submit, workers } = setup({ minWorkers: 2, maxWorkers: 2 })
+    workers[0]!.ready()
+    workers[1]!.ready()
+    submit("a")
+    submit("b")
+    await flushMicrotasks()
+    engine.shutdown(() => {})
+    workers[0]!.events.onExit(1, null)
+    tick(1_000)
+    assert.strictEqual(workers.length, 2)
+  })
+
+  it("the calls of a worker being terminated do not count as load", async () => {
+    useClock()
+    const { engine, submit, workers } = setup({
+      minWorkers: 1,
+      maxWorkers: 3,
+      concurrentTasksPerWorker: 4,
+      idleTimeoutMillis: 100,
+      terminationGraceMillis: 0
+    })
+    workers[0]!.ready()
+    const cancelled = submit(1)
+    submit(2)
+    submit(3)
+    workers[1]!.ready()
+    workers[2]!.ready()
+    submit(4) // the pool is full: pipelined into worker 1
+    await flushMicrotasks()
+    assert.deepStrictEqual(workers[0]!.runIds(), [1, 4])
+    workers[1]!.answerAll()
+    workers[2]!.answerAll()
+    tick(100) // one of the idle workers stops; two calls in flight keep two workers
+    assert.deepStrictEqual(workers.map((worker) => worker.closed), [false, true, false])
+    assert.strictEqual(workers.length, 3, "and none is started again at once")
+    engine.cancel(cancelled) // worker 1 is terminated, with call 4 still on it
+    assert.isTrue(workers[0]!.terminated)
+    assert.strictEqual(workers.length, 3, "worker 3 is enough: the calls of the dying one do not count")
+  })
+
+  it("a new call never overtakes one queued before it, even when it would fit where that one does not", async () => {
+    const { call, engine, workers } = setup({ concurrentTasksPerWorker: 64 })
+    workers[0]!.ready()
+    call({ payload: "small" })
+    const big = new ArrayBuffer(pipelineBytes * 2)
+    call({ payload: big, transfer: [big] }) // waits for an idle worker
+    call({ payload: "after" })
+    await flushMicrotasks()
+    assert.deepStrictEqual(workers[0]!.runIds(), [1])
+    assert.strictEqual(engine.stats().queued, 2)
+  })
+
+  it("a light call pipelined behind another starts its timeout when it is sent", async () => {
+    useClock()
+    const { engine, exits, submit, workers } = setup({ concurrentTasksPerWorker: 4 })
+    workers[0]!.ready()
+    engine.statsOf("echo").cpuMillis = 2 // two of them fill the 4 ms budget exactly
+    submit("first")
+    submit("second", 100)
+    await flushMicrotasks()
+    assert.deepStrictEqual(workers[0]!.runIds(), [1, 2])
+    tick(100)
+    assert.instanceOf(failure(exits[0]), TaskTimeout)
+  })
+
+  it("a worker is busy from its first call in flight to its last answer", async () => {
+    useClock()
+    const { engine, submit, workers } = setup({ concurrentTasksPerWorker: 4 })
+    workers[0]!.ready()
+    submit("a")
+    tick(10)
+    submit("b")
+    tick(40)
+    await flushMicrotasks()
+    workers[0]!.answerAll()
+    tick(50)
+    assert.strictEqual(engine.stats().utilisation, 50 / 100)
+  })
+
+  it("a batch posted early by an answer is not posted again, empty, at the end of the tick", async () => {
+    const { submit, workers } = setup({ concurrentTasksPerWorker: 4 })
+    workers[0]!.ready()
+    submit("a")
+    await flushMicrotasks()
+    submit("b") // its batch is due at the end of this tick…
+    workers[0]!.answer([1]) // …but leaves with this answer's refill
+    await flushMicrotasks()
+    assert.strictEqual(workers[0]!.transfers.length, 2, "two messages: call a's, then call b's")
+    assert.deepStrictEqual(workers[0]!.runIds(), [2])
+  })
+
+  it("calls sent one by one after a split keep their buffers, and a span record goes without them", async () => {
+    const { call, exits, workers } = setup({ concurrentTasksPerWorker: 4 })
+    workers[0]!.ready()
+    const buffer = new ArrayBuffer(8)
+    call({ payload: buffer, transfer: [buffer], trace: ["t", "s"] })
+    call({ payload: () => 0 })
+    await flushMicrotasks()
+    assert.strictEqual(exits.length, 1)
+    assert.deepStrictEqual(workers[0]!.records().map((record) => record[0]), [OP_TRACE, OP_RUN])
+    assert.deepStrictEqual(workers[0]!.transfers, [undefined, [buffer]])
+  })
+})

@@ -665,8 +665,10 @@ export class Engine {
     const idleTimeout = this.config.idleTimeoutMillis
     const now = performance.now()
     let live = this.liveCount()
+    // Not below what `scale` would start again at once (the calls in flight count as load).
+    const keep = this.target()
     for (const slot of this.slots) {
-      if (live <= this.config.minWorkers) break
+      if (live <= keep) break
       if (slot.state === READY && slot.inFlight.size === 0 && now - slot.idleSince >= idleTimeout) {
         this.retire(slot, "idle")
         live--
@@ -686,27 +688,28 @@ export class Engine {
    */
   private scale(): void {
     if (this.state === "closed" || this.broken !== undefined || this.respawnTimer !== undefined) return
-    let inFlight = 0
-    for (const slot of this.slots) if (slot.state === READY || slot.state === BOOTING) inFlight += slot.inFlight.size
-    const demand = this.state === "closing" ? (this.queue.size > 0 ? 1 : 0) : this.queue.size + inFlight
-    const target = Math.min(
-      this.config.maxWorkers,
-      Math.max(this.state === "closing" ? 0 : this.config.minWorkers, demand)
-    )
-    const live = this.liveCount()
-    const missing = this.booted ? target - live : Math.min(1, target) - live
+    const missing = (this.booted ? this.target() : Math.min(1, this.target())) - this.liveCount()
     if (missing <= 0) return
     const failures = this.consecutiveBootFailures + this.consecutiveCrashes
     if (failures > 0) {
       const delay = Math.min(respawnMaxMillis, respawnInitialMillis * 2 ** (failures - 1))
       this.respawnTimer = setTimeout(() => {
         this.respawnTimer = undefined
-        if (this.state !== "closed" && this.broken === undefined && this.liveCount() < target) this.spawn()
+        // Asked again: a drain that began meanwhile may need no worker at all.
+        if (this.state !== "closed" && this.broken === undefined && this.liveCount() < this.target()) this.spawn()
         this.scale()
       }, delay)
       return
     }
     for (let i = 0; i < missing; i++) this.spawn()
+  }
+
+  /** How many workers the load asks for: one per queued or running call, between `minWorkers` and `maxWorkers`. */
+  private target(): number {
+    let inFlight = 0
+    for (const slot of this.slots) if (slot.state === READY || slot.state === BOOTING) inFlight += slot.inFlight.size
+    const demand = this.state === "closing" ? (this.queue.size > 0 ? 1 : 0) : this.queue.size + inFlight
+    return Math.min(this.config.maxWorkers, Math.max(this.state === "closing" ? 0 : this.config.minWorkers, demand))
   }
 
   // ---------------------------------------------------------------------------------------------------------
