@@ -28,7 +28,8 @@ export class FakeWorker {
   cpuMillis = 0
   /** Its start log: how many run records it took up (undefined: unknown, as for a worker with no log). */
   taken: number | undefined = undefined
-  /** When set, `send` throws it (a broken transport: even an empty batch cannot be sent). */
+  /** When set, `send` throws `sendError` (a broken transport: even an empty batch cannot be sent). */
+  sendFails = false
   sendError: unknown = undefined
   readonly id: number
   readonly events: TransportEvents
@@ -38,7 +39,7 @@ export class FakeWorker {
   }
   readonly transport: Transport = {
     send: (batch, transfer) => {
-      if (this.sendError !== undefined) throw this.sendError
+      if (this.sendFails) throw this.sendError
       structuredClone(batch) // throws like postMessage on values that cannot be cloned
       this.sent.push(batch)
       this.transfers.push(transfer)

@@ -412,6 +412,7 @@ describe("crashes", () => {
     workers[1]!.answerAll()
     workers[2]!.answerAll()
     assert.deepStrictEqual(exits.slice(2).map(success), [2, 4, 6, 8, 5, 7, 9, 10])
+    assert.deepStrictEqual([engine.statsOf("echo").completed, engine.statsOf("echo").failed], [9, 1])
   })
 
   it("without a start log, every unanswered call counts as started", async () => {
@@ -668,6 +669,7 @@ describe("timeouts and cancellation", () => {
     const queued = submit("queued")
     engine.cancel(queued)
     engine.cancel(queued)
+    assert.isUndefined(engine.rejection(), "the pool goes on")
     workers[0]!.ready()
     await flushMicrotasks()
     assert.deepStrictEqual(workers[0]!.runIds(), [])
@@ -678,20 +680,22 @@ describe("timeouts and cancellation", () => {
 
 describe("shutdown", () => {
   it("an idle pool terminates its workers and calls back once they have all exited", () => {
-    const { engine, workers } = setup({ minWorkers: 2, maxWorkers: 2 })
+    const { engine, events, workers } = setup({ minWorkers: 2, maxWorkers: 2 })
     workers[0]!.ready()
     workers[1]!.ready()
     let closed = 0
     engine.shutdown(() => closed++)
-    assert.instanceOf(engine.rejection(), PoolShutDown)
+    assert.strictEqual((engine.rejection() as PoolShutDown).service, "WorkerPool")
     assert.deepStrictEqual(workers.map((worker) => worker.terminated), [true, true])
+    engine.shutdown(() => closed++)
     workers[0]!.events.onExit(0, null)
-    assert.strictEqual(closed, 0)
+    assert.strictEqual(closed, 0, "not before every worker has exited")
     workers[1]!.events.onExit(0, null)
-    assert.strictEqual(closed, 1)
+    assert.strictEqual(closed, 2)
     assert.strictEqual(engine.stats().workers, 0)
     engine.shutdown(() => closed++)
-    assert.strictEqual(closed, 2, "a pool already closed calls back at once")
+    assert.strictEqual(closed, 3, "a pool already closed calls back at once")
+    assert.deepStrictEqual([crashes(events).length, engine.stats().crashed], [0, 0], "stopped, not crashed")
   })
 
   it("before the first worker is ready, the start callback gets PoolShutDown", () => {
@@ -700,7 +704,7 @@ describe("shutdown", () => {
     engine.shutdown(() => {
       closed = true
     })
-    assert.instanceOf(bootResult(), PoolShutDown)
+    assert.strictEqual((bootResult() as PoolShutDown).service, "WorkerPool")
     assert.isTrue(workers[0]!.terminated)
     workers[0]!.events.onExit(null, "SIGTERM")
     assert.isTrue(closed)
@@ -742,6 +746,7 @@ describe("shutdown", () => {
     assert.strictEqual(exits.length, 0)
     tick(1)
     assert.deepStrictEqual(exits.map((exit) => failure(exit) instanceof PoolShutDown), [true, true])
+    assert.strictEqual(failure(exits[0]).service, "WorkerPool")
     assert.isTrue(workers[0]!.terminated)
     workers[0]!.answerAll()
     assert.strictEqual(exits.length, 2)
@@ -1044,6 +1049,7 @@ describe("the payloads of a batch", () => {
     // The call rejected made room: the queued one goes out at once.
     await flushMicrotasks()
     assert.deepStrictEqual(workers[0]!.runIds(), [1, 3])
+    assert.strictEqual(workers[0]!.records().length, 2, "nothing else reached the worker")
     assert.isFalse(workers[0]!.terminated)
   })
 
@@ -1051,10 +1057,12 @@ describe("the payloads of a batch", () => {
     const run = async (taken: number) => {
       const pool = setup({ concurrentTasksPerWorker: 8 })
       pool.workers[0]!.ready()
-      pool.submit("a")
+      pool.call({ payload: "a", trace: ["t", "s"] })
       pool.submit(() => "not cloneable")
       pool.submit("c")
       await flushMicrotasks()
+      // Sent one record a message, none empty.
+      assert.strictEqual(pool.workers[0]!.transfers.length, pool.workers[0]!.records().length)
       pool.submit("d")
       await flushMicrotasks()
       pool.workers[0]!.taken = taken
@@ -1076,6 +1084,7 @@ describe("the payloads of a batch", () => {
   it("a transport that takes no message at all stops its worker; its calls go to another one", async () => {
     const { engine, events, exits, submit, workers } = setup({ concurrentTasksPerWorker: 4 })
     workers[0]!.ready()
+    workers[0]!.sendFails = true
     workers[0]!.sendError = new Error("channel closed")
     submit("a")
     submit("b")
@@ -1097,6 +1106,7 @@ describe("the payloads of a batch", () => {
     workers[0]!.ready()
     submit("a")
     await flushMicrotasks()
+    workers[0]!.sendFails = true
     workers[0]!.sendError = new Error("channel closed")
     submit("b")
     await flushMicrotasks()
@@ -1151,6 +1161,7 @@ describe("what the pool reports", () => {
 
   it("wait and run times, and the share of time the workers were busy", async () => {
     useClock()
+    tick(1_000) // so that no time is 0
     const { engine, submit, workers } = setup({ terminationGraceMillis: 100 })
     submit("a")
     tick(30)
@@ -1160,6 +1171,9 @@ describe("what the pool reports", () => {
     workers[0]!.answerAll()
     assert.deepStrictEqual([engine.waitTime.count, engine.waitTime.sum], [1, 30])
     assert.deepStrictEqual([engine.runTime.count, engine.runTime.sum], [1, 20])
+    // Recorded in milliseconds, reported in seconds: 30 ms falls in the bucket up to 0.05 s.
+    const buckets = engine.waitTime.state().buckets
+    assert.deepStrictEqual(buckets.find(([, count]) => count > 0)?.[0], 0.05)
     tick(50)
     assert.strictEqual(engine.stats().utilisation, 20 / 100)
     // A worker terminated with a call running was busy until it was stopped (at 300 ms), not until it exited.
@@ -1221,14 +1235,14 @@ describe("more rules of placement and scaling", () => {
 
   it("a crash while draining, with nothing queued, starts no worker even below minWorkers", async () => {
     useClock()
-    const { engine, submit, workers } = setup({ minWorkers: 2, maxWorkers: 2 })
+    const { engine, submit, workers } = setup({ minWorkers: 2, maxWorkers: 2, concurrentTasksPerWorker: 4 })
     workers[0]!.ready()
     workers[1]!.ready()
-    submit("a")
-    submit("b")
+    for (let i = 0; i < 4; i++) submit(i)
     await flushMicrotasks()
+    assert.strictEqual(workers[1]!.runIds().length, 2)
     engine.shutdown(() => {})
-    workers[0]!.events.onExit(1, null)
+    workers[0]!.events.onExit(1, null) // worker 2 still has two calls, which need no second worker
     tick(1_000)
     assert.strictEqual(workers.length, 2)
   })
@@ -1293,11 +1307,24 @@ describe("more rules of placement and scaling", () => {
     submit("a")
     tick(10)
     submit("b")
-    tick(40)
     await flushMicrotasks()
-    workers[0]!.answerAll()
+    tick(10)
+    workers[0]!.answer([1])
+    tick(30)
+    workers[0]!.answer([2])
     tick(50)
     assert.strictEqual(engine.stats().utilisation, 50 / 100)
+    // A crash ends its busy time; an idle worker stopped later adds none.
+    submit("c")
+    await flushMicrotasks()
+    tick(50)
+    workers[0]!.events.onExit(1, null) // busy 100 of 150 ms
+    tick(50)
+    workers[1]!.ready()
+    tick(50)
+    engine.shutdown(() => {})
+    workers[1]!.events.onExit(null, null) // idle for its 50 ms
+    assert.strictEqual(engine.stats().utilisation, 100 / 200)
   })
 
   it("a batch posted early by an answer is not posted again, empty, at the end of the tick", async () => {
@@ -1322,5 +1349,161 @@ describe("more rules of placement and scaling", () => {
     assert.strictEqual(exits.length, 1)
     assert.deepStrictEqual(workers[0]!.records().map((record) => record[0]), [OP_TRACE, OP_RUN])
     assert.deepStrictEqual(workers[0]!.transfers, [undefined, [buffer]])
+  })
+})
+
+describe("more rules of lifecycles", () => {
+  it("a running call cancelled twice gets one interrupt, and is never told to skip", async () => {
+    const { engine, submit, workers } = setup({ terminationGraceMillis: 500 })
+    workers[0]!.ready()
+    const running = submit("running")
+    await flushMicrotasks()
+    engine.cancel(running)
+    engine.cancel(running)
+    await flushMicrotasks()
+    assert.deepStrictEqual(workers[0]!.records().filter((record) => record[0] === OP_INTERRUPT), [[
+      OP_INTERRUPT,
+      1,
+      0,
+      0
+    ]])
+    assert.deepStrictEqual(workers[0]!.skipped, [])
+  })
+
+  it("the buffers of a batch are those of its calls that move some", async () => {
+    const { call, workers } = setup({ concurrentTasksPerWorker: 4 })
+    workers[0]!.ready()
+    const buffer = new ArrayBuffer(8)
+    call({ payload: buffer, transfer: [buffer] })
+    call({ payload: "plain" })
+    await flushMicrotasks()
+    assert.deepStrictEqual(workers[0]!.transfers, [[buffer]])
+  })
+
+  it("answers teach the pool a task's cost: a task that turns out CPU-bound is no longer pipelined", async () => {
+    cores.spare = false // no call waits behind a running one (see Placement.canWait)
+    const { engine, submit, workers } = setup({ concurrentTasksPerWorker: 8 })
+    const worker = workers[0]!
+    worker.ready()
+    worker.cpuMillis = 50
+    submit("a")
+    await flushMicrotasks()
+    worker.answerAll()
+    assert.strictEqual(engine.statsOf("echo").cpuMillis, 25)
+    submit("b")
+    submit("c")
+    await flushMicrotasks()
+    assert.deepStrictEqual(worker.runIds(), [2])
+    assert.strictEqual(engine.stats().queued, 1)
+  })
+
+  it("a worker retired after maxTasksPerWorker that dies meanwhile fails its running calls as terminated", async () => {
+    const { exits, submit, workers } = setup({ maxTasksPerWorker: 1, concurrentTasksPerWorker: 4 })
+    workers[0]!.ready()
+    submit("a")
+    submit("b")
+    await flushMicrotasks()
+    workers[0]!.answer([1])
+    workers[0]!.events.onExit(1, null)
+    const error = failure(exits[1]) as WorkerCrashed
+    assert.deepStrictEqual([error.reason, error.detail], ["terminated", "ran 1 tasks; this call had started on it"])
+  })
+
+  it("the answer of a call that timed out is not a run time", async () => {
+    useClock()
+    const { engine, submit, workers } = setup({ terminationGraceMillis: 500 })
+    workers[0]!.ready()
+    submit("slow", 100)
+    await flushMicrotasks()
+    tick(100)
+    workers[0]!.answer([1], 3 /* OP_INTERRUPTED */)
+    assert.strictEqual(engine.runTime.count, 0)
+  })
+
+  it("WorkerReplaced is told once per crashed worker, not for workers started for load", async () => {
+    useClock()
+    const { events, submit, workers } = setup({ minWorkers: 1, maxWorkers: 3 })
+    workers[0]!.ready()
+    workers[0]!.events.onExit(1, null)
+    tick(50)
+    workers[1]!.ready()
+    submit("a")
+    submit("b")
+    tick(50) // still after the backoff of the crash
+    assert.strictEqual(workers.length, 3)
+    workers[2]!.ready()
+    assert.deepStrictEqual(events.filter((event) => event._tag === "WorkerReplaced"), [{
+      _tag: "WorkerReplaced",
+      workerId: 2
+    }])
+  })
+
+  it("idle workers are not stopped as idle while the pool drains", async () => {
+    useClock()
+    const { engine, submit, workers } = setup({ minWorkers: 1, maxWorkers: 2, idleTimeoutMillis: 100 })
+    workers[0]!.ready()
+    submit("a")
+    submit("b")
+    workers[1]!.ready()
+    await flushMicrotasks()
+    workers[1]!.answerAll()
+    engine.shutdown(() => {})
+    tick(1_000)
+    assert.deepStrictEqual(workers.map((worker) => worker.closed), [false, false])
+  })
+
+  it("once up, boots that fail while another replacement still boots fail the queued calls: none is ready", async () => {
+    useClock()
+    const { engine, exits, submit, workers } = setup({ minWorkers: 2, maxWorkers: 2, maxBootFailures: 1 })
+    workers[0]!.ready()
+    workers[1]!.ready()
+    workers[0]!.events.onExit(1, null)
+    workers[1]!.events.onExit(1, null)
+    submit("waits")
+    tick(100) // crashes in a row: the first replacement after 100 ms, the second 100 ms later
+    tick(100)
+    assert.strictEqual(workers.length, 4)
+    workers[2]!.events.onExit(1, null) // worker 4 still boots
+    assert.instanceOf(failure(exits[0]), WorkerBootFailed)
+    assert.instanceOf(engine.rejection(), WorkerBootFailed)
+    workers[3]!.ready()
+    assert.isUndefined(engine.rejection())
+  })
+
+  it("a send that throws no error at all is reported as such", async () => {
+    const { exits, submit, workers } = setup({ concurrentTasksPerWorker: 4 })
+    workers[0]!.ready()
+    submit("a")
+    await flushMicrotasks()
+    workers[0]!.sendFails = true
+    submit("b")
+    await flushMicrotasks()
+    workers[0]!.taken = 1
+    workers[0]!.events.onExit(null, null)
+    assert.strictEqual(
+      (failure(exits[0]) as WorkerCrashed).detail,
+      "sending to the worker failed: no error reported; this call had started on it"
+    )
+  })
+
+  it("a worker error of null is no error: the boot failure says how the worker exited", () => {
+    const { events, workers } = setup({ maxBootFailures: 5 })
+    workers[0]!.events.onError(null)
+    workers[0]!.events.onExit(1, null)
+    assert.strictEqual(
+      (bootFailures(events)[0]!.cause as Error).message,
+      "the worker exited with code 1 before it was ready (does its entry call serve()?)"
+    )
+  })
+
+  it("shutting down while the first worker boots: queued calls wait for the deadline, then fail with PoolShutDown", () => {
+    useClock()
+    const { engine, exits, submit } = setup({ bootTimeoutMillis: 1_000, shutdownDeadlineMillis: 5_000 })
+    submit("waits")
+    engine.shutdown(() => {})
+    tick(1_000)
+    assert.strictEqual(exits.length, 0, "the start deadline does not break a pool that is shutting down")
+    tick(4_000)
+    assert.instanceOf(failure(exits[0]), PoolShutDown)
   })
 })

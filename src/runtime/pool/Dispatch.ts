@@ -255,10 +255,12 @@ export class Engine {
   private finish(): void {
     if (this.state === "closed") return
     this.state = "closed"
+    // Stryker disable CallExpression: equivalent, each of these timers' callbacks checks the state first
     clearTimeout(this.deadlineTimer)
     clearTimeout(this.respawnTimer)
     clearTimeout(this.startTimer)
     clearInterval(this.sweepTimer)
+    // Stryker restore CallExpression
     const error = new PoolShutDown({ service: "WorkerPool" })
     this.failQueued(Exit.fail(error))
     for (const slot of this.slots) {
@@ -430,6 +432,7 @@ export class Engine {
       call,
       queued,
       this.config,
+      // Stryker disable next-line all: equivalent, no worker is ever ready in a broken pool and none is picked once closed
       this.broken === undefined && this.state !== "closed",
       this.idleCores
     )
@@ -483,7 +486,9 @@ export class Engine {
 
   /** Posts the worker's outbox at the end of this tick, with whatever else is added to it until then. */
   private flushSoon(slot: Slot): void {
+    // Stryker disable next-line all: equivalent, a second flush finds the outbox empty (this saves a microtask)
     if (slot.flushQueued) return
+    // Stryker disable next-line all: equivalent, as above
     slot.flushQueued = true
     queueMicrotask(slot.flush)
   }
@@ -491,6 +496,7 @@ export class Engine {
   /** Posts every worker's pending calls now. */
   private flushAll(): void {
     const slots = this.slots
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, flush returns on an empty outbox
     for (let i = 0; i < slots.length; i++) if (slots[i]!.outbox.length > 0) this.flush(slots[i]!)
   }
 
