@@ -1174,6 +1174,7 @@ describe("what the pool reports", () => {
     // Recorded in milliseconds, reported in seconds: 30 ms falls in the bucket up to 0.05 s.
     const buckets = engine.waitTime.state().buckets
     assert.deepStrictEqual(buckets.find(([, count]) => count > 0)?.[0], 0.05)
+    assert.deepStrictEqual(engine.runTime.state().buckets.find(([, count]) => count > 0)?.[0], 0.05)
     tick(50)
     assert.strictEqual(engine.stats().utilisation, 20 / 100)
     // A worker terminated with a call running was busy until it was stopped (at 300 ms), not until it exited.
@@ -1505,5 +1506,22 @@ describe("more rules of lifecycles", () => {
     assert.strictEqual(exits.length, 0, "the start deadline does not break a pool that is shutting down")
     tick(4_000)
     assert.instanceOf(failure(exits[0]), PoolShutDown)
+  })
+})
+
+describe("respawns", () => {
+  it("a respawn that comes due after the load has gone starts no worker", async () => {
+    useClock()
+    const { submit, workers } = setup({ minWorkers: 1, maxWorkers: 2, concurrentTasksPerWorker: 4 })
+    workers[0]!.ready()
+    for (let i = 0; i < 2; i++) submit(i)
+    workers[1]!.ready()
+    for (let i = 0; i < 2; i++) submit(i)
+    await flushMicrotasks()
+    assert.deepStrictEqual(workers.map((worker) => worker.runIds()), [[1, 3], [2, 4]])
+    workers[0]!.events.onExit(1, null) // worker 2 still has two calls: a second worker is due in 50 ms
+    workers[1]!.answerAll()
+    tick(1_000)
+    assert.strictEqual(workers.length, 2, "one worker is enough for no load")
   })
 })
