@@ -20,7 +20,7 @@ const groups: Record<string, { readonly mutate: ReadonlyArray<string>; readonly 
   },
   Dispatch: {
     mutate: ["src/runtime/pool/Dispatch.ts"],
-    specs: ["test/pool/WorkerDispatch.test.ts"]
+    specs: ["test/pool/WorkerDispatch.test.ts", "test/pool/WorkerDispatchLifecycle.test.ts"]
   }
 }
 

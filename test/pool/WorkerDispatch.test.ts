@@ -1,119 +1,17 @@
 // The dispatcher against scripted workers: what goes over the wire, in which batches, and when workers are
 // started again. Real-worker specs cover the same behaviours end to end; these pin the protocol details.
 import { afterEach, assert, describe, it, vi } from "@effect/vitest"
-import { Exit, Schema } from "effect"
-import { PoolConfig } from "../../src/domain/Config.ts"
+import { Exit } from "effect"
+import type { PoolConfig } from "../../src/domain/Config.ts"
 import { TaskTimeout, WorkerBootFailed, WorkerCrashed } from "../../src/domain/OrchestratorError.ts"
-import { Engine } from "../../src/runtime/pool/Dispatch.ts"
 import { pipelineBytes } from "../../src/runtime/pool/Placement.ts"
-import type { Transport, TransportEvents } from "../../src/runtime/pool/Transport.ts"
-import { OP_INTERRUPT, OP_INTERRUPTED, OP_READY, OP_RUN, OP_SUCCESS } from "../../src/runtime/wire/Protocol.ts"
-
-class FakeWorker {
-  readonly sent: Array<ReadonlyArray<unknown>> = []
-  terminated = false
-  /** Whether it can be told to skip a call before it starts (as thread workers can). */
-  static canSkip = true
-  /** The calls it was told to skip. */
-  readonly skipped: Array<number> = []
-  /** The synchronous time each answer reports. */
-  cpuMillis = 0
-  /** Its start log: how many run records it took up (undefined: unknown, as for a worker with no log). */
-  taken: number | undefined = undefined
-  readonly id: number
-  readonly events: TransportEvents
-  constructor(id: number, events: TransportEvents) {
-    this.id = id
-    this.events = events
-  }
-  readonly transport: Transport = {
-    send: (batch) => {
-      structuredClone(batch) // throws like postMessage on values that cannot be cloned
-      this.sent.push(batch)
-    },
-    terminate: () => {
-      this.terminated = true
-    },
-    close: () => {
-      this.terminated = true
-    },
-    canTransfer: true,
-    skip: FakeWorker.canSkip ? (id: number) => void this.skipped.push(id) : undefined,
-    taken: () => this.taken
-  }
-  ready(): void {
-    this.events.onMessage([OP_READY, 0, { names: ["echo"] }, 0])
-  }
-  /** Answers every call sent so far with its payload. */
-  answerAll(): void {
-    const answers: Array<unknown> = []
-    for (const batch of this.sent.splice(0)) {
-      for (let i = 0; i < batch.length; i += 4) {
-        if (batch[i] === OP_RUN) answers.push(OP_SUCCESS, batch[i + 1], batch[i + 3], this.cpuMillis)
-      }
-    }
-    this.events.onMessage(answers)
-  }
-  /** Answers the calls `ids` (sent so far), with `op`, and forgets them. */
-  answer(ids: ReadonlyArray<number>, op = OP_SUCCESS): void {
-    const answers: Array<unknown> = []
-    for (let b = 0; b < this.sent.length; b++) {
-      const batch = this.sent[b]!
-      const rest: Array<unknown> = []
-      for (let i = 0; i < batch.length; i += 4) {
-        if (batch[i] === OP_RUN && ids.includes(batch[i + 1] as number)) {
-          answers.push(op, batch[i + 1], op === OP_SUCCESS ? batch[i + 3] : undefined, this.cpuMillis)
-        } else rest.push(...batch.slice(i, i + 4))
-      }
-      this.sent[b] = rest
-    }
-    this.events.onMessage(answers)
-  }
-  runIds(): Array<number> {
-    const ids: Array<number> = []
-    for (const batch of this.sent) {
-      for (let i = 0; i < batch.length; i += 4) if (batch[i] === OP_RUN) ids.push(batch[i + 1] as number)
-    }
-    return ids
-  }
-}
-
-/** What the engine's idle-core probe answers: the machine's real load must not decide these specs. */
-let spareCore = true
-
-const setup = (config: Partial<PoolConfig> = {}, onSpawn?: (workers: ReadonlyArray<FakeWorker>) => void) => {
-  const workers: Array<FakeWorker> = []
-  const engine = new Engine({
-    config: Schema.decodeUnknownSync(PoolConfig)({ minWorkers: 1, maxWorkers: 1, ...config }),
-    idleCores: { available: () => spareCore },
-    spawner: (id, events) => {
-      onSpawn?.(workers)
-      const worker = new FakeWorker(id, events)
-      workers.push(worker)
-      return worker.transport
-    }
-  })
-  // The pool learns how heavy a task is from its answers; these specs start with a light one.
-  engine.statsOf("echo").record(0)
-  let bootResult: unknown = "pending"
-  engine.start((error) => {
-    bootResult = error
-  })
-  const exits: Array<Exit.Exit<unknown, unknown>> = []
-  // Without a queue capacity every call is accepted.
-  const submit = (payload: unknown, timeoutMillis = 0) =>
-    engine.submit({ name: "echo", index: 0, payload, timeoutMillis }, (exit) => {
-      exits.push(exit as Exit.Exit<unknown, unknown>)
-    })!
-  return { engine, workers, exits, submit, bootResult: () => bootResult }
-}
-
-const flushMicrotasks = () => new Promise<void>((resolve) => setImmediate(resolve))
+import { OP_INTERRUPT, OP_INTERRUPTED } from "../../src/runtime/wire/Protocol.ts"
+import { cores, FakeWorker, flushMicrotasks, setup } from "./FakeWorker.ts"
 
 afterEach(() => {
   vi.useRealTimers()
   FakeWorker.canSkip = true
-  spareCore = true
+  cores.spare = true
 })
 
 describe("WorkerDispatch engine", () => {
@@ -153,8 +51,10 @@ describe("WorkerDispatch engine", () => {
 
   it("a call waiting for the first worker is posted to it before the pool starts the other workers", async () => {
     let postedWhenSecondSpawned: ReadonlyArray<number> | undefined
-    const { submit, workers } = setup({ minWorkers: 2, maxWorkers: 2 }, (spawned) => {
-      if (spawned.length === 1) postedWhenSecondSpawned = spawned[0]!.runIds()
+    const { submit, workers } = setup({ minWorkers: 2, maxWorkers: 2 }, {
+      onSpawn: (spawned) => {
+        if (spawned.length === 1) postedWhenSecondSpawned = spawned[0]!.runIds()
+      }
     })
     submit("first")
     await flushMicrotasks()
@@ -335,13 +235,13 @@ describe("WorkerDispatch engine", () => {
     })
 
     it("not while the machine has no core to spare: the worker idles until this thread sends the next", async () => {
-      spareCore = false
+      cores.spare = false
       const { engine, workers } = await busyPool(6)
       workers[0]!.answer([1])
       await flushMicrotasks()
       assert.deepStrictEqual([workers[0]!.runIds(), workers[1]!.runIds()], [[3], [2]])
       assert.strictEqual(engine.stats().queued, 3)
-      spareCore = true
+      cores.spare = true
       workers[1]!.answer([2])
       await flushMicrotasks()
       assert.strictEqual(workers[1]!.runIds()[0], 4)
