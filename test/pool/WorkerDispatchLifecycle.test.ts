@@ -73,9 +73,9 @@ describe("booting", () => {
     assert.deepStrictEqual(exits.map(success), ["a", "b"])
   })
 
-  it("a first worker that never says it is ready breaks the pool bootTimeoutMillis after the start", () => {
+  it("a first worker that never says it is ready breaks the pool bootTimeout after the start", () => {
     useClock()
-    const { bootResult, engine, events, exits, submit, workers } = setup({ bootTimeoutMillis: 1_000 })
+    const { bootResult, engine, events, exits, submit, workers } = setup({ bootTimeout: 1_000 })
     submit("waits")
     tick(999)
     assert.strictEqual(bootResult(), "pending")
@@ -105,7 +105,7 @@ describe("booting", () => {
 
   it("the start deadline counts the retries: the pool breaks with the last boot error, naming the worker booting", () => {
     useClock()
-    const { bootResult, engine, events, workers } = setup({ bootTimeoutMillis: 1_000, maxBootFailures: 5 })
+    const { bootResult, engine, events, workers } = setup({ bootTimeout: 1_000, maxBootFailures: 5 })
     const cause = new Error("cannot find module 'x'")
     workers[0]!.events.onError(cause)
     workers[0]!.events.onExit(1, null)
@@ -133,7 +133,7 @@ describe("booting", () => {
 
   it("a start deadline that passes between two retries names the last worker that failed and counts its boots", () => {
     useClock()
-    const { bootResult, workers } = setup({ bootTimeoutMillis: 100, maxBootFailures: 5 })
+    const { bootResult, workers } = setup({ bootTimeout: 100, maxBootFailures: 5 })
     workers[0]!.events.onExit(1, null)
     tick(50)
     workers[1]!.events.onExit(1, null) // the next retry is due at 150 ms
@@ -244,7 +244,7 @@ describe("booting", () => {
 
   it("a worker that has said it is ready is not terminated when its boot timeout passes", () => {
     useClock()
-    const { workers } = setup({ bootTimeoutMillis: 1_000 })
+    const { workers } = setup({ bootTimeout: 1_000 })
     workers[0]!.ready()
     tick(5_000)
     assert.isFalse(workers[0]!.terminated)
@@ -252,9 +252,9 @@ describe("booting", () => {
 })
 
 describe("boots once the pool has been up", () => {
-  it("a replacement that never says it is ready is terminated at bootTimeoutMillis and counts as a failed boot", () => {
+  it("a replacement that never says it is ready is terminated at bootTimeout and counts as a failed boot", () => {
     useClock()
-    const { engine, events, workers } = setup({ bootTimeoutMillis: 1_000 })
+    const { engine, events, workers } = setup({ bootTimeout: 1_000 })
     workers[0]!.ready()
     workers[0]!.events.onExit(1, null)
     tick(50)
@@ -565,7 +565,7 @@ describe("timeouts and cancellation", () => {
     useClock()
     const { call, engine, events, exits, submit, workers } = setup({
       concurrentTasksPerWorker: 4,
-      terminationGraceMillis: 500
+      terminationGrace: 500
     })
     const worker = workers[0]!
     worker.ready()
@@ -612,7 +612,7 @@ describe("timeouts and cancellation", () => {
 
   it("a call that stops within the grace period keeps its worker", async () => {
     useClock()
-    const { exits, submit, workers } = setup({ terminationGraceMillis: 500 })
+    const { exits, submit, workers } = setup({ terminationGrace: 500 })
     workers[0]!.ready()
     submit("slow", 100)
     await flushMicrotasks()
@@ -627,7 +627,7 @@ describe("timeouts and cancellation", () => {
   })
 
   it("with a grace period of 0, cancelling a running call terminates its worker at once", async () => {
-    const { engine, exits, submit, workers } = setup({ concurrentTasksPerWorker: 2, terminationGraceMillis: 0 })
+    const { engine, exits, submit, workers } = setup({ concurrentTasksPerWorker: 2, terminationGrace: 0 })
     workers[0]!.ready()
     const cancelled = submit("cancelled")
     submit("other")
@@ -645,7 +645,7 @@ describe("timeouts and cancellation", () => {
 
   it("a cancelled call waiting behind another gets its grace period once the one ahead answers", async () => {
     useClock()
-    const { engine, submit, workers } = setup({ terminationGraceMillis: 500 })
+    const { engine, submit, workers } = setup({ terminationGrace: 500 })
     const worker = workers[0]!
     worker.ready()
     worker.cpuMillis = 50
@@ -736,7 +736,7 @@ describe("shutdown", () => {
 
   it("at the deadline, the calls left fail with PoolShutDown and late answers are ignored", async () => {
     useClock()
-    const { engine, exits, submit, workers } = setup({ concurrentTasksPerWorker: 1, shutdownDeadlineMillis: 1_000 })
+    const { engine, exits, submit, workers } = setup({ concurrentTasksPerWorker: 1, shutdownDeadline: 1_000 })
     workers[0]!.ready()
     submit("running")
     submit("queued")
@@ -755,7 +755,7 @@ describe("shutdown", () => {
 
   it("a call that timed out before the deadline is not counted twice", async () => {
     useClock()
-    const { engine, exits, submit, workers } = setup({ shutdownDeadlineMillis: 1_000, terminationGraceMillis: 5_000 })
+    const { engine, exits, submit, workers } = setup({ shutdownDeadline: 1_000, terminationGrace: 5_000 })
     workers[0]!.ready()
     submit("stuck", 100)
     await flushMicrotasks()
@@ -919,9 +919,9 @@ describe("placement and scaling", () => {
     assert.strictEqual(workers[0]!.sent.length, 0, "no empty batch is posted")
   })
 
-  it("idle workers above minWorkers stop after idleTimeoutMillis, checked every half of it", async () => {
+  it("idle workers above minWorkers stop after idleTimeout, checked every half of it", async () => {
     useClock()
-    const { engine, submit, workers } = setup({ minWorkers: 1, maxWorkers: 3, idleTimeoutMillis: 100 })
+    const { engine, submit, workers } = setup({ minWorkers: 1, maxWorkers: 3, idleTimeout: 100 })
     workers[0]!.ready()
     for (let i = 0; i < 3; i++) submit(i)
     workers[1]!.ready()
@@ -942,7 +942,7 @@ describe("placement and scaling", () => {
 
   it("a busy worker, or one busy lately, is not stopped as idle", async () => {
     useClock()
-    const { submit, workers } = setup({ minWorkers: 1, maxWorkers: 3, idleTimeoutMillis: 100 })
+    const { submit, workers } = setup({ minWorkers: 1, maxWorkers: 3, idleTimeout: 100 })
     workers[0]!.ready()
     for (let i = 0; i < 3; i++) submit(i)
     workers[1]!.ready()
@@ -961,13 +961,13 @@ describe("placement and scaling", () => {
 
   it("the idle check runs at most every second, and at least every 10 ms", () => {
     useClock()
-    const slow = setup({ minWorkers: 0, maxWorkers: 1, idleTimeoutMillis: 2_500 })
+    const slow = setup({ minWorkers: 0, maxWorkers: 1, idleTimeout: 2_500 })
     slow.workers[0]!.ready()
     tick(2_999)
     assert.isFalse(slow.workers[0]!.closed)
     tick(1)
     assert.isTrue(slow.workers[0]!.closed)
-    const fast = setup({ minWorkers: 0, maxWorkers: 1, idleTimeoutMillis: 0 })
+    const fast = setup({ minWorkers: 0, maxWorkers: 1, idleTimeout: 0 })
     fast.workers[0]!.ready()
     tick(9)
     assert.isFalse(fast.workers[0]!.closed)
@@ -1162,7 +1162,7 @@ describe("what the pool reports", () => {
   it("wait and run times, and the share of time the workers were busy", async () => {
     useClock()
     tick(1_000) // so that no time is 0
-    const { engine, submit, workers } = setup({ terminationGraceMillis: 100 })
+    const { engine, submit, workers } = setup({ terminationGrace: 100 })
     submit("a")
     tick(30)
     workers[0]!.ready()
@@ -1254,8 +1254,8 @@ describe("more rules of placement and scaling", () => {
       minWorkers: 1,
       maxWorkers: 3,
       concurrentTasksPerWorker: 4,
-      idleTimeoutMillis: 100,
-      terminationGraceMillis: 0
+      idleTimeout: 100,
+      terminationGrace: 0
     })
     workers[0]!.ready()
     const cancelled = submit(1)
@@ -1355,7 +1355,7 @@ describe("more rules of placement and scaling", () => {
 
 describe("more rules of lifecycles", () => {
   it("a running call cancelled twice gets one interrupt, and is never told to skip", async () => {
-    const { engine, submit, workers } = setup({ terminationGraceMillis: 500 })
+    const { engine, submit, workers } = setup({ terminationGrace: 500 })
     workers[0]!.ready()
     const running = submit("running")
     await flushMicrotasks()
@@ -1412,7 +1412,7 @@ describe("more rules of lifecycles", () => {
 
   it("the answer of a call that timed out is not a run time", async () => {
     useClock()
-    const { engine, submit, workers } = setup({ terminationGraceMillis: 500 })
+    const { engine, submit, workers } = setup({ terminationGrace: 500 })
     workers[0]!.ready()
     submit("slow", 100)
     await flushMicrotasks()
@@ -1441,7 +1441,7 @@ describe("more rules of lifecycles", () => {
 
   it("idle workers are not stopped as idle while the pool drains", async () => {
     useClock()
-    const { engine, submit, workers } = setup({ minWorkers: 1, maxWorkers: 2, idleTimeoutMillis: 100 })
+    const { engine, submit, workers } = setup({ minWorkers: 1, maxWorkers: 2, idleTimeout: 100 })
     workers[0]!.ready()
     submit("a")
     submit("b")
@@ -1499,7 +1499,7 @@ describe("more rules of lifecycles", () => {
 
   it("shutting down while the first worker boots: queued calls wait for the deadline, then fail with PoolShutDown", () => {
     useClock()
-    const { engine, exits, submit } = setup({ bootTimeoutMillis: 1_000, shutdownDeadlineMillis: 5_000 })
+    const { engine, exits, submit } = setup({ bootTimeout: 1_000, shutdownDeadline: 5_000 })
     submit("waits")
     engine.shutdown(() => {})
     tick(1_000)
