@@ -18,6 +18,11 @@ const groups: Record<string, { readonly mutate: ReadonlyArray<string>; readonly 
     mutate: ["src/domain/Config.ts", "src/runtime/config/ConfigValidation.ts"],
     specs: ["test/domain/Config.test.ts"]
   },
+  // The scheduler's admission, capacity, rate gate and shutdown; its queue is PriorityQueue (a module of its own).
+  SchedulerCore: {
+    mutate: ["src/runtime/scheduler/SchedulerCore.ts"],
+    specs: ["test/scheduler/Scheduler.test.ts", "test/scheduler/Scheduler.property.test.ts"]
+  },
   Dispatch: {
     mutate: ["src/runtime/pool/Dispatch.ts"],
     specs: ["test/pool/WorkerDispatch.test.ts", "test/pool/WorkerDispatchLifecycle.test.ts"]
@@ -44,7 +49,7 @@ const resolve = (name: string) => {
 const names = process.argv.slice(2)
 if (names.length === 0) {
   console.error(
-    "usage: npm run mutation -- MODULE [...]   (e.g. PriorityQueue, Retry, BackgroundQueue, Config, Dispatch)"
+    "usage: npm run mutation -- MODULE [...]   (e.g. PriorityQueue, SchedulerCore, Retry, BackgroundQueue, Config, Dispatch)"
   )
   process.exit(2)
 }
