@@ -206,6 +206,24 @@ describe("OrchestratorConfig", () => {
     assert.isUndefined(config.retry)
   })
 
+  it("a key written as undefined, at any depth, takes its default as an absent key does", () => {
+    const options = {
+      retry: undefined,
+      cpuPermits: undefined,
+      pool: { maxWorkers: undefined, minWorkers: 1, queue: undefined },
+      scheduler: { rate: undefined, permits: 3 }
+    }
+    const config = valid(decode(options))
+    assert.deepStrictEqual(config, valid(decode({ pool: { minWorkers: 1 }, scheduler: { permits: 3 } })))
+    assert.isUndefined(config.retry)
+    assert.strictEqual(config.pool.maxWorkers, Config.parallelism)
+    // the caller's object is left as it was
+    assert.isTrue("retry" in options && "maxWorkers" in options.pool)
+    // a bad value next to an undefined one is still reported by name
+    const error = invalid(decode({ retry: undefined, pool: { maxWorkers: undefined, minWorkers: -1 } }))
+    assert.deepInclude(error, { field: "pool.minWorkers", value: "-1" })
+  })
+
   it("background and cpuPermits: kept when valid, rejected by name when not", () => {
     const config = valid(decode({ cpuPermits: 1, background: { consumers: 1, drainDeadline: 0 } }))
     assert.deepStrictEqual([config.cpuPermits, config.background], [1, { consumers: 1, drainDeadline: 0 }])
@@ -268,7 +286,6 @@ describe("ConfigValidation.decodeConfigExit", () => {
     const cases: Array<readonly [unknown, string]> = [
       [true, "true"],
       ["4", "\"4\""],
-      [undefined, "undefined"],
       [10n, "10n"],
       [function workers() {}, "a function (workers)"],
       [Symbol("s"), "Symbol(s)"],

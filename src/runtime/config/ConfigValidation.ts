@@ -31,13 +31,32 @@ const render = (value: unknown): string => {
  * Decodes `input` with `schema`; on failure returns an `InvalidConfig` for the first issue.
  * `section` prefixes the field path (`"pool"` gives `pool.maxWorkers`).
  */
+/**
+ * The input with every key whose value is `undefined` left out, in plain objects at any depth: a key written as
+ * `undefined` (which TypeScript allows for an optional field unless `exactOptionalPropertyTypes` is on, and which
+ * spreading options often produces) means "the default", as an absent key does.
+ */
+const withoutUndefined = (input: unknown): unknown => {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return input
+  const proto = Object.getPrototypeOf(input)
+  if (proto !== Object.prototype && proto !== null) return input
+  let out: Record<string, unknown> | undefined
+  for (const [key, value] of Object.entries(input)) {
+    const cleaned = withoutUndefined(value)
+    if (cleaned !== value || value === undefined) out ??= { ...(input as Record<string, unknown>) }
+    if (value === undefined) delete out![key]
+    else if (cleaned !== value) out![key] = cleaned
+  }
+  return out ?? input
+}
+
 export const decodeConfigExit = <S extends Schema.Codec<any, any, never, never>>(
   schema: S,
   section?: string
 ) => {
   const decode = Schema.decodeUnknownExit(schema)
   return (input: unknown): Exit.Exit<S["Type"], InvalidConfig> => {
-    const exit = decode(input ?? {})
+    const exit = decode(withoutUndefined(input ?? {}))
     if (Exit.isSuccess(exit)) return Exit.succeed(exit.value)
     // Stryker disable next-line ConditionalExpression: equivalent, a reason that is not a Fail has no `error`, and the check below then returns the exit as it is
     const error = exit.cause.reasons.find((r) => r._tag === "Fail")
