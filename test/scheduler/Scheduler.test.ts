@@ -64,6 +64,7 @@ describe("Scheduler configuration", () => {
       Effect.gen(function*() {
         const exit = yield* Effect.exit(scheduler.submit(Effect.void, { priority: "urgent" as TaskPriority }))
         assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
+        assert.include(String(Exit.isFailure(exit) && Cause.squash(exit.cause)), "unknown task priority: urgent")
         assert.strictEqual((yield* scheduler.stats).running, 0)
       })))
 })
@@ -654,8 +655,48 @@ describe("Scheduler shutdown", () => {
 })
 
 describe("Scheduler metrics", () => {
+  it.effect("waiting for capacity and promotions by aging are counted", () =>
+    Effect.gen(function*() {
+      const registry = new Map()
+      const read = <S>(metric: Metric.Metric<any, S>) =>
+        Metric.value(metric).pipe(Effect.provideService(Metric.MetricRegistry, registry))
+      const scheduler = yield* make({ permits: 1, capacity: 1, aging: 100 }).pipe(
+        Effect.provideService(Metric.MetricRegistry, registry)
+      )
+      const gate = yield* Latch.make(false)
+      const blocker = yield* fork(scheduler.submit(gate.await))
+      const queued = yield* fork(scheduler.submit(Effect.void, { priority: "low" }))
+      const held = yield* fork(scheduler.submit(Effect.void, { priority: "low" }))
+      assert.strictEqual((yield* read(metrics.waitingForCapacity)).value, 1)
+      assert.strictEqual((yield* read(metrics.promoted)).count, 0)
+      yield* TestClock.adjust("250 millis")
+      // reading the stats ages the queue: the queued low task has waited two aging periods
+      assert.strictEqual((yield* scheduler.stats).queued.high, 1)
+      assert.isAtLeast((yield* read(metrics.promoted)).count, 1)
+      yield* gate.open
+      yield* Fiber.joinAll([blocker, queued, held])
+      assert.strictEqual((yield* read(metrics.waitingForCapacity)).value, 0)
+    }))
+
+  it.effect("a submission after the scheduler's scope has closed is interrupted and never runs", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const scheduler = yield* make({ permits: 2 }).pipe(
+        Scope.provide(scope),
+        Effect.provideService(Metric.MetricRegistry, new Map())
+      )
+      yield* Scope.close(scope, Exit.void)
+      let ran = false
+      const exit = yield* Effect.exit(scheduler.submit(Effect.sync(() => (ran = true))))
+      assert.isTrue(Exit.hasInterrupts(exit))
+      assert.isFalse(ran)
+      assert.isTrue((yield* scheduler.stats).shutDown)
+    }))
+
   it.effect("queued per level, running, permits, admitted, rejected and wait times", () =>
     Effect.gen(function*() {
+      // a clock away from 0, so that a wait is told from a time
+      yield* TestClock.adjust("1 second")
       const registry = new Map()
       const scope = yield* Scope.make()
       const scheduler = yield* make({ permits: 1, capacity: 2, overflow: "fail" }).pipe(
