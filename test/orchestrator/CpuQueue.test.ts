@@ -368,20 +368,25 @@ layer(Live, { excludeTestServices: true, timeout: 60_000 })("cpu work on real th
       yield* Effect.forEach(Array.from({ length: 500 }, (_, i) => i), (x) => orchestrator.offloadFunction(inc, [x]), {
         concurrency: 64
       })
+      // Each call reads the pool's calls in flight as it resumes with its answer: the pool refills its workers
+      // before it resumes the callers, so the calls pipelined behind this one are counted. (A sampler fiber of
+      // its own gets too few turns on a busy machine to see them.) The pool pipelines a call only while its
+      // learned cost is small, and that estimate comes from the workers' own timings, which a descheduled
+      // thread inflates: so up to three rounds, of which one must show the pipelines filled.
       let peak = 0
-      const sampler = yield* Effect.forkChild(
-        Effect.forever(Effect.flatMap(orchestrator.stats, (s) => {
-          peak = Math.max(peak, s.pool.inFlight)
-          return Effect.yieldNow
-        }))
-      )
-      const results = yield* Effect.forEach(
-        Array.from({ length: 2_000 }, (_, i) => i),
-        (x) => orchestrator.offloadFunction(inc, [x]),
-        { concurrency: "unbounded" }
-      )
-      yield* Fiber.interrupt(sampler)
-      assert.strictEqual(results.at(-1), 2_000)
+      for (let round = 0; round < 3 && peak <= 4; round++) {
+        const results = yield* Effect.forEach(
+          Array.from({ length: 2_000 }, (_, i) => i),
+          (x) =>
+            Effect.flatMap(orchestrator.offloadFunction(inc, [x]), (y) =>
+              Effect.map(orchestrator.stats, (s) => {
+                peak = Math.max(peak, s.pool.inFlight)
+                return y
+              })),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(results.at(-1), 2_000)
+      }
       assert.isAbove(peak, 4, `peak in flight ${peak}`)
     }))
 })
