@@ -473,42 +473,59 @@ const makeWith = (
         { name: definition.name, ...options, kind: "cpu" }
       )
 
+    // The common offload (no timeout, no retry, no cpu lane) goes straight to the pool: see
+    // `TaskExecution.executeDirect` for when, and what it saves. One path for typed tasks (`definition` with its
+    // payload) and functions (`fn` with its arguments), with no closure per call.
+    const direct = config.retry === undefined && cpuLane === undefined
+    const generalOffload = (
+      definition: WorkerTask.Any | undefined,
+      fn: ((...args: Array<any>) => unknown) | undefined,
+      input: any,
+      options: Task.TaskOptions | undefined
+    ): Effect.Effect<unknown, unknown> =>
+      definition !== undefined ? run(workerTask(definition, input, options)) : run(functionTask(fn!, input, options))
+    const offloadCall = (
+      definition: WorkerTask.Any | undefined,
+      fn: ((...args: Array<any>) => unknown) | undefined,
+      input: any,
+      options: Task.TaskOptions | undefined
+    ): Effect.Effect<unknown, unknown> => {
+      if (!direct || options?.timeout !== undefined || options?.retry !== undefined) {
+        return generalOffload(definition, fn, input, options)
+      }
+      return Effect.withFiber((fiber) => {
+        const priority = options?.priority ?? defaultPriority
+        const assignment = TaskExecution.directAssignment(fiber, priority, options?.key)
+        if (assignment === undefined) return generalOffload(definition, fn, input, options)
+        const callOptions: TrackedCallOptions = { assignment }
+        return TaskExecution.executeDirect(
+          fiber,
+          options?.name ?? (definition !== undefined ? definition.name : fn!.name || "function"),
+          "cpu",
+          priority,
+          assignment,
+          executeOptions.cpu,
+          definition !== undefined
+            ? (pool.run as RunUntyped)(definition, input, callOptions)
+            : pool.offload(fn!, input, callOptions)
+        )
+      })
+    }
     // `pool.run` with its payload and options as plain arguments, as they are passed to it here.
     type RunUntyped = (
       task: WorkerTask.Any,
       payload: unknown,
       options: TrackedCallOptions
     ) => Effect.Effect<unknown, unknown>
-    // The common offload (no timeout, no retry, no cpu lane) goes straight to the pool: see
-    // `TaskExecution.executeDirect` for when, and what it saves.
-    const direct = config.retry === undefined && cpuLane === undefined
     const offload = <T extends WorkerTask.Any>(
       definition: T,
       payload: WorkerTask.Payload<T>,
       options?: Task.TaskOptions
-    ): Effect.Effect<WorkerTask.Success<T>, WorkerTask.Error<T> | RunError> => {
-      if (!direct || options?.timeout !== undefined || options?.retry !== undefined) {
-        return run(workerTask(definition, payload, options))
-      }
-      return Effect.withFiber((fiber) => {
-        const priority = options?.priority ?? defaultPriority
-        const assignment = TaskExecution.directAssignment(fiber, priority, options?.key)
-        if (assignment === undefined) return run(workerTask(definition, payload, options))
-        const callOptions: TrackedCallOptions = { assignment }
-        return TaskExecution.executeDirect(
-          fiber,
-          options?.name ?? definition.name,
-          "cpu",
-          priority,
-          assignment,
-          executeOptions.cpu,
-          (pool.run as RunUntyped)(definition, payload, callOptions) as Effect.Effect<
-            WorkerTask.Success<T>,
-            WorkerTask.Error<T> | WorkerPool.PoolError
-          >
-        )
-      })
-    }
+    ) =>
+      offloadCall(definition, undefined, payload, options) as Effect.Effect<
+        WorkerTask.Success<T>,
+        WorkerTask.Error<T> | OffloadError
+      >
 
     const functionTask = <const Args extends ReadonlyArray<unknown>, R>(
       fn: (...args: Args) => R,
@@ -520,26 +537,11 @@ const makeWith = (
       fn: (...args: Args) => R,
       args: Args,
       options?: Task.TaskOptions
-    ): Effect.Effect<Awaited<R>, OffloadError> => {
-      if (!direct || options?.timeout !== undefined || options?.retry !== undefined) {
-        return run(functionTask(fn, args, options))
-      }
-      return Effect.withFiber((fiber) => {
-        const priority = options?.priority ?? defaultPriority
-        const assignment = TaskExecution.directAssignment(fiber, priority, options?.key)
-        if (assignment === undefined) return run(functionTask(fn, args, options))
-        const callOptions: TrackedCallOptions = { assignment }
-        return TaskExecution.executeDirect(
-          fiber,
-          options?.name ?? (fn.name || "function"),
-          "cpu",
-          priority,
-          assignment,
-          executeOptions.cpu,
-          pool.offload(fn, args, callOptions)
-        )
-      })
-    }
+    ) =>
+      offloadCall(undefined, fn as (...args: Array<any>) => unknown, args, options) as Effect.Effect<
+        Awaited<R>,
+        OffloadError
+      >
 
     const blockingTask = <const Args extends ReadonlyArray<unknown>, R>(
       fn: (...args: Args) => R,
