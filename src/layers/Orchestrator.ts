@@ -44,7 +44,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Exit, Layer, Metric, Schema } from "effect"
+import { Context, Effect, Layer, Metric, Schema } from "effect"
 import type { Scope } from "effect"
 import { OrchestratorConfig } from "../domain/Config.ts"
 import type { OrchestratorConfigInput, SchedulerConfigInput } from "../domain/Config.ts"
@@ -59,9 +59,11 @@ import { decodeConfig } from "../runtime/config/ConfigValidation.ts"
 import * as MetricHooks from "../runtime/metrics/MetricHooks.ts"
 import * as BackgroundQueue from "../runtime/orchestrator/BackgroundQueue.ts"
 import * as Batch from "../runtime/orchestrator/Batch.ts"
+import * as BatchExecution from "../runtime/orchestrator/BatchExecution.ts"
 import * as TaskExecution from "../runtime/orchestrator/TaskExecution.ts"
 import * as TaskMetrics from "../runtime/orchestrator/TaskMetrics.ts"
 import type { TrackedCallOptions } from "../runtime/pool/CallEncoding.ts"
+import { laneOf } from "../runtime/scheduler/SchedulerCore.ts"
 import type { Served } from "../runtime/worker/Server.ts"
 import * as Scheduler from "./Scheduler.ts"
 import * as WorkerPool from "./WorkerPool.ts"
@@ -419,24 +421,24 @@ const makeWith = (
     const registry = yield* Metric.MetricRegistry
     const metrics = TaskMetrics.recorderFor(yield* Effect.context<never>(), config.durationBucketsSeconds)
     const executeOptions: { readonly [K in TaskKind]: TaskExecution.ExecuteOptions } = {
-      io: { admit: io.submit, defaultRetry: config.retry, metrics, span: true },
+      io: { admit: io.submit, lane: laneOf(io), defaultRetry: config.retry, metrics, span: true },
       cpu: cpuLane === undefined
         ? { defaultRetry: config.retry, metrics, span: true, onStart: () => cpuHandedOver++ }
-        : { admit: cpuLane.submit, defaultRetry: config.retry, metrics, span: true },
-      blocking: { admit: blockingLane.submit, defaultRetry: config.retry, metrics, span: true }
+        : { admit: cpuLane.submit, lane: laneOf(cpuLane), defaultRetry: config.retry, metrics, span: true },
+      blocking: {
+        admit: blockingLane.submit,
+        lane: laneOf(blockingLane),
+        defaultRetry: config.retry,
+        metrics,
+        span: true
+      }
     }
+    const optionsOf = (task: AnyTask): TaskExecution.ExecuteOptions => executeOptions[task.kind]
     const runResult = <A, E, R>(task: Task.Task<A, E, R>): Effect.Effect<TaskResult<A, E | RunError>, never, R> =>
       TaskExecution.execute(task, executeOptions[task.kind])
 
     const run = <A, E, R>(task: Task.Task<A, E, R>): Effect.Effect<A, E | RunError, R> =>
       Effect.flatMap(runResult(task), (result) => result.exit)
-
-    const failOnFailure = (task: AnyTask): Effect.Effect<TaskResult<unknown, unknown>, unknown, unknown> =>
-      Effect.flatMap(
-        runResult(task),
-        (r): Effect.Effect<TaskResult<unknown, unknown>, unknown> =>
-          Exit.isSuccess(r.exit) ? Effect.succeed(r) : Effect.failCause(r.exit.cause)
-      )
 
     const runAll = (
       tasks: RunAllInput,
@@ -452,11 +454,17 @@ const makeWith = (
           })
         )
       }
-      const each = options.failFast === true ? failOnFailure : runResult
-      if (Symbol.iterator in tasks) return Effect.forEach(tasks as Iterable<AnyTask>, each, { concurrency })
+      const batch = {
+        concurrency: concurrency === "unbounded" ? Infinity : concurrency,
+        failFast: options.failFast === true
+      }
+      if (Symbol.iterator in tasks) {
+        const list = Array.isArray(tasks) ? tasks as ReadonlyArray<AnyTask> : Array.from(tasks as Iterable<AnyTask>)
+        return BatchExecution.executeAll(list, optionsOf, batch)
+      }
       const record = tasks as { readonly [key: string]: AnyTask }
       const keys = Object.keys(record)
-      return Effect.map(Effect.forEach(keys, (key) => each(record[key]!), { concurrency }), (results) => {
+      return Effect.map(BatchExecution.executeAll(keys.map((key) => record[key]!), optionsOf, batch), (results) => {
         const out: Record<string, unknown> = {}
         for (let i = 0; i < keys.length; i++) out[keys[i]!] = results[i]
         return out

@@ -35,7 +35,8 @@ import type { TaskResult } from "../../domain/TaskResult.ts"
 import { timeoutMillis as decodeTimeoutMillis } from "../config/ConfigValidation.ts"
 import * as WorkerAssignment from "../pool/WorkerAssignment.ts"
 import { decodePolicyExit, retryCountedDecoded } from "../resilience/Retry.ts"
-import type { Recorder } from "./TaskMetrics.ts"
+import type { Lane } from "../scheduler/SchedulerCore.ts"
+import type { Recorder, Series } from "./TaskMetrics.ts"
 import * as TaskSpan from "./TaskSpan.ts"
 
 /** Admits an effect: runs it once a permit of the right lane is free. */
@@ -51,6 +52,11 @@ export type ExecutionError = TaskTimeout | QueueFull | InvalidConfig
 export interface ExecuteOptions {
   /** Admission; default: run at once. */
   readonly admit?: Admit | undefined
+  /**
+   * The same admission without a waiting fiber, for batches (`BatchExecution`); when `admit` is set without it,
+   * a batch runs its tasks through `admit`.
+   */
+  readonly lane?: Lane | undefined
   /** Retry policy of tasks that name none; default: a single attempt. */
   readonly defaultRetry?: RetryPolicyInput | undefined
   /** Where the task's submission and result are counted; default: nowhere. */
@@ -224,69 +230,100 @@ export const execute = <A, E, R>(
     )
   })
 
-/** `span`, when given, is the task's: the parent of its spans, ended with its exit. */
-const executeIn = <A, E, R>(
-  fiber: Fiber.Fiber<unknown, unknown>,
-  task: Task<A, E, R>,
-  options: ExecuteOptions,
-  span: Tracer.Span | undefined
-): Effect.Effect<TaskResult<A, E | ExecutionError>, never, R> => {
-  const clock = fiber.getRef(Clock.Clock)
-  const enqueuedAt = clock.currentTimeMillisUnsafe()
-  const priorityRank = rankOf(task.priority)
-  // An unknown level (from an untyped caller) fails the task below and labels no metric series.
-  const series = priorityRank === undefined ? undefined : options.metrics?.series(task.name, task.kind, task.priority)
-  if (series !== undefined) series.submitted++
-  let startedAt = -1
-  // `performance.now()` when `startedAt` was read: the pool stamps its first send with that clock
-  let startedAtPerf = 0
-  let attempts = 0
-  // Filled by the worker pool with the worker each pool call of the task is sent to.
-  const assignment = task.kind === "io" ? undefined : WorkerAssignment.make(priorityRank, task.key)
-  let run: Effect.Effect<A, E | ExecutionError, R>
-  const timeout = timeoutMillis(task.timeout)
-  const input = task.retry ?? options.defaultRetry
-  const policy = input === undefined ? undefined : decodePolicyExit(input)
-  if (priorityRank === undefined) {
-    run = Exit.fail(
-      new InvalidConfig({
-        field: "task.priority",
-        value: String(task.priority),
-        detail: "not a priority level (critical, high, normal, low)"
-      })
-    )
-  } else if (timeout._tag === "Failure") run = Exit.failCause(timeout.cause)
-  else if (policy?._tag === "Failure") run = Exit.failCause(policy.cause)
-  else {
-    const attempt = taskContext(
-      policy === undefined
-        ? singleAttempt(task, timeout.value)
-        : retried(task, policy.value, timeout.value, assignment, (n) => attempts = n),
-      span,
-      assignment
-    )
-    if (options.admit === undefined) {
-      attempts = 1
-      startedAt = enqueuedAt
-      if (assignment !== undefined) startedAtPerf = performance.now()
-      options.onStart?.()
-      run = attempt
-    } else {
-      run = options.admit(
-        Effect.suspend(() => {
-          attempts = 1
-          startedAt = clock.currentTimeMillisUnsafe()
-          if (assignment !== undefined) startedAtPerf = performance.now()
-          return attempt
-        }),
-        // the task carries its priority and key: no options object per admission
-        task
+/**
+ * One task prepared to run, with everything its report needs: the effect of its attempts (its own effect under
+ * its timeout and retry policy, without the span and worker cell, which the runner installs), or the failure
+ * that stops it before it starts (a bad priority, timeout or policy); its timings, attempt count, worker cell
+ * and span; and {@link finish}, which makes its `TaskResult`, counts it and ends the span, once. `execute` runs
+ * one as an effect; `BatchExecution` runs many as fibers of their own, with no effect per task around them.
+ */
+export class Prepared<A, E, R> {
+  readonly enqueuedAt: number
+  /** The priority's rank; undefined for an unknown level, which {@link rejected} then reports. */
+  readonly priorityRank: number | undefined
+  readonly series: Series | undefined
+  /** Filled by the worker pool with the worker each pool call of the task is sent to; none for io tasks. */
+  readonly assignment: WorkerAssignment.WorkerAssignment | undefined
+  /** The attempts, or undefined when the task is {@link rejected}. */
+  readonly attempt: Effect.Effect<A, E | ExecutionError, R> | undefined
+  /** Why the task cannot start, or undefined. */
+  readonly rejected: Exit.Exit<never, InvalidConfig> | undefined
+  /** When it was admitted, by the clock; -1 while it has not been. */
+  startedAt = -1
+  /** `performance.now()` when `startedAt` was read: the pool stamps its first send with that clock. */
+  startedAtPerf = 0
+  attempts = 0
+  finished = false
+  readonly fiber: Fiber.Fiber<unknown, unknown>
+  readonly task: Task<A, E, R>
+  readonly options: ExecuteOptions
+  readonly span: Tracer.Span | undefined
+  private readonly clock: Clock.Clock
+
+  constructor(
+    fiber: Fiber.Fiber<unknown, unknown>,
+    task: Task<A, E, R>,
+    options: ExecuteOptions,
+    span: Tracer.Span | undefined
+  ) {
+    this.fiber = fiber
+    this.task = task
+    this.options = options
+    this.span = span
+    const clock = this.clock = fiber.getRef(Clock.Clock)
+    this.enqueuedAt = clock.currentTimeMillisUnsafe()
+    const priorityRank = this.priorityRank = rankOf(task.priority)
+    // An unknown level (from an untyped caller) fails the task and labels no metric series.
+    const series = this.series = priorityRank === undefined
+      ? undefined
+      : options.metrics?.series(task.name, task.kind, task.priority)
+    if (series !== undefined) series.submitted++
+    const assignment = this.assignment = task.kind === "io" ? undefined : WorkerAssignment.make(priorityRank, task.key)
+    const timeout = timeoutMillis(task.timeout)
+    const input = task.retry ?? options.defaultRetry
+    const policy = input === undefined ? undefined : decodePolicyExit(input)
+    if (priorityRank === undefined) {
+      this.rejected = Exit.fail(
+        new InvalidConfig({
+          field: "task.priority",
+          value: String(task.priority),
+          detail: "not a priority level (critical, high, normal, low)"
+        })
       )
+    } else if (timeout._tag === "Failure") this.rejected = Exit.failCause(timeout.cause)
+    else if (policy?._tag === "Failure") this.rejected = Exit.failCause(policy.cause)
+    else {
+      this.attempt = policy === undefined
+        ? singleAttempt(task, timeout.value)
+        : retried(task, policy.value, timeout.value, assignment, (n) => this.attempts = n)
     }
   }
-  const finish = (exit: Exit.Exit<A, E | ExecutionError>): TaskResult<A, E | ExecutionError> => {
-    const finishedAt = clock.currentTimeMillisUnsafe()
-    const started = startTime(startedAt, startedAtPerf, finishedAt, assignment)
+
+  /** The first attempt starts now: `admitted` by a lane, or at once without one (then it counts as started). */
+  start(admitted: boolean): void {
+    this.attempts = 1
+    this.startedAt = admitted ? this.clock.currentTimeMillisUnsafe() : this.enqueuedAt
+    if (this.assignment !== undefined) this.startedAtPerf = performance.now()
+    if (!admitted) this.options.onStart?.()
+  }
+
+  /** The context the attempts run in: `context` with the task's span as the parent span and its worker cell. */
+  contextFor(context: Context.Context<never>): Context.Context<R> {
+    const withSpan = this.span === undefined ? context : Context.add(context, Tracer.ParentSpan, this.span)
+    return (this.assignment === undefined
+      ? withSpan
+      : Context.add(withSpan, WorkerAssignment.CurrentWorkerAssignment, this.assignment)) as Context.Context<R>
+  }
+
+  /** The task's result for `exit`: counted, its span ended. Call once. */
+  finish(exit: Exit.Exit<A, E | ExecutionError>): TaskResult<A, E | ExecutionError> {
+    this.finished = true
+    const task = this.task
+    const assignment = this.assignment
+    const enqueuedAt = this.enqueuedAt
+    const attempts = this.attempts
+    const finishedAt = this.clock.currentTimeMillisUnsafe()
+    const started = startTime(this.startedAt, this.startedAtPerf, finishedAt, assignment)
     const workerId = assignment?.workerId
     const result: TaskResult<A, E | ExecutionError> = workerId === undefined
       ? {
@@ -316,20 +353,47 @@ const executeIn = <A, E, R>(
         workerId,
         exit
       }
-    series?.record(result)
-    if (span !== undefined) TaskSpan.end(fiber, span, exit)
+    this.series?.record(result)
+    if (this.span !== undefined) TaskSpan.end(this.fiber, this.span, exit)
     return result
   }
-  let finished = false
+}
+
+/** `span`, when given, is the task's: the parent of its spans, ended with its exit. */
+const executeIn = <A, E, R>(
+  fiber: Fiber.Fiber<unknown, unknown>,
+  task: Task<A, E, R>,
+  options: ExecuteOptions,
+  span: Tracer.Span | undefined
+): Effect.Effect<TaskResult<A, E | ExecutionError>, never, R> => {
+  const prepared = new Prepared(fiber, task, options, span)
+  let run: Effect.Effect<A, E | ExecutionError, R>
+  if (prepared.attempt === undefined) run = prepared.rejected!
+  else {
+    const attempt = taskContext(prepared.attempt, span, prepared.assignment)
+    if (options.admit === undefined) {
+      prepared.start(false)
+      run = attempt
+    } else {
+      run = options.admit(
+        Effect.suspend(() => {
+          prepared.start(true)
+          return attempt
+        }),
+        // the task carries its priority and key: no options object per admission
+        task
+      )
+    }
+  }
   const result = Effect.matchCause(run, {
-    onFailure: (cause) => (finished = true, finish(Exit.failCause(cause))),
-    onSuccess: (value) => (finished = true, finish(Exit.succeed(value)))
+    onFailure: (cause) => prepared.finish(Exit.failCause(cause)),
+    onSuccess: (value) => prepared.finish(Exit.succeed(value))
   })
-  if (series === undefined && span === undefined) return result
+  if (prepared.series === undefined && span === undefined) return result
   // An interrupted caller gets no result, but the task counts as cancelled and its span ends: `onExit` runs
   // then too.
   return Effect.onExit(result, (exit) => {
-    if (!finished && exit._tag === "Failure") finish(Exit.failCause(exit.cause))
+    if (!prepared.finished && exit._tag === "Failure") prepared.finish(Exit.failCause(exit.cause))
     return Effect.void
   })
 }

@@ -63,31 +63,39 @@ class TaskSpan extends Tracer.NativeSpan {
 }
 
 /**
- * The task's span as the default tracer would make it under `Effect.useSpan(name, { attributes })`, or
- * undefined when the fiber's tracing is not the plain default (see the module notes), and the caller must use
- * `Effect.useSpan`.
+ * Whether this module can make the spans of tasks run by `fiber`: Effect's default tracer, enabled, at its
+ * default levels, with no span annotations from the environment and a parent span (if any) that propagates.
  */
-export const make = (
+export const isPlain = (fiber: Fiber.Fiber<unknown, unknown>): boolean => {
+  if (fiber.getRef(Tracer.Tracer) !== Tracer.nativeTracer || !fiber.getRef(References.TracerEnabled)) return false
+  // Effect's default levels (trace at Info, minimum All) sample every span; other settings are left to Effect.
+  if (fiber.getRef(Tracer.CurrentTraceLevel) !== "Info" || fiber.getRef(Tracer.MinimumTraceLevel) !== "All") {
+    return false
+  }
+  const parent = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
+  if (parent !== undefined && Context.get(parent.annotations, Tracer.DisablePropagation)) return false
+  // Span annotations from the environment (`Effect.annotateSpans`) are Effect's to order against ours.
+  const annotations = fiber.getRef(References.TracerSpanAnnotations)
+  for (const _ in annotations) return false
+  return true
+}
+
+/**
+ * The task's span, for a fiber that {@link isPlain}, as the default tracer would make it under
+ * `Effect.useSpan(name, { attributes })`.
+ */
+export const makePlain = (
   fiber: Fiber.Fiber<unknown, unknown>,
   name: string,
   id: string,
   kind: TaskKind,
   priority: TaskPriority
-): Tracer.Span | undefined => {
-  if (fiber.getRef(Tracer.Tracer) !== Tracer.nativeTracer || !fiber.getRef(References.TracerEnabled)) return undefined
-  // Effect's default levels (trace at Info, minimum All) sample every span; other settings are left to Effect.
-  if (fiber.getRef(Tracer.CurrentTraceLevel) !== "Info" || fiber.getRef(Tracer.MinimumTraceLevel) !== "All") {
-    return undefined
-  }
+): Tracer.Span => {
   const parent = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
-  if (parent !== undefined && Context.get(parent.annotations, Tracer.DisablePropagation)) return undefined
-  // Span annotations from the environment (`Effect.annotateSpans`) are Effect's to order against ours.
-  const annotations = fiber.getRef(References.TracerSpanAnnotations)
-  for (const _ in annotations) return undefined
   const clock = fiber.getRef(Clock.Clock)
   const timing = fiber.getRef(References.TracerTimingEnabled)
   const links = fiber.getRef(References.TracerSpanLinks)
-  const span = new TaskSpan(
+  return new TaskSpan(
     {
       name,
       parent: parent === undefined ? Option.none() : Option.some(parent),
@@ -101,8 +109,20 @@ export const make = (
     kind,
     priority
   )
-  return span
 }
+
+/**
+ * The task's span as the default tracer would make it under `Effect.useSpan(name, { attributes })`, or
+ * undefined when the fiber's tracing is not the plain default (see the module notes), and the caller must use
+ * `Effect.useSpan`.
+ */
+export const make = (
+  fiber: Fiber.Fiber<unknown, unknown>,
+  name: string,
+  id: string,
+  kind: TaskKind,
+  priority: TaskPriority
+): Tracer.Span | undefined => isPlain(fiber) ? makePlain(fiber, name, id, kind, priority) : undefined
 
 /**
  * Ends a task's span with the task's own exit (its failure marks the span failed in an exporter), at the

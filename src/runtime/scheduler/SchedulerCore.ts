@@ -143,6 +143,66 @@ class Waiter extends Entry {
       return undefined
     }))
   }
+
+  /** The scheduler shut down while this waited. */
+  interrupt(): void {
+    this.resume!(Effect.interrupt)
+  }
+}
+
+/** What an {@link Admission} tells its owner. */
+export interface AdmissionHandlers {
+  /** It holds a permit now; `release` gives it back and must be called once, when its task ends. */
+  readonly admitted: (release: () => void) => void
+  /** The scheduler shut down before it was admitted. */
+  readonly interrupted: () => void
+  /** The queue was at capacity and its overflow is `"fail"`. */
+  readonly rejected: (error: QueueFull) => void
+}
+
+/**
+ * A submission that waits with no fiber: its owner (a batch runner, see `BatchExecution`) is called back when it
+ * is admitted, and starts the task then. The queue treats it as any waiter (priority, aging, key, capacity,
+ * rate), so a batch's tasks and single submissions are admitted in one order. A batch of 50 k tasks then keeps
+ * 50 k of these small objects, not 50 k suspended fibers.
+ */
+export class Admission extends Waiter {
+  private readonly handlers: AdmissionHandlers
+
+  constructor(priority: number, group: KeyGroup, handlers: AdmissionHandlers) {
+    super(priority, group, Effect.void)
+    this.handlers = handlers
+  }
+
+  override start(core: SchedulerCore): void {
+    const group = this.group!
+    this.state = RUNNING
+    this.task = undefined
+    let released = false
+    this.handlers.admitted(() => {
+      if (released) return
+      released = true
+      core.release(group)
+    })
+  }
+
+  override interrupt(): void {
+    this.handlers.interrupted()
+  }
+
+  reject(error: QueueFull): void {
+    this.handlers.rejected(error)
+  }
+}
+
+/**
+ * A lane's admission without a waiting fiber: `enqueue` queues one (or admits it at once, calling its handlers
+ * before it returns) and gives back what `cancel` takes to withdraw it. Cancelling one that was admitted and
+ * started is a no-op: its `release` gives the permit back.
+ */
+export interface Lane {
+  readonly enqueue: (priority: number, key: string | undefined, handlers: AdmissionHandlers) => Admission
+  readonly cancel: (admission: Admission) => void
 }
 
 const decodePermits = decodeConfig(Schema.Struct({ permits: SchedulerConfig.fields.permits }), "scheduler")
@@ -199,6 +259,29 @@ class SchedulerCore {
     this.queue.release(group)
     if (!this.closed) this.drain()
     this.queue.dropIfIdle(group)
+  }
+
+  /** Queues an admission without a fiber (see {@link Admission}), or admits or rejects it at once. */
+  enqueueAdmission(admission: Admission): void {
+    const group = admission.group!
+    if (this.closed) return admission.interrupt()
+    if (this.tryAcquire(group)) return admission.start(this)
+    const now = this.now()
+    if (this.queue.queued >= this.capacity) {
+      if (this.failWhenFull) {
+        this.rejected++
+        this.queue.dropIfIdle(group)
+        return admission.reject(new QueueFull({ capacity: this.capacity, priority: levels[admission.priority]! }))
+      }
+      admission.state = HELD
+      admission.submittedAt = now
+      this.queue.hold(admission, group, now)
+    } else {
+      admission.state = WAITING
+      admission.submittedAt = now
+      this.queue.push(admission, group, now)
+    }
+    if (this.rateLimited) this.wakeGate()
   }
 
   /** Registers a waiter whose fast path failed; returns its cancellation, or resumes it at once. */
@@ -370,7 +453,7 @@ class SchedulerCore {
       waiter.state = CANCELLED
       waiter.task = undefined
     }
-    for (const waiter of waiters) waiter.resume!(Effect.interrupt)
+    for (const waiter of waiters) waiter.interrupt()
   }
 
   submit<A, E, R>(effect: Effect.Effect<A, E, R>, options?: SubmitOptions): Effect.Effect<A, E | QueueFull, R> {
@@ -479,9 +562,27 @@ export const make = (
       })
     )
     if (config.rate !== undefined) yield* Effect.forkScoped(rateGate(core, config.rate))
-    return {
+    const service: SchedulerService = {
       submit: (effect, options) => core.submit(effect, options),
       resize: (permits) => Effect.map(decodePermits({ permits }), (decoded) => core.resize(decoded.permits)),
       stats: Effect.sync(() => core.stats())
-    } satisfies SchedulerService
+    }
+    lanes.set(service, {
+      enqueue: (priority, key, handlers) => {
+        const admission = new Admission(priority, core.queue.group(key), handlers)
+        core.enqueueAdmission(admission)
+        return admission
+      },
+      cancel: (admission) => core.cancel(admission)
+    })
+    return service
   })
+
+/** The fiberless admission of each scheduler built here, by its service (see {@link laneOf}). */
+const lanes = new WeakMap<SchedulerService, Lane>()
+
+/**
+ * The fiberless admission of a scheduler built by {@link make}; undefined for any other implementation of the
+ * service, whose callers then go through `submit`.
+ */
+export const laneOf = (service: SchedulerService): Lane | undefined => lanes.get(service)

@@ -1,0 +1,230 @@
+// `runAll`'s runner: tasks wait in their lane as fiberless admissions and start as fibers of their own. These
+// specs pin what `Effect.forEach` over `execute` gave for free: one admission order with single submissions,
+// the window, failFast and interruption (nothing left queued or running), rejections and shutdown as results,
+// the runner's context and span, and the fallback under another tracer.
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber, Metric, Option, Schema, Scope, Tracer } from "effect"
+import type { TaskResult } from "../../src/domain/TaskResult.ts"
+import { QueueFull, Task } from "../../src/index.ts"
+import * as Scheduler from "../../src/layers/Scheduler.ts"
+import { executeAll } from "../../src/runtime/orchestrator/BatchExecution.ts"
+import type { ExecuteOptions } from "../../src/runtime/orchestrator/TaskExecution.ts"
+import * as TaskMetrics from "../../src/runtime/orchestrator/TaskMetrics.ts"
+import { laneOf } from "../../src/runtime/scheduler/SchedulerCore.ts"
+
+class Boom extends Schema.TaggedError<Boom>()("Boom", { n: Schema.Number }) {}
+
+type AnyTask = Task.Task<unknown, unknown, unknown>
+
+/** Execution options admitting through `scheduler`'s fiberless lane, as the orchestrator's io tasks are. */
+const laneOptions = (scheduler: Scheduler.SchedulerService, extra: Partial<ExecuteOptions> = {}): ExecuteOptions => {
+  const lane = laneOf(scheduler)
+  assert.isDefined(lane, "a scheduler built by Scheduler.make has a fiberless lane")
+  return { admit: scheduler.submit, lane, span: true, ...extra }
+}
+
+const run = (
+  tasks: ReadonlyArray<AnyTask>,
+  options: ExecuteOptions,
+  batch: { concurrency?: number; failFast?: boolean } = {}
+) =>
+  // the tasks here need nothing from their context
+  executeAll(tasks, () => options, {
+    concurrency: batch.concurrency ?? 1_024,
+    failFast: batch.failFast ?? false
+  }) as Effect.Effect<Array<TaskResult<unknown, unknown>>, unknown>
+
+const valueOf = (exit: Exit.Exit<unknown, unknown>): unknown => Exit.isSuccess(exit) ? exit.value : undefined
+
+describe("BatchExecution.executeAll", () => {
+  it.effect("a batch's queued tasks and single submissions are admitted in one priority order", () =>
+    Effect.gen(function*() {
+      const scheduler = yield* Scheduler.make({ permits: 1 })
+      const gate = yield* Deferred.make<void>()
+      const order: Array<string> = []
+      const note = (name: string) => Effect.sync(() => order.push(name))
+      const blocker = yield* Effect.forkChild(scheduler.submit(Deferred.await(gate)), { startImmediately: true })
+      const batch = yield* Effect.forkChild(
+        run([
+          Task.make(note("low"), { priority: "low" }),
+          Task.make(note("normal"), { priority: "normal" }),
+          Task.make(note("critical"), { priority: "critical" })
+        ], laneOptions(scheduler)),
+        { startImmediately: true }
+      )
+      const single = yield* Effect.forkChild(scheduler.submit(note("high (alone)"), { priority: "high" }), {
+        startImmediately: true
+      })
+      assert.strictEqual((yield* scheduler.stats).queuedTotal, 4, "the batch waits in the lane's queue")
+      yield* Deferred.succeed(gate, undefined)
+      const results = yield* Fiber.join(batch)
+      yield* Fiber.join(single)
+      yield* Fiber.join(blocker)
+      assert.deepStrictEqual(order, ["critical", "high (alone)", "normal", "low"])
+      assert.deepStrictEqual(results.map((r) => r.priority), ["low", "normal", "critical"], "results in input order")
+      assert.isTrue(results.every((r) => Exit.isSuccess(r.exit) && r.attempts === 1))
+    }))
+
+  it.effect("no more than `concurrency` tasks are in flight, and each result is its own task's", () =>
+    Effect.gen(function*() {
+      const scheduler = yield* Scheduler.make({ permits: 10 })
+      let now = 0
+      let peak = 0
+      const tasks = Array.from({ length: 12 }, (_, i) =>
+        Task.make(
+          Effect.gen(function*() {
+            peak = Math.max(peak, ++now)
+            yield* Effect.yieldNow
+            yield* Effect.yieldNow
+            now--
+            return i * 10
+          })
+        ))
+      const results = yield* run(tasks, laneOptions(scheduler), { concurrency: 3 })
+      assert.strictEqual(peak, 3)
+      assert.deepStrictEqual(results.map((r) => valueOf(r.exit)), tasks.map((_, i) => i * 10))
+    }))
+
+  it.effect("with failFast the first failure withdraws the queued tasks and interrupts the running ones first", () =>
+    Effect.gen(function*() {
+      const scheduler = yield* Scheduler.make({ permits: 2 })
+      let interrupted = false
+      let queuedStarted = false
+      const failure = yield* Effect.flip(run(
+        [
+          Task.make(Effect.andThen(Effect.yieldNow, Effect.fail(new Boom({ n: 1 })))),
+          Task.make(Effect.onInterrupt(Effect.never, () => Effect.sync(() => interrupted = true))),
+          Task.make(Effect.sync(() => queuedStarted = true)),
+          Task.make(Effect.sync(() => queuedStarted = true))
+        ],
+        laneOptions(scheduler),
+        { failFast: true }
+      ))
+      assert.instanceOf(failure, Boom)
+      assert.isTrue(interrupted, "the running task was interrupted before the batch failed")
+      assert.isFalse(queuedStarted)
+      const stats = yield* scheduler.stats
+      assert.strictEqual(stats.running, 0)
+      assert.strictEqual(stats.queuedTotal, 0)
+    }))
+
+  it.effect("interrupting the runner interrupts running tasks, withdraws queued ones, and counts all cancelled", () =>
+    Effect.gen(function*() {
+      const scheduler = yield* Scheduler.make({ permits: 1 })
+      const registry = new Map()
+      const metrics = yield* Effect.map(
+        Effect.provideService(Effect.context<never>(), Metric.MetricRegistry, registry),
+        (context) => TaskMetrics.recorderFor(context)
+      )
+      const started = yield* Deferred.make<void>()
+      let finalized = false
+      const fiber = yield* Effect.forkChild(
+        run([
+          Task.make(
+            Effect.andThen(
+              Deferred.succeed(started, undefined),
+              Effect.onInterrupt(Effect.never, () => Effect.sync(() => finalized = true))
+            ),
+            { name: "stuck" }
+          ),
+          Task.make(Effect.void, { name: "stuck" }),
+          Task.make(Effect.void, { name: "stuck" })
+        ], laneOptions(scheduler, { metrics }))
+      )
+      yield* Deferred.await(started)
+      // the runner may still be letting the others in: `started` resumes this fiber from inside the first task
+      yield* Effect.yieldNow
+      assert.strictEqual((yield* scheduler.stats).queuedTotal, 2)
+      yield* Fiber.interrupt(fiber)
+      assert.isTrue(finalized, "the running task's finalizer ran before the interruption returned")
+      const stats = yield* scheduler.stats
+      assert.strictEqual(stats.running, 0)
+      assert.strictEqual(stats.queuedTotal, 0)
+      const series = metrics.series("stuck", "io", "normal")
+      assert.strictEqual(series.submitted, 3)
+      assert.strictEqual(series.cancelled, 3)
+    }))
+
+  it.effect("a lane at capacity with overflow \"fail\" gives the rejected tasks QueueFull results", () =>
+    Effect.gen(function*() {
+      const scheduler = yield* Scheduler.make({ permits: 1, capacity: 1, overflow: "fail" })
+      const results = yield* run([
+        Task.make(Effect.as(Effect.yieldNow, "ran")),
+        Task.make(Effect.succeed("queued")),
+        Task.make(Effect.succeed("rejected"))
+      ], laneOptions(scheduler))
+      assert.deepStrictEqual(results.slice(0, 2).map((r) => valueOf(r.exit)), ["ran", "queued"])
+      const rejected = results[2]!.exit
+      assert.isTrue(Exit.isFailure(rejected) && rejected.cause.reasons[0]?._tag === "Fail")
+      assert.instanceOf(
+        Exit.isFailure(rejected) ? (rejected.cause.reasons[0] as { error: unknown }).error : 0,
+        QueueFull
+      )
+      assert.strictEqual((yield* scheduler.stats).rejected, 1)
+    }))
+
+  it.effect("a lane that shuts down interrupts the queued tasks; the running one finishes", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const scheduler = yield* Scheduler.make({ permits: 1 }).pipe(Scope.provide(scope))
+      const gate = yield* Deferred.make<void>()
+      const fiber = yield* Effect.forkChild(
+        run(
+          [Task.make(Effect.as(Deferred.await(gate), "done")), Task.make(Effect.succeed("never"))],
+          laneOptions(scheduler)
+        ),
+        { startImmediately: true }
+      )
+      yield* Scope.close(scope, Exit.void)
+      yield* Deferred.succeed(gate, undefined)
+      const [first, second] = yield* Fiber.join(fiber)
+      assert.strictEqual(valueOf(first!.exit), "done")
+      assert.isTrue(Exit.isFailure(second!.exit) && second!.exit.cause.reasons.every((r) => r._tag === "Interrupt"))
+    }))
+
+  it.effect("thousands of tasks that end at once run one after the other, not nested on the stack", () =>
+    Effect.gen(function*() {
+      const scheduler = yield* Scheduler.make({ permits: 1 })
+      const tasks = Array.from({ length: 20_000 }, (_, i) => Task.make(Effect.sync(() => i)))
+      const results = yield* run(tasks, laneOptions(scheduler))
+      assert.strictEqual(results.length, 20_000)
+      assert.strictEqual(valueOf(results[19_999]!.exit), 19_999)
+      const unlaned = yield* run(tasks, { span: true })
+      assert.strictEqual(valueOf(unlaned[19_999]!.exit), 19_999)
+    }))
+
+  it.effect("tasks run with the runner's services, under their own span, a child of the runner's", () =>
+    Effect.gen(function*() {
+      const scheduler = yield* Scheduler.make({ permits: 2 })
+      const results = yield* run(
+        [Task.make(Effect.currentSpan, { name: "probe" }), Task.make(Effect.currentSpan, { name: "probe" })],
+        laneOptions(scheduler)
+      ).pipe(Effect.withSpan("request"))
+      for (const result of results) {
+        const span = valueOf(result.exit) as Tracer.Span
+        assert.strictEqual(span.name, "task probe")
+        assert.strictEqual(span.status._tag, "Ended", "ended with the task")
+        const parent = Option.getOrThrow(span.parent) as Tracer.Span
+        assert.strictEqual(parent.name, "request")
+      }
+    }))
+
+  it.effect("under another tracer it runs through Effect's spans, with the same results", () =>
+    Effect.gen(function*() {
+      const scheduler = yield* Scheduler.make({ permits: 1 })
+      const names: Array<string> = []
+      const tracer = Tracer.make({
+        span: (options) => {
+          names.push(options.name)
+          return new Tracer.NativeSpan(options)
+        }
+      })
+      const results = yield* run(
+        [Task.make(Effect.succeed(1), { name: "a" }), Task.make(Effect.fail(new Boom({ n: 2 })), { name: "b" })],
+        laneOptions(scheduler)
+      ).pipe(Effect.withTracer(tracer))
+      assert.deepStrictEqual(names, ["task a", "task b"])
+      assert.strictEqual(valueOf(results[0]!.exit), 1)
+      assert.isTrue(Exit.isFailure(results[1]!.exit))
+    }))
+})
