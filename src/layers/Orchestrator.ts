@@ -482,7 +482,7 @@ const makeWith = (
       )
 
     // The common offload (no timeout, no retry, no cpu lane) goes straight to the pool: see
-    // `TaskExecution.executeDirect` for when, and what it saves. One path for typed tasks (`definition` with its
+    // `TaskExecution.directCall` for when, and what it saves. One path for typed tasks (`definition` with its
     // payload) and functions (`fn` with its arguments), with no closure per call.
     const direct = config.retry === undefined && cpuLane === undefined
     const generalOffload = (
@@ -502,21 +502,18 @@ const makeWith = (
         return generalOffload(definition, fn, input, options)
       }
       return Effect.withFiber((fiber) => {
-        const priority = options?.priority ?? defaultPriority
-        const assignment = TaskExecution.directAssignment(fiber, priority, options?.key)
-        if (assignment === undefined) return generalOffload(definition, fn, input, options)
-        const callOptions: TrackedCallOptions = { assignment }
-        return TaskExecution.executeDirect(
+        const callOptions = TaskExecution.directCall(
           fiber,
           options?.name ?? (definition !== undefined ? definition.name : fn!.name || "function"),
           "cpu",
-          priority,
-          assignment,
-          executeOptions.cpu,
-          definition !== undefined
-            ? (pool.run as RunUntyped)(definition, input, callOptions)
-            : pool.offload(fn!, input, callOptions)
+          options?.priority ?? defaultPriority,
+          options?.key,
+          executeOptions.cpu
         )
+        if (callOptions === undefined) return generalOffload(definition, fn, input, options)
+        return definition !== undefined
+          ? (pool.run as RunUntyped)(definition, input, callOptions)
+          : pool.offload(fn!, input, callOptions)
       })
     }
     // `pool.run` with its payload and options as plain arguments, as they are passed to it here.

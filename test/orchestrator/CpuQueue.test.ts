@@ -124,7 +124,7 @@ describe("cpu work waits in one queue: the pool's", () => {
 })
 
 // `offload` without a timeout, a retry policy or a cpu lane, under Effect's default tracer, goes to the pool
-// without the general task path (`TaskExecution.executeDirect`): the same queue, priorities and metrics.
+// without the general task path (`TaskExecution.directCall`): the same queue, priorities and metrics.
 describe("offload's direct path", () => {
   const counter = (text: string, metric: string, task: string): number => {
     const line = text.split("\n").find((l) => l.startsWith(`${metric}{`) && l.includes(`task="${task}"`))

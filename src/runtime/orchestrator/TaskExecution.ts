@@ -33,6 +33,7 @@ import { rankOf } from "../../domain/TaskPriority.ts"
 import type { TaskPriority } from "../../domain/TaskPriority.ts"
 import type { TaskResult } from "../../domain/TaskResult.ts"
 import { timeoutMillis as decodeTimeoutMillis } from "../config/ConfigValidation.ts"
+import type { TrackedCallOptions } from "../pool/CallEncoding.ts"
 import * as WorkerAssignment from "../pool/WorkerAssignment.ts"
 import { decodePolicyExit, retryCountedDecoded } from "../resilience/Retry.ts"
 import type { Lane } from "../scheduler/SchedulerCore.ts"
@@ -163,53 +164,37 @@ const startTime = (
 }
 
 /**
- * The `WorkerAssignment` cell of a pool call that can run as a task by the direct path ({@link executeDirect}),
- * or undefined when it must take the general one: under a tracer that records spans, or with a priority that is
- * not a level (from an untyped caller), which the general path reports.
+ * The options of a pool call that runs as a task by the direct path, or undefined when it must take the
+ * general one: under a tracer that records spans, or with a priority that is not a level (from an untyped
+ * caller), which the general path reports.
+ *
+ * The direct path applies when nothing of the general path does: no timeout, no retry policy, no admission, and
+ * a tracer that records nothing (Effect's default). Then the task's span could be seen by nobody: its effect is
+ * the library's own pool call, which sends no trace context under that tracer, and the worker's replayed spans
+ * go to that same tracer. So it makes none, and hands the pool what the general path would give the call
+ * through the context and around it: the `assignment` cell (the task's priority and key, by which the call
+ * waits in the pool's queue, and the worker it went to), and the task's metric series as the call's
+ * `observer`, which the pool tells how the call ended (a cancelled caller as an interruption, counted
+ * cancelled) with its queue wait and run time. The call runs with no effect of the orchestrator around it:
+ * about 0.5 µs of main-thread time per call instead of 6–9 µs through the general path (tiny offloads, see
+ * `docs/benchmarks.md`). The metrics are the general path's.
  */
-export const directAssignment = (
-  fiber: Fiber.Fiber<unknown, unknown>,
-  priority: TaskPriority,
-  key: string | undefined
-): WorkerAssignment.WorkerAssignment | undefined => {
-  const priorityRank = rankOf(priority)
-  return priorityRank === undefined || fiber.getRef(Tracer.Tracer) !== Tracer.nativeTracer
-    ? undefined
-    : WorkerAssignment.make(priorityRank, key)
-}
-
-/**
- * Runs one pool call as a task that returns its value, not a `TaskResult`, when nothing of the general path
- * applies: no timeout, no retry policy, no admission, and a tracer that records nothing (Effect's default; see
- * {@link directAssignment}). Then the task's span could be seen by nobody: its effect is the library's own pool
- * call, which sends no trace context under that tracer, and the worker's replayed spans go to that same tracer.
- * So the direct path makes none, and the caller hands the `assignment` cell (which carries the task's priority
- * and key) to the pool as a call option rather than through the context: about 1.5 µs of main-thread time per
- * call instead of 6–9 µs (tiny offloads, see `docs/benchmarks.md`). The metrics are the general path's.
- */
-export const executeDirect = <A, E>(
+export const directCall = (
   fiber: Fiber.Fiber<unknown, unknown>,
   name: string,
   kind: TaskKind,
   priority: TaskPriority,
-  assignment: WorkerAssignment.WorkerAssignment,
-  options: ExecuteOptions,
-  call: Effect.Effect<A, E>
-): Effect.Effect<A, E> => {
-  const series = options.metrics?.series(name, kind, priority)
+  key: string | undefined,
+  options: ExecuteOptions
+): TrackedCallOptions | undefined => {
+  const priorityRank = rankOf(priority)
+  if (priorityRank === undefined || fiber.getRef(Tracer.Tracer) !== Tracer.nativeTracer) return undefined
+  const assignment = WorkerAssignment.make(priorityRank, key)
   options.onStart?.()
-  if (series === undefined) return call
+  const series = options.metrics?.series(name, kind, priority)
+  if (series === undefined) return { assignment }
   series.submitted++
-  const clock = fiber.getRef(Clock.Clock)
-  const startedAt = clock.currentTimeMillisUnsafe()
-  const startedAtPerf = performance.now()
-  // `onExit` runs when the caller is interrupted too: that counts as cancelled
-  return Effect.onExit(call, (exit) => {
-    const finishedAt = clock.currentTimeMillisUnsafe()
-    const started = startTime(startedAt, startedAtPerf, finishedAt, assignment)
-    series.recordExit(exit, 1, started - startedAt, finishedAt - started)
-    return Effect.void
-  })
+  return { assignment, observer: series }
 }
 
 /** Runs `task` to its result. */
@@ -392,8 +377,8 @@ const executeIn = <A, E, R>(
   if (prepared.series === undefined && span === undefined) return result
   // An interrupted caller gets no result, but the task counts as cancelled and its span ends: `onExit` runs
   // then too.
-  return Effect.onExit(result, (exit) => {
+  return Effect.onExitPrimitive(result, (exit) => {
     if (!prepared.finished && exit._tag === "Failure") prepared.finish(Exit.failCause(exit.cause))
-    return Effect.void
+    return undefined
   })
 }

@@ -99,6 +99,11 @@ export class Series {
     this.recordExit(result.exit, result.attempts, result.queueWaitMillis, result.runMillis)
   }
 
+  /** One attempt's outcome and timings as the worker pool reports a call it ran as a task (`CallObserver`). */
+  settled(exit: Exit.Exit<unknown, unknown>, queueWaitMillis: number, runMillis: number): void {
+    this.recordExit(exit, 1, queueWaitMillis, runMillis)
+  }
+
   /** The same from its parts, for tasks that finish without a `TaskResult`. */
   recordExit(exit: Exit.Exit<unknown, unknown>, attempts: number, queueWaitMillis: number, runMillis: number): void {
     if (Exit.isSuccess(exit)) this.succeeded++

@@ -12,6 +12,7 @@
  * @internal
  */
 import type * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import type { TransferListItem } from "node:worker_threads"
 import type { CallTelemetry, ValueCodec } from "../wire/Protocol.ts"
 import type { QueuedCall } from "./CallQueue.ts"
@@ -64,6 +65,16 @@ export class TaskStats {
   }
 }
 
+/**
+ * Told by the pool, once, how a call ended: its exit, its wait in the pool's queue and its time on a worker
+ * (milliseconds by `performance.now()`; both 0 for a call rejected before it was queued, the run 0 for one
+ * that never left the queue). A cancelled caller's call ends with an interruption. The orchestrator's task
+ * metrics for calls it hands over directly, with no frame around the call.
+ */
+export interface CallObserver {
+  readonly settled: (exit: Exit.Exit<unknown, unknown>, queueWaitMillis: number, runMillis: number) => void
+}
+
 /** What a caller hands the dispatcher: a validated, encoded call. */
 export interface CallRequest {
   /** Reported in `TaskTimeout` and `TaskCancelled`; default `<name>#<call number>`. */
@@ -88,6 +99,8 @@ export interface CallRequest {
   readonly key?: string | undefined
   /** The caller's span (trace id, span id), sent ahead of the call so the handler runs under it. */
   readonly trace?: readonly [traceId: string, spanId: string] | undefined
+  /** Told how the call ended (see `CallObserver`). */
+  readonly observer?: CallObserver | undefined
 }
 
 /** A call as the dispatcher tracks it. */
@@ -108,6 +121,7 @@ export interface Call {
   readonly priority: number
   readonly key: string | undefined
   readonly trace: readonly [traceId: string, spanId: string] | undefined
+  readonly observer: CallObserver | undefined
   /** What its handler traced and logged, from its worker's `OP_TELEMETRY` record; replayed as it resumes. */
   telemetry: CallTelemetry | undefined
   /** The worker that sent `telemetry`. */

@@ -22,7 +22,7 @@ import * as FunctionSource from "../wire/FunctionSource.ts"
 import { CodecError, collectTransferables, offloadTaskName } from "../wire/Protocol.ts"
 import type { ValueCodec } from "../wire/Protocol.ts"
 import { codecFor } from "../wire/WireCodec.ts"
-import type { Call, Resume } from "./Call.ts"
+import type { Call, CallObserver, Resume } from "./Call.ts"
 import type { Engine } from "./Dispatch.ts"
 import * as WorkerAssignment from "./WorkerAssignment.ts"
 
@@ -46,6 +46,8 @@ export interface CallOptions {
  */
 export interface TrackedCallOptions extends CallOptions {
   readonly assignment?: WorkerAssignment.WorkerAssignment | undefined
+  /** Told how the call ended, rejections before it was queued included. */
+  readonly observer?: CallObserver | undefined
 }
 
 export type Rejection = PoolShutDown | WorkerBootFailed | UnknownTask | PayloadInvalid | InvalidConfig | QueueFull
@@ -107,9 +109,16 @@ export interface Callers {
 export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeoutMillis: number): Callers => {
   const known = (): ReadonlyArray<string> => (engine.names ?? []).filter((n) => n !== offloadTaskName)
 
-  const reject = (name: string, resume: Resume, error: Rejection): undefined => {
+  const reject = (
+    name: string,
+    resume: Resume,
+    error: Rejection,
+    options: CallOptions | undefined
+  ): undefined => {
     engine.rejected(name)
-    resume(Exit.fail(error))
+    const exit = Exit.fail(error)
+    ;(options as TrackedCallOptions | undefined)?.observer?.settled(exit, 0, 0)
+    resume(exit)
     return undefined
   }
 
@@ -141,10 +150,10 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
 
   const task: Callers["task"] = (task, payload, options, resume) => {
     const rejected = engine.rejection()
-    if (rejected !== undefined) return reject(task.name, resume, rejected)
+    if (rejected !== undefined) return reject(task.name, resume, rejected, options)
     const index = engine.indexOf(task.name)
     if (index === undefined || task.name === offloadTaskName) {
-      return reject(task.name, resume, new UnknownTask({ taskName: task.name, known: known() }))
+      return reject(task.name, resume, new UnknownTask({ taskName: task.name, known: known() }), options)
     }
     const codecs = codecsOf(task)
     let encoded: unknown
@@ -155,7 +164,8 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
       return reject(
         task.name,
         resume,
-        new PayloadInvalid({ taskName: task.name, reason: "schema", detail: error.detail })
+        new PayloadInvalid({ taskName: task.name, reason: "schema", detail: error.detail }),
+        options
       )
     }
     let transfer: Array<TransferListItem> | undefined
@@ -171,7 +181,7 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
     // Most calls name neither: no resolution (and no object) for them.
     if (options?.timeout !== undefined || options?.priority !== undefined) {
       const resolved = resolve(options, assignment)
-      if (resolved instanceof InvalidConfig) return reject(task.name, resume, resolved)
+      if (resolved instanceof InvalidConfig) return reject(task.name, resume, resolved, options)
       priority = resolved.priority
       timeoutMillis = resolved.timeoutMillis
     }
@@ -187,20 +197,22 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
       assignment,
       priority,
       key: options?.key ?? assignment?.key,
-      trace: fiber === undefined ? undefined : traceOf(fiber)
+      trace: fiber === undefined ? undefined : traceOf(fiber),
+      observer: (options as TrackedCallOptions | undefined)?.observer
     }, resume)
   }
 
   const fn: Callers["fn"] = (fn, args, options, resume, each) => {
     const name = `offload:${(typeof fn === "function" && fn.name.trim()) || "anonymous"}`
     const rejected = engine.rejection()
-    if (rejected !== undefined) return reject(name, resume, rejected)
+    if (rejected !== undefined) return reject(name, resume, rejected, options)
     const checked = FunctionSource.check(fn)
     if (!checked.ok) {
       return reject(
         name,
         resume,
-        new PayloadInvalid({ taskName: name, reason: "not-self-contained", detail: checked.detail })
+        new PayloadInvalid({ taskName: name, reason: "not-self-contained", detail: checked.detail }),
+        options
       )
     }
     const assignment = (options as TrackedCallOptions | undefined)?.assignment ?? WorkerAssignment.current()
@@ -213,11 +225,12 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
         timeoutMillis: defaultTimeoutMillis,
         assignment,
         priority: assignment?.priority,
-        key: options?.key ?? assignment?.key
+        key: options?.key ?? assignment?.key,
+        observer: (options as TrackedCallOptions | undefined)?.observer
       }, resume)
     }
     const resolved = resolve(options, assignment)
-    if (resolved instanceof InvalidConfig) return reject(name, resume, resolved)
+    if (resolved instanceof InvalidConfig) return reject(name, resume, resolved, options)
     return engine.submit({
       taskId: options.taskId,
       name,
@@ -226,7 +239,8 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
       timeoutMillis: resolved.timeoutMillis,
       assignment,
       priority: resolved.priority,
-      key: options.key ?? assignment?.key
+      key: options.key ?? assignment?.key,
+      observer: (options as TrackedCallOptions).observer
     }, resume)
   }
 

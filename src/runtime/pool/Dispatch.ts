@@ -342,6 +342,7 @@ export class Engine {
       priority: request.priority ?? 2,
       key: request.key,
       trace: request.trace,
+      observer: request.observer,
       telemetry: undefined,
       telemetryWorker: 0,
       queued: undefined,
@@ -367,7 +368,11 @@ export class Engine {
       call.resume = undefined
       this.rejected(call.name)
       this.rejectedFull++
-      resume(Exit.fail(new QueueFull({ capacity: this.queueCapacity, priority: levels[call.priority] ?? "normal" })))
+      const exit = Exit.fail(
+        new QueueFull({ capacity: this.queueCapacity, priority: levels[call.priority] ?? "normal" })
+      )
+      call.observer?.settled(exit, 0, 0)
+      resume(exit)
       return undefined
     }
     this.scale()
@@ -379,14 +384,26 @@ export class Engine {
     if (call.state === QUEUED) {
       call.state = DONE
       call.resume = undefined
+      this.observe(call, Exit.interrupt())
       this.queue.remove(call)
       if (this.state === "closing" && this.drained()) this.finish()
     } else if (call.state === SENT) {
       call.state = ABANDONED
       call.resume = undefined
       clearTimeout(call.timer)
+      this.observe(call, Exit.interrupt())
       this.interrupt(call)
     }
+  }
+
+  /** Tells the call's observer how it ended, with its queue wait and run time until now. */
+  private observe(call: Call, exit: Exit.Exit<unknown, unknown>): void {
+    const observer = call.observer
+    if (observer === undefined) return
+    const now = performance.now()
+    // `sentAt` is 0 while it waits; a call waiting behind the one running (`slot.waiting`) starts with its answer
+    const started = call.sentAt > 0 ? call.sentAt : now
+    observer.settled(exit, started - call.enqueuedAt, now - started)
   }
 
   private settle(call: Call, exit: Exit.Exit<any, any>): void {
@@ -402,6 +419,7 @@ export class Engine {
       this.failed++
       call.stats.failed++
     }
+    this.observe(call, exit)
     const telemetry = call.telemetry
     if (telemetry === undefined) return resume(exit)
     call.telemetry = undefined
