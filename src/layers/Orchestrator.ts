@@ -77,8 +77,10 @@ export type OffloadError = RunError | WorkerPool.PoolError
 /** Options of `runAll`. */
 export interface RunAllOptions {
   /**
-   * Tasks in flight at once (admission still applies): a positive integer or `"unbounded"`. Default 1,024.
-   * Anything else fails with `InvalidConfig` (`runAll.concurrency`).
+   * Tasks in flight at once, queued in their lane or running (admission still applies): a positive integer or
+   * `"unbounded"`. Default 1,024. Tasks enter by priority, in input order within a level, so a critical task at
+   * the end of a large batch does not wait for the ones before it. Anything else fails with `InvalidConfig`
+   * (`runAll.concurrency`).
    */
   readonly concurrency?: number | "unbounded" | undefined
   /** Fail with the first failure and interrupt the rest, instead of returning every result. */

@@ -65,6 +65,38 @@ describe("BatchExecution.executeAll", () => {
       assert.isTrue(results.every((r) => Exit.isSuccess(r.exit) && r.attempts === 1))
     }))
 
+  it.effect("tasks enter the window by priority, in input order within a level, as from one queue", () =>
+    Effect.gen(function*() {
+      const scheduler = yield* Scheduler.make({ permits: 1 })
+      const order: Array<string> = []
+      const note = (label: string, priority: Task.TaskOptions["priority"]) =>
+        Task.make(Effect.sync(() => order.push(label)), { priority: priority! })
+      const results = yield* run(
+        [
+          note("n1", "normal"),
+          note("l1", "low"),
+          note("n2", "normal"),
+          note("h1", "high"),
+          note("c1", "critical"),
+          note("l2", "low"),
+          note("c2", "critical")
+        ],
+        laneOptions(scheduler),
+        { concurrency: 2 }
+      )
+      // a window of 2 that took tasks in input order would start n1 and l1 first
+      assert.deepStrictEqual(order, ["c1", "c2", "h1", "n1", "n2", "l1", "l2"])
+      assert.deepStrictEqual(results.map((r) => r.priority), [
+        "normal",
+        "low",
+        "normal",
+        "high",
+        "critical",
+        "low",
+        "critical"
+      ])
+    }))
+
   it.effect("no more than `concurrency` tasks are in flight, and each result is its own task's", () =>
     Effect.gen(function*() {
       const scheduler = yield* Scheduler.make({ permits: 10 })

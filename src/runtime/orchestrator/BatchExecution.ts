@@ -2,8 +2,9 @@
  * `runAll`'s runner: many tasks to their results, each as a fiber of its own that starts when its lane admits
  * it, with no effect per task around it.
  *
- * Structure: a window of at most `concurrency` tasks is in flight (queued in their lane or running). A task
- * entering the window is prepared (`TaskExecution.Prepared`: its span, timings and attempts) and queued in its
+ * Structure: a window of at most `concurrency` tasks is in flight (queued in their lane or running). Tasks enter
+ * it by priority (stable: in input order within a level), as from one priority queue over the whole batch. A
+ * task entering the window is prepared (`TaskExecution.Prepared`: its span, timings and attempts) and queued in its
  * lane as a fiberless `Admission`; when the lane admits it, its attempts are forked with the runner fiber's
  * context plus the task's span and worker cell, and the forked fiber's exit observer releases the permit, makes
  * the result and lets the next task into the window. The runner fiber itself waits in one `Effect.callback`.
@@ -29,6 +30,7 @@ import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type { QueueFull } from "../../domain/OrchestratorError.ts"
 import type { Task } from "../../domain/Task.ts"
+import { rankOf } from "../../domain/TaskPriority.ts"
 import type { TaskResult } from "../../domain/TaskResult.ts"
 import type { Admission, AdmissionHandlers } from "../scheduler/SchedulerCore.ts"
 import { execute, Prepared } from "./TaskExecution.ts"
@@ -86,7 +88,9 @@ class Batch {
   readonly results: Array<AnyResult>
   /** The window: tasks queued or running. */
   readonly live = new Set<Run>()
-  /** Index of the next task to enter the window. */
+  /** Indices of the tasks in the order they enter the window: by priority, stable; undefined for input order. */
+  readonly order: Int32Array | undefined
+  /** How many tasks have entered the window. */
   next = 0
   stopping = false
   failure: Cause.Cause<unknown> | undefined = undefined
@@ -108,6 +112,7 @@ class Batch {
     this.concurrency = options.concurrency
     this.failFast = options.failFast
     this.results = new Array(tasks.length)
+    this.order = priorityOrder(tasks)
   }
 
   /** Lets tasks into the window while it has room; re-entrant calls leave it to the loop that runs. */
@@ -116,7 +121,8 @@ class Batch {
     this.pumping = true
     try {
       while (!this.stopping && this.next < this.tasks.length && this.live.size < this.concurrency) {
-        this.enter(this.next++)
+        const next = this.next++
+        this.enter(this.order === undefined ? next : this.order[next]!)
       }
     } finally {
       this.pumping = false
@@ -211,6 +217,32 @@ class Batch {
     this.stop()
     this.settle()
   }
+}
+
+/**
+ * The tasks' indices by priority, most urgent first and in input order within a level, so that the window takes
+ * them as one priority queue over the whole batch would (a critical task at the end of a large batch does not
+ * wait for the window to reach it); undefined when every task has the same level. An unknown level goes first,
+ * since it fails at once.
+ */
+const priorityOrder = (tasks: ReadonlyArray<AnyTask>): Int32Array | undefined => {
+  const first = tasks[0]!.priority
+  let mixed = false
+  for (let i = 1; i < tasks.length && !mixed; i++) mixed = tasks[i]!.priority !== first
+  if (!mixed) return undefined
+  const ranks = new Int8Array(tasks.length)
+  const counts = [0, 0, 0, 0, 0]
+  for (let i = 0; i < tasks.length; i++) {
+    const rank = rankOf(tasks[i]!.priority)
+    const bucket = rank === undefined ? 0 : rank + 1
+    ranks[i] = bucket
+    counts[bucket]!++
+  }
+  const starts = [0, 0, 0, 0, 0]
+  for (let bucket = 1; bucket < 5; bucket++) starts[bucket] = starts[bucket - 1]! + counts[bucket - 1]!
+  const order = new Int32Array(tasks.length)
+  for (let i = 0; i < tasks.length; i++) order[starts[ranks[i]!]!++] = i
+  return order
 }
 
 /** Whether the runner can take these tasks: every lane fiberless, every span makeable without an effect. */
