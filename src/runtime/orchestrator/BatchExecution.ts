@@ -96,6 +96,8 @@ class Batch {
   failure: Cause.Cause<unknown> | undefined = undefined
   pumping = false
   settled = false
+  /** The tasks' span maker, made with the first span. */
+  spans: TaskSpan.PlainSpans | undefined = undefined
   resume: ((effect: Effect.Effect<Array<AnyResult>, unknown>) => void) | undefined = undefined
   /** Set when the runner is interrupted: called once the window is empty. */
   onStopped: (() => void) | undefined = undefined
@@ -134,7 +136,12 @@ class Batch {
     const task = this.tasks[index]!
     const options = this.optionsOf(task)
     const span = options.span === true
-      ? TaskSpan.makePlain(this.fiber, `task ${task.name}`, task.id, task.kind, task.priority)
+      ? (this.spans ??= new TaskSpan.PlainSpans(this.fiber)).make(
+        `task ${task.name}`,
+        task.id,
+        task.kind,
+        task.priority
+      )
       : undefined
     const run = new Run(this, index, new Prepared(this.fiber, task, options, span))
     this.live.add(run)

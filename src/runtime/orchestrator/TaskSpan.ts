@@ -81,34 +81,43 @@ export const isPlain = (fiber: Fiber.Fiber<unknown, unknown>): boolean => {
 }
 
 /**
- * The task's span, for a fiber that {@link isPlain}, as the default tracer would make it under
- * `Effect.useSpan(name, { attributes })`.
+ * Makes the spans of tasks run by one fiber that {@link isPlain}, as the default tracer would make them under
+ * `Effect.useSpan(name, { attributes })`. What they share (the parent, links, clock and timing) is read once,
+ * for a batch of tasks that all start from that fiber while it waits.
  */
-export const makePlain = (
-  fiber: Fiber.Fiber<unknown, unknown>,
-  name: string,
-  id: string,
-  kind: TaskKind,
-  priority: TaskPriority
-): Tracer.Span => {
-  const parent = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
-  const clock = fiber.getRef(Clock.Clock)
-  const timing = fiber.getRef(References.TracerTimingEnabled)
-  const links = fiber.getRef(References.TracerSpanLinks)
-  return new TaskSpan(
-    {
-      name,
-      parent: parent === undefined ? Option.none() : Option.some(parent),
-      annotations: Context.empty(),
-      links: links.length === 0 ? [] : links.slice(),
-      startTime: timing ? clock.currentTimeNanosUnsafe() : noNanos,
-      kind: "internal",
-      sampled: parent === undefined || parent.sampled
-    },
-    id,
-    kind,
-    priority
-  )
+export class PlainSpans {
+  private readonly parent: Option.Option<Tracer.AnySpan>
+  private readonly sampled: boolean
+  private readonly clock: Clock.Clock
+  private readonly timing: boolean
+  private readonly links: ReadonlyArray<Tracer.SpanLink>
+
+  constructor(fiber: Fiber.Fiber<unknown, unknown>) {
+    const parent = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
+    this.parent = parent === undefined ? Option.none() : Option.some(parent)
+    this.sampled = parent === undefined || parent.sampled
+    this.clock = fiber.getRef(Clock.Clock)
+    this.timing = fiber.getRef(References.TracerTimingEnabled)
+    this.links = fiber.getRef(References.TracerSpanLinks)
+  }
+
+  make(name: string, id: string, kind: TaskKind, priority: TaskPriority): Tracer.Span {
+    const links = this.links
+    return new TaskSpan(
+      {
+        name,
+        parent: this.parent,
+        annotations: Context.empty(),
+        links: links.length === 0 ? [] : links.slice(),
+        startTime: this.timing ? this.clock.currentTimeNanosUnsafe() : noNanos,
+        kind: "internal",
+        sampled: this.sampled
+      },
+      id,
+      kind,
+      priority
+    )
+  }
 }
 
 /**
@@ -122,7 +131,7 @@ export const make = (
   id: string,
   kind: TaskKind,
   priority: TaskPriority
-): Tracer.Span | undefined => isPlain(fiber) ? makePlain(fiber, name, id, kind, priority) : undefined
+): Tracer.Span | undefined => isPlain(fiber) ? new PlainSpans(fiber).make(name, id, kind, priority) : undefined
 
 /**
  * Ends a task's span with the task's own exit (its failure marks the span failed in an exporter), at the
