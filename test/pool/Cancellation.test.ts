@@ -70,6 +70,8 @@ describe("timeouts", () => {
       const pool = yield* onePool({ taskTimeout: 50 })
       const error = errorOf(yield* Effect.exit(pool.run(Sleep, 30_000)))
       assert.instanceOf(error, TaskTimeout)
+      // without a taskId of its own, a call is named by its task and its number in the pool
+      assert.match((error as TaskTimeout).taskId, /^sleep#\d+$/)
       assert.strictEqual(yield* pool.run(Sleep, 1), 1)
     }))
 

@@ -12,6 +12,7 @@ import { OP_DEFECT, OP_FAILURE, OP_INTERRUPTED, OP_INVALID, OP_SUCCESS } from ".
 import type { CodecError } from "../wire/Protocol.ts"
 import { decodeDefect } from "../wire/WireCodec.ts"
 import type { Call } from "./Call.ts"
+import { taskIdOf } from "./Call.ts"
 
 const mismatch = (call: Call, what: string, error: unknown): Exit.Exit<never> =>
   Exit.die(
@@ -44,7 +45,7 @@ export const decode = (call: Call, op: number, value: unknown): Exit.Exit<any, a
       return Exit.die(decodeDefect(value))
     case OP_INTERRUPTED:
       return Exit.fail(
-        new TaskCancelled({ taskId: call.taskId, taskName: call.name, reason: "interrupted inside the worker" })
+        new TaskCancelled({ taskId: taskIdOf(call), taskName: call.name, reason: "interrupted inside the worker" })
       )
     case OP_INVALID: {
       const { detail, reason } = value as { reason: "schema" | "not-self-contained"; detail: string }

@@ -106,7 +106,8 @@ export interface CallRequest {
 /** A call as the dispatcher tracks it. */
 export interface Call {
   readonly id: number
-  readonly taskId: string
+  /** The caller's `taskId`, if it gave one; see {@link taskIdOf}. */
+  readonly taskId: string | undefined
   readonly name: string
   readonly index: number
   readonly payload: unknown
@@ -182,3 +183,9 @@ export const movedBytes = (transfer: ReadonlyArray<TransferListItem>): number =>
   }
   return bytes
 }
+
+/**
+ * The id errors report for a call: the caller's, or `<task name>#<call number>`, made only when an error needs
+ * it (most calls never fail).
+ */
+export const taskIdOf = (call: Call): string => call.taskId ?? `${call.name}#${call.id}`

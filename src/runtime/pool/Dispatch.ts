@@ -67,6 +67,7 @@ import {
   RETIRING,
   SENT,
   STOPPING,
+  taskIdOf,
   TaskStats
 } from "./Call.ts"
 import { CallQueue } from "./CallQueue.ts"
@@ -328,7 +329,7 @@ export class Engine {
     const transfer = request.transfer
     const call: Call = {
       id,
-      taskId: request.taskId ?? `${request.name}#${id}`,
+      taskId: request.taskId,
       name: request.name,
       index: request.index,
       payload: request.payload,
@@ -611,7 +612,7 @@ export class Engine {
     // The interrupt goes out before the caller resumes, so it precedes whatever the caller sends next.
     this.interrupt(call)
     resume?.(
-      Exit.fail(new TaskTimeout({ taskId: call.taskId, taskName: call.name, timeoutMillis: call.timeoutMillis }))
+      Exit.fail(new TaskTimeout({ taskId: taskIdOf(call), taskName: call.name, timeoutMillis: call.timeoutMillis }))
     )
   }
 
@@ -622,7 +623,7 @@ export class Engine {
     const grace = this.config.terminationGrace
     const waiting = slot.waiting === call
     if (grace <= 0 && !waiting) {
-      return this.terminate(slot, `task "${call.name}" (${call.taskId}) was cancelled and the grace period is 0`)
+      return this.terminate(slot, `task "${call.name}" (${taskIdOf(call)}) was cancelled and the grace period is 0`)
     }
     // A waiting call is skipped if the worker has not started it yet; the interrupt is for when it has, and
     // its grace period starts when the call ahead of it answers.
@@ -645,7 +646,9 @@ export class Engine {
     if (call.state !== ABANDONED || slot === undefined) return
     this.terminate(
       slot,
-      `task "${call.name}" (${call.taskId}) did not stop within ${this.config.terminationGrace} ms of being cancelled`
+      `task "${call.name}" (${
+        taskIdOf(call)
+      }) did not stop within ${this.config.terminationGrace} ms of being cancelled`
     )
   }
 
