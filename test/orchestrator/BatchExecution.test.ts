@@ -229,12 +229,12 @@ describe("BatchExecution.executeAll", () => {
     Effect.gen(function*() {
       const scheduler = yield* Scheduler.make({ permits: 2 })
       const results = yield* run(
-        [Task.make(Effect.currentSpan, { name: "probe" }), Task.make(Effect.currentSpan, { name: "probe" })],
+        ["probe", "probe", "other", "probe"].map((name) => Task.make(Effect.currentSpan, { name })),
         laneOptions(scheduler)
       ).pipe(Effect.withSpan("request"))
-      for (const result of results) {
-        const span = valueOf(result.exit) as Tracer.Span
-        assert.strictEqual(span.name, "task probe")
+      const spans = results.map((result) => valueOf(result.exit) as Tracer.Span)
+      assert.deepStrictEqual(spans.map((span) => span.name), ["task probe", "task probe", "task other", "task probe"])
+      for (const span of spans) {
         assert.strictEqual(span.status._tag, "Ended", "ended with the task")
         const parent = Option.getOrThrow(span.parent) as Tracer.Span
         assert.strictEqual(parent.name, "request")

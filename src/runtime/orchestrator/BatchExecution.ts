@@ -28,6 +28,7 @@ import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
+import type * as Tracer from "effect/Tracer"
 import type { QueueFull } from "../../domain/OrchestratorError.ts"
 import type { Task } from "../../domain/Task.ts"
 import { rankOf } from "../../domain/TaskPriority.ts"
@@ -98,6 +99,8 @@ class Batch {
   settled = false
   /** The tasks' span maker, made with the first span. */
   spans: TaskSpan.PlainSpans | undefined = undefined
+  private lastName: string | undefined = undefined
+  private lastSpanName = ""
   resume: ((effect: Effect.Effect<Array<AnyResult>, unknown>) => void) | undefined = undefined
   /** Set when the runner is interrupted: called once the window is empty. */
   onStopped: (() => void) | undefined = undefined
@@ -135,14 +138,20 @@ class Batch {
   private enter(index: number): void {
     const task = this.tasks[index]!
     const options = this.optionsOf(task)
-    const span = options.span === true
-      ? (this.spans ??= new TaskSpan.PlainSpans(this.fiber)).make(
-        `task ${task.name}`,
+    let span: Tracer.Span | undefined
+    if (options.span === true) {
+      // a batch's tasks mostly share a name: one span name for a run of them, not a string per task
+      if (task.name !== this.lastName) {
+        this.lastName = task.name
+        this.lastSpanName = `task ${task.name}`
+      }
+      span = (this.spans ??= new TaskSpan.PlainSpans(this.fiber)).make(
+        this.lastSpanName,
         task.id,
         task.kind,
         task.priority
       )
-      : undefined
+    }
     const run = new Run(this, index, new Prepared(this.fiber, task, options, span))
     this.live.add(run)
     const prepared = run.prepared
