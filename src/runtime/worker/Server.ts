@@ -879,9 +879,7 @@ export const serve = <G extends Group<Any>>(group: G, handlers: NoInfer<Handlers
     if (group.tasks.length === 0) return attach(group, handlers, target, undefined)
     // A thread says it is ready before it loads what typed calls need (about 10 ms: `effect/Logger` and what it
     // brings, the wire codecs), so that the pool's first call comes while it loads: the port holds messages
-    // until `attach` listens (the library's own modules: only a broken install makes the load fail, which then
-    // reads as a crash, not as a failed boot). A child process's messages would be lost without a listener: it
-    // loads first.
+    // until `attach` listens. A child process's messages would be lost without a listener: it loads first.
     if (target.kind !== "thread") return loadTypedRuntime().then((runtime) => attach(group, handlers, target, runtime))
     target.port.postMessage(readyMessage(group))
     return loadTypedRuntime().then((runtime) => attach(group, handlers, target, runtime, true))
