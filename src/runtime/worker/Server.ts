@@ -178,9 +178,6 @@ const free = (buffer: TransferListItem): void => {
   }
 }
 
-/** The message a worker announces itself with: its task names by index. */
-const readyMessage = (group: Group<Any>): Array<unknown> => [OP_READY, 0, { names: taskNames(group) }, 0]
-
 /** Task names by index, as announced in the ready message: the group's, then the built-in offload task. */
 export const taskNames = (group: Group<Any>): ReadonlyArray<string> => [
   ...group.tasks.map((task) => task.name),
@@ -568,9 +565,7 @@ export const makeServer = <G extends Group<Any>>(
   handlers: Handlers<G>,
   channel: ServerChannel,
   options: WorkerBootOptions = {},
-  runtime?: TypedRuntime,
-  /** Whether to post the ready message; `false` when it went already (see `serve`). */
-  announce = true
+  runtime?: TypedRuntime
 ): Server => {
   checkHandlers(group, handlers)
   if (group.tasks.length > 0 && runtime === undefined) throw new Error("makeServer: typed tasks need a runtime")
@@ -669,7 +664,7 @@ export const makeServer = <G extends Group<Any>>(
     calls.interruptAll()
   }
 
-  if (announce) channel.post(readyMessage(group), undefined)
+  channel.post([OP_READY, 0, { names: taskNames(group) }, 0], undefined)
   return { handle, interruptAll, busy: () => calls.busy() || offload.busy(), flush: outbox.flush }
 }
 
@@ -786,8 +781,7 @@ const attach = <G extends Group<Any>>(
   group: G,
   handlers: Handlers<G>,
   target: NonNullable<ReturnType<typeof poolChannel>>,
-  runtime: TypedRuntime | undefined,
-  announced = false
+  runtime: TypedRuntime | undefined
 ): void => {
   if (target.kind === "thread") {
     const port = target.port
@@ -803,18 +797,9 @@ const attach = <G extends Group<Any>>(
         canTransfer: true
       },
       target.options,
-      runtime,
-      !announced
+      runtime
     )
     hot?.start(server)
-    if (announced) {
-      // Announced before the runtime loaded: the pool's first calls may be waiting in the port already, and
-      // their sends bumped the wake-up counter before the hot wait read it.
-      const { receiveMessageOnPort } = process.getBuiltinModule("node:worker_threads")
-      let entry: { message: unknown } | undefined
-      while ((entry = receiveMessageOnPort(port)) !== undefined) server.handle(entry.message as ReadonlyArray<unknown>)
-      hot?.activity()
-    }
     port.on("message", (batch: ReadonlyArray<unknown>) => {
       server.handle(batch)
       hot?.activity()
@@ -875,15 +860,10 @@ export const serve = <G extends Group<Any>>(group: G, handlers: NoInfer<Handlers
     )
   }
   global[servedKey] = group.tasks.map((task) => task.name).join(", ")
-  const start = (): void | Promise<void> => {
-    if (group.tasks.length === 0) return attach(group, handlers, target, undefined)
-    // A thread says it is ready before it loads what typed calls need (about 10 ms: `effect/Logger` and what it
-    // brings, the wire codecs), so that the pool's first call comes while it loads: the port holds messages
-    // until `attach` listens. A child process's messages would be lost without a listener: it loads first.
-    if (target.kind !== "thread") return loadTypedRuntime().then((runtime) => attach(group, handlers, target, runtime))
-    target.port.postMessage(readyMessage(group))
-    return loadTypedRuntime().then((runtime) => attach(group, handlers, target, runtime, true))
-  }
+  const start = (): void | Promise<void> =>
+    group.tasks.length === 0
+      ? attach(group, handlers, target, undefined)
+      : loadTypedRuntime().then((runtime) => attach(group, handlers, target, runtime))
   const slot = global[bootSlotKey] as BootSlot | undefined
   if (slot !== undefined && !slot.imported) {
     // The bootstrap starts it once the entry has loaded: a failure after this call still fails the boot.
