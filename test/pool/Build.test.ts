@@ -34,18 +34,29 @@ const compileTree = (from: string, to: string): void => {
 
 // Every built-in entry is found through a URL built from a string (`../worker/ThreadBootstrap.${ext}`), which a
 // move breaks at run time, not at compile time: boot each of them, from the sources and from compiled output.
-const entry = (base: string, ext: string) => `
+/** How the entry and the check import the library: module by module, or through the package's entries. */
+interface Imports {
+  readonly worker: string
+  readonly pool: string
+}
+
+const moduleImports = (base: string, ext: string): Imports => ({
+  worker: `import * as WorkerTask from "${base}/domain/WorkerTask.${ext}"
+import { serve } from "${base}/runtime/worker/Server.${ext}"`,
+  pool: `import * as WorkerPool from "${base}/layers/WorkerPool.${ext}"`
+})
+
+const entry = (imports: Imports) => `
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import * as WorkerTask from "${base}/domain/WorkerTask.${ext}"
-import { serve } from "${base}/runtime/worker/Server.${ext}"
+${imports.worker}
 export const Double = WorkerTask.make("double", { payload: Schema.Number, success: Schema.Number })
 export default serve(WorkerTask.group(Double), { double: (n) => Effect.succeed(n * 2) })
 `
 
-const check = (base: string, ext: string) => `
+const check = (imports: Imports, ext: string) => `
 import { Effect } from "effect"
-import * as WorkerPool from "${base}/layers/WorkerPool.${ext}"
+${imports.pool}
 import { Double } from "./entry.${ext}"
 const program = Effect.gen(function*() {
   const offloaded = yield* (yield* WorkerPool.make({ maxWorkers: 1 })).offload((a, b) => a + b, [40, 2])
@@ -60,9 +71,9 @@ Effect.runPromise(Effect.scoped(program)).catch((e) => { console.error(e); proce
 
 const expected = { offloaded: 42, offloadedInProcess: 42, threaded: 42, forked: 100 }
 
-const runCheck = (dir: string, base: string, ext: string): void => {
-  fs.writeFileSync(path.join(dir, `entry.${ext}`), entry(base, ext))
-  fs.writeFileSync(path.join(dir, `check.${ext}`), check(base, ext))
+const runCheck = (dir: string, imports: Imports, ext: string): void => {
+  fs.writeFileSync(path.join(dir, `entry.${ext}`), entry(imports))
+  fs.writeFileSync(path.join(dir, `check.${ext}`), check(imports, ext))
   const result = spawnSync(process.execPath, [path.join(dir, `check.${ext}`)], { encoding: "utf8", timeout: 60_000 })
   assert.strictEqual(result.status, 0, result.stderr)
   assert.deepStrictEqual(JSON.parse(result.stdout.trim()), expected)
@@ -75,7 +86,7 @@ describe("built-in entries", () => {
       compileTree(path.join(root, "src"), dir)
       fs.symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"), "dir")
       fs.writeFileSync(path.join(dir, "package.json"), "{\"type\":\"module\"}")
-      runCheck(dir, ".", "js")
+      runCheck(dir, moduleImports(".", "js"), "js")
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
@@ -85,7 +96,26 @@ describe("built-in entries", () => {
     const dir = fs.mkdtempSync(path.join(root, "test", ".boot-"))
     try {
       fs.writeFileSync(path.join(dir, "package.json"), "{\"type\":\"module\"}")
-      runCheck(dir, path.relative(dir, path.join(root, "src")).split(path.sep).join("/"), "ts")
+      runCheck(dir, moduleImports(path.relative(dir, path.join(root, "src")).split(path.sep).join("/"), "ts"), "ts")
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("the bundle of npm run build boots the function worker and both bootstraps through the package's entries", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pool-bundle-"))
+    try {
+      const bundled = spawnSync(process.execPath, [path.join(root, "scripts/bundle.ts"), path.join(dir, "pkg")], {
+        encoding: "utf8",
+        timeout: 60_000
+      })
+      assert.strictEqual(bundled.status, 0, bundled.stderr)
+      fs.symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"), "dir")
+      fs.writeFileSync(path.join(dir, "package.json"), "{\"type\":\"module\"}")
+      runCheck(dir, {
+        worker: `import { WorkerTask, serve } from "./pkg/worker.js"`,
+        pool: `import { WorkerPool } from "./pkg/index.js"`
+      }, "js")
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }

@@ -89,10 +89,19 @@ const compileCacheEnv = (boot: WorkerBootOptions): Record<string, string> =>
     : { NODE_COMPILE_CACHE: path.join(os.tmpdir(), "node-compile-cache") }
 
 const sourceExt = import.meta.url.endsWith(".ts") ? "ts" : "js"
-const threadBootstrapUrl = new URL(`../worker/ThreadBootstrap.${sourceExt}`, import.meta.url)
-const processBootstrapUrl = new URL(`../worker/ProcessBootstrap.${sourceExt}`, import.meta.url)
+/**
+ * The worker bootstraps' folder. In `src` (and a plain `tsc` output) it is beside this module's folder; in the
+ * bundle of `npm run build` (scripts/bundle.ts) this module is part of `index.js` at the package's root, and the
+ * bootstraps are entries at their `src` paths below it.
+ */
+const workerFolder = new URL(
+  /\/runtime\/pool\/Transport\.[jt]s$/.test(import.meta.url) ? "../worker/" : "./runtime/worker/",
+  import.meta.url
+)
+const threadBootstrapUrl = new URL(`ThreadBootstrap.${sourceExt}`, workerFolder)
+const processBootstrapUrl = new URL(`ProcessBootstrap.${sourceExt}`, workerFolder)
 /** The entry of pools created without one: it serves only `offload`. */
-const functionWorkerUrl = new URL(`../worker/FunctionWorker.${sourceExt}`, import.meta.url)
+const functionWorkerUrl = new URL(`FunctionWorker.${sourceExt}`, workerFolder)
 
 /** Where a pool's workers come from, as the user gave it. */
 export interface WorkerSource {
