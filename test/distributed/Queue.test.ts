@@ -88,6 +88,32 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
     }).pipe(Effect.provide(Layer.merge(producerLayer(queue), consumerLayer(queue))))
   })
 
+  it.live("handles: effects read from a destructured handle, awaited twice, jobs of several tasks without options", () => {
+    const queue = freshQueue()
+    return Effect.gen(function*() {
+      const producer = yield* Producer.Producer
+      // Each call without options reuses its own task's preparation: the name and schema must stay the task's.
+      const inc = yield* producer.enqueue(Inc, 1)
+      const charge = yield* producer.enqueue(Charge, { account: "acme", cents: 7 })
+      const [many] = yield* producer.enqueueAll(Inc, [10])
+      const { await: awaitInc, cancel, id, status, taskName } = inc
+      assert.strictEqual(taskName, "inc")
+      assert.strictEqual(charge.taskName, Charge.name)
+      assert.strictEqual(yield* awaitInc, 2)
+      assert.strictEqual(yield* awaitInc, 2)
+      assert.strictEqual(yield* inc.await, 2)
+      assert.strictEqual((yield* charge.await).account, "acme")
+      assert.strictEqual(yield* many!.await, 11)
+      assert.strictEqual(yield* status, "completed")
+      yield* cancel // a finished job: nothing happens
+      assert.strictEqual(yield* producer.handle(Inc, id).status, "completed")
+      const q = yield* bull(queue)
+      const job = yield* Effect.promise(() => q.getJob(charge.id))
+      assert.strictEqual(job?.name, Charge.name)
+      assert.strictEqual((job?.data as { task: string }).task, Charge.name)
+    }).pipe(Effect.provide(Layer.merge(producerLayer(queue), consumerLayer(queue))))
+  })
+
   it.live("typed error arrives as the same class with its fields; defects arrive as defects", () => {
     const queue = freshQueue()
     return Effect.gen(function*() {
