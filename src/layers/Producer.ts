@@ -553,12 +553,17 @@ export const make = (
     }
 
     // One step, without a generator: on a single job's round trip every microsecond before `queue.add` counts.
+    // `useSpan`, not `withSpan`: the span only has to exist (its context travels in the job) and end with the
+    // enqueue; nothing inside runs as its child, so the fiber's context is not rebuilt around the call.
     const enqueue = <T extends WorkerTask.Any>(
       task: T,
       payload: WorkerTask.Payload<T>,
       options: EnqueueOptions = noOptions
     ): Effect.Effect<JobHandle<T>, EnqueueError> =>
-      Effect.withFiber((fiber): Effect.Effect<JobHandle<T>, EnqueueError> => {
+      Effect.useSpan(`Producer.enqueue ${task.name}`, {
+        kind: "producer",
+        attributes: { queue: name, task: task.name, priority: options.priority ?? "normal" }
+      }, (span): Effect.Effect<JobHandle<T>, EnqueueError> => {
         const refused = blocked()
         if (refused !== undefined) return Effect.fail(refused)
         const encoded = encodePayload(task, payload)
@@ -571,7 +576,8 @@ export const make = (
           if (id instanceof InvalidConfig) return Effect.fail(id)
           jobId = id
         }
-        const data = encodeJobData(prepared.data(encoded, traceOf(fiber)))
+        const trace = { traceId: span.traceId, spanId: span.spanId, sampled: span.sampled }
+        const data = encodeJobData(prepared.data(encoded, trace))
         return Effect.map(
           Effect.tryPromise({
             // An existing id makes BullMQ return the job already there: the idempotency key's first job.
@@ -581,12 +587,7 @@ export const make = (
           // A job found under an idempotency key may have finished long ago: its await reads it from Redis.
           (job) => makeHandle(task, job.id!, jobId === undefined ? Date.now() : undefined)
         )
-      }).pipe(
-        Effect.withSpan(`Producer.enqueue ${task.name}`, {
-          kind: "producer",
-          attributes: { queue: name, task: task.name, priority: options.priority ?? "normal" }
-        }, { captureStackTrace: false })
-      )
+      })
 
     const enqueueAll = <T extends WorkerTask.Any>(
       task: T,

@@ -391,7 +391,13 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
 
   it.live("tracing: the consumer's span of a job is a child of the producer's span", () => {
     const queue = freshQueue()
-    const spans: Array<{ name: string; traceId: string; spanId: string; parent: string | undefined }> = []
+    const spans: Array<{
+      name: string
+      traceId: string
+      spanId: string
+      parent: string | undefined
+      span: Tracer.NativeSpan
+    }> = []
     const tracer = Tracer.make({
       span: (options) => {
         const span = new Tracer.NativeSpan(options)
@@ -399,7 +405,8 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
           name: options.name,
           traceId: span.traceId,
           spanId: span.spanId,
-          parent: Option.getOrUndefined(Option.map(options.parent, (p) => p.spanId))
+          parent: Option.getOrUndefined(Option.map(options.parent, (p) => p.spanId)),
+          span
         })
         return span
       }
@@ -407,14 +414,26 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
     return Effect.gen(function*() {
       const producer = yield* Producer.Producer
       const handle = yield* producer.enqueue(Inc, 1).pipe(Effect.withSpan("request"))
+      const enqueue = spans.find((s) => s.name === "Producer.enqueue inc")!
+      // Ended with the enqueue, before the job's outcome; a producer span with the job's attributes.
+      assert.strictEqual(enqueue.span.status._tag, "Ended")
+      assert.strictEqual(enqueue.span.kind, "producer")
+      assert.strictEqual(enqueue.span.attributes.get("queue"), queue)
+      assert.strictEqual(enqueue.span.attributes.get("priority"), "normal")
       assert.strictEqual(yield* handle.await, 2)
       const request = spans.find((s) => s.name === "request")!
-      const enqueue = spans.find((s) => s.name === "Producer.enqueue inc")!
       const job = spans.find((s) => s.name === "Consumer.job inc")!
       assert.isDefined(job, spans.map((s) => s.name).join(", "))
       assert.strictEqual(enqueue.parent, request.spanId)
       assert.strictEqual(job.parent, enqueue.spanId)
       assert.strictEqual(job.traceId, request.traceId)
+
+      // A refused enqueue ends its span with the failure.
+      yield* Effect.exit(producer.enqueue(Charge, { account: "acme", cents: -1 } as never))
+      const refused = spans.find((s) => s.name === "Producer.enqueue charge")!
+      assert.strictEqual(refused.span.status._tag, "Ended")
+      const status = refused.span.status as { readonly exit: Exit.Exit<unknown, unknown> }
+      assert.isTrue(Exit.isFailure(status.exit), String(status.exit))
     }).pipe(
       Effect.provide(Layer.merge(producerLayer(queue), consumerLayer(queue))),
       Effect.provideService(Tracer.Tracer, tracer)
