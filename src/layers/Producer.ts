@@ -47,8 +47,8 @@
  * @since 0.1.0
  */
 import type { Job } from "bullmq"
-import { Context, Effect, Exit, Layer, Metric, Option, Schema } from "effect"
-import type { Duration, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Metric, Option, Schema, Tracer } from "effect"
+import type { Duration, Fiber, Scope } from "effect"
 import type { Redis } from "ioredis"
 import { JobDataInvalid, JobLost, RedisUnavailable } from "../domain/DistributedError.ts"
 import type { DistributedError } from "../domain/DistributedError.ts"
@@ -257,6 +257,8 @@ const statusOf = (state: string): JobStatus => {
 }
 
 const isPriority = Schema.is(TaskPriority)
+// The default options of `enqueue` and `enqueueAll`: a call without options reuses its task's preparation.
+const noOptions: EnqueueOptions = {}
 // Names the field and its value as configuration errors do: `retry.initialInterval`, `"-5 seconds"`.
 const decodeRetry = decodeConfigExit(RetryPolicy, "retry")
 
@@ -370,63 +372,86 @@ export const make = (
         })
       })
 
-    const makeHandle = <T extends WorkerTask.Any>(task: T, id: string, enqueuedHere?: number): JobHandle<T> => {
-      const codecs = codecsOf(task)
-      const outcomeToEffect = (
-        outcome: Outcome
-      ): Effect.Effect<WorkerTask.Success<T>, WorkerTask.Error<T> | JobError> => {
-        switch (outcome._tag) {
-          case "completed": {
-            const value = typeof outcome.returnvalue === "object" && outcome.returnvalue !== null
-              ? (outcome.returnvalue as { v?: unknown }).v
-              : undefined
-            const exit = codecs.decodeSuccess(value)
-            return Exit.isSuccess(exit)
-              ? Effect.succeed(exit.value as WorkerTask.Success<T>)
-              : Effect.fail(new JobDataInvalid({ jobId: id, detail: `result: ${describeIssue(exit.cause)}` }))
-          }
-          case "failed": {
-            const failure = codecs.decodeFailure(outcome.failedReason)
-            return failure._tag === "Fail"
-              ? Effect.fail(failure.error as WorkerTask.Error<T> | JobError)
-              : Effect.die(failure.defect)
-          }
-          case "removed":
-            return Effect.fail(
-              new TaskCancelled({ taskId: id, taskName: task.name, reason: "removed from the queue before it ran" })
-            )
-          case "lost":
-            return Effect.fail(
-              new JobLost({ jobId: id, detail: "not found (removed, trimmed, or Redis lost its data)" })
-            )
-          case "closed":
-            // The job goes on in Redis; another producer can await it with `handle(task, id)`.
-            return Effect.fail(new PoolShutDown({ service: "Producer" }))
+    const outcomeToEffect = <T extends WorkerTask.Any>(
+      task: T,
+      id: string,
+      outcome: Outcome
+    ): Effect.Effect<WorkerTask.Success<T>, WorkerTask.Error<T> | JobError> => {
+      switch (outcome._tag) {
+        case "completed": {
+          const value = typeof outcome.returnvalue === "object" && outcome.returnvalue !== null
+            ? (outcome.returnvalue as { v?: unknown }).v
+            : undefined
+          const exit = codecsOf(task).decodeSuccess(value)
+          return Exit.isSuccess(exit)
+            ? Effect.succeed(exit.value as WorkerTask.Success<T>)
+            : Effect.fail(new JobDataInvalid({ jobId: id, detail: `result: ${describeIssue(exit.cause)}` }))
         }
-      }
-      return {
-        id,
-        taskName: task.name,
-        await: Effect.flatMap(awaitOutcome(id, enqueuedHere), outcomeToEffect),
-        status: Effect.tryPromise({ try: () => queue.getJobState(id), catch: unavailable }).pipe(Effect.map(statusOf)),
-        cancel: Effect.tryPromise({
-          try: async () => {
-            const job = await queue.getJob(id)
-            if (job === undefined) return
-            const state = await job.getState()
-            if (state === "completed" || state === "failed" || state === "unknown") return
-            if (state !== "active") {
-              // A job that a consumer has just taken is locked and cannot be removed: it is interrupted instead.
-              const removed = await job.remove().then(() => true, () => false)
-              if (removed) return settle(id, { _tag: "removed" })
-            }
-            await client.set(cancelKey(prefix, name, id), "1", "EX", cancelMarkSeconds)
-            await client.publish(cancelChannel(prefix, name), id)
-          },
-          catch: unavailable
-        })
+        case "failed": {
+          const failure = codecsOf(task).decodeFailure(outcome.failedReason)
+          return failure._tag === "Fail"
+            ? Effect.fail(failure.error as WorkerTask.Error<T> | JobError)
+            : Effect.die(failure.defect)
+        }
+        case "removed":
+          return Effect.fail(
+            new TaskCancelled({ taskId: id, taskName: task.name, reason: "removed from the queue before it ran" })
+          )
+        case "lost":
+          return Effect.fail(
+            new JobLost({ jobId: id, detail: "not found (removed, trimmed, or Redis lost its data)" })
+          )
+        case "closed":
+          // The job goes on in Redis; another producer can await it with `handle(task, id)`.
+          return Effect.fail(new PoolShutDown({ service: "Producer" }))
       }
     }
+
+    const cancelJob = async (id: string): Promise<void> => {
+      const job = await queue.getJob(id)
+      if (job === undefined) return
+      const state = await job.getState()
+      if (state === "completed" || state === "failed" || state === "unknown") return
+      if (state !== "active") {
+        // A job that a consumer has just taken is locked and cannot be removed: it is interrupted instead.
+        const removed = await job.remove().then(() => true, () => false)
+        if (removed) return settle(id, { _tag: "removed" })
+      }
+      await client.set(cancelKey(prefix, name, id), "1", "EX", cancelMarkSeconds)
+      await client.publish(cancelChannel(prefix, name), id)
+    }
+
+    // A handle's effects are built when they are read, not with the handle: `enqueueAll` makes one handle per
+    // job, most of which are awaited once and never asked for their status or cancelled.
+    class Handle<T extends WorkerTask.Any> implements JobHandle<T> {
+      readonly #task: T
+      readonly #enqueuedHere: number | undefined
+      readonly id: string
+      readonly taskName: T["name"]
+      constructor(task: T, id: string, enqueuedHere: number | undefined) {
+        this.#task = task
+        this.#enqueuedHere = enqueuedHere
+        this.id = id
+        this.taskName = task.name
+      }
+      get await(): Effect.Effect<WorkerTask.Success<T>, WorkerTask.Error<T> | JobError> {
+        return Effect.flatMap(
+          awaitOutcome(this.id, this.#enqueuedHere),
+          (outcome) => outcomeToEffect(this.#task, this.id, outcome)
+        )
+      }
+      get status(): Effect.Effect<JobStatus, RedisUnavailable> {
+        return Effect.tryPromise({ try: () => queue.getJobState(this.id), catch: unavailable }).pipe(
+          Effect.map(statusOf)
+        )
+      }
+      get cancel(): Effect.Effect<void, RedisUnavailable> {
+        return Effect.tryPromise({ try: () => cancelJob(this.id), catch: unavailable })
+      }
+    }
+
+    const makeHandle = <T extends WorkerTask.Any>(task: T, id: string, enqueuedHere?: number): JobHandle<T> =>
+      new Handle(task, id, enqueuedHere)
 
     let closed = false
     yield* Effect.addFinalizer(() =>
@@ -496,61 +521,82 @@ export const make = (
       }
     }
 
-    const guard = Effect.suspend((): Effect.Effect<void, PoolShutDown | RedisUnavailable> =>
+    const blocked = (): PoolShutDown | RedisUnavailable | undefined =>
       closed
-        ? Effect.fail(new PoolShutDown({ service: "Producer" }))
+        ? new PoolShutDown({ service: "Producer" })
         : whenDisconnected === "fail" && !isReady(client)
-        ? Effect.fail(new RedisUnavailable({ host, port, detail: "disconnected (whenDisconnected: \"fail\")" }))
-        : Effect.void
-    )
+        ? new RedisUnavailable({ host, port, detail: "disconnected (whenDisconnected: \"fail\")" })
+        : undefined
+    const guard = Effect.suspend((): Effect.Effect<void, PoolShutDown | RedisUnavailable> => {
+      const error = blocked()
+      return error === undefined ? Effect.void : Effect.fail(error)
+    })
 
-    const traceContext = Effect.map(Effect.option(Effect.currentSpan), (span) =>
-      Option.isSome(span)
-        ? { traceId: span.value.traceId, spanId: span.value.spanId, sampled: span.value.sampled }
-        : undefined)
+    // The enqueue's own span (from `withSpan` below), whose context travels in the job.
+    const traceOf = (fiber: Fiber.Fiber<unknown, unknown>): JobData["trace"] => {
+      const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
+      return span?._tag === "Span" ? { traceId: span.traceId, spanId: span.spanId, sampled: span.sampled } : undefined
+    }
+    const traceContext = Effect.withFiber((fiber) => Effect.succeed(traceOf(fiber)))
 
+    // The preparation of a call without options, once per task: most enqueues give none.
+    const preparedPlain = new WeakMap<WorkerTask.Any, Exclude<ReturnType<typeof prepare>, InvalidConfig>>()
+    const prepareFor = (task: WorkerTask.Any, options: EnqueueOptions) => {
+      if (options !== noOptions) return prepare(task, options)
+      let prepared = preparedPlain.get(task)
+      if (prepared === undefined) {
+        const fresh = prepare(task, options)
+        if (fresh instanceof InvalidConfig) return fresh
+        preparedPlain.set(task, prepared = fresh)
+      }
+      return prepared
+    }
+
+    // One step, without a generator: on a single job's round trip every microsecond before `queue.add` counts.
+    // `useSpan`, not `withSpan`: the span only has to exist (its context travels in the job) and end with the
+    // enqueue; nothing inside runs as its child, so the fiber's context is not rebuilt around the call.
     const enqueue = <T extends WorkerTask.Any>(
       task: T,
       payload: WorkerTask.Payload<T>,
-      options: EnqueueOptions = {}
+      options: EnqueueOptions = noOptions
     ): Effect.Effect<JobHandle<T>, EnqueueError> =>
-      Effect.gen(function*() {
-        yield* guard
+      Effect.useSpan(`Producer.enqueue ${task.name}`, {
+        kind: "producer",
+        attributes: { queue: name, task: task.name, priority: options.priority ?? "normal" }
+      }, (span): Effect.Effect<JobHandle<T>, EnqueueError> => {
+        const refused = blocked()
+        if (refused !== undefined) return Effect.fail(refused)
         const encoded = encodePayload(task, payload)
-        if (encoded instanceof PayloadInvalid) {
-          return yield* encoded
-        }
-        const prepared = prepare(task, options)
-        if (prepared instanceof InvalidConfig) return yield* prepared
+        if (encoded instanceof PayloadInvalid) return Effect.fail(encoded)
+        const prepared = prepareFor(task, options)
+        if (prepared instanceof InvalidConfig) return Effect.fail(prepared)
         let jobId: string | undefined
         if (options.idempotencyKey !== undefined) {
           const id = jobIdOf(options.idempotencyKey)
-          if (id instanceof InvalidConfig) return yield* id
+          if (id instanceof InvalidConfig) return Effect.fail(id)
           jobId = id
         }
-        const data = encodeJobData(prepared.data(encoded, yield* traceContext))
-        const job = yield* Effect.tryPromise({
-          // An existing id makes BullMQ return the job already there: the idempotency key's first job.
-          try: () => queue.add(task.name, data, jobId === undefined ? prepared.opts : { ...prepared.opts, jobId }),
-          catch: unavailable
-        })
-        // A job found under an idempotency key may have finished long ago: its await reads it from Redis.
-        return makeHandle(task, job.id!, jobId === undefined ? Date.now() : undefined)
-      }).pipe(
-        Effect.withSpan(`Producer.enqueue ${task.name}`, {
-          kind: "producer",
-          attributes: { queue: name, task: task.name, priority: options.priority ?? "normal" }
-        }, { captureStackTrace: false })
-      )
+        const trace = { traceId: span.traceId, spanId: span.spanId, sampled: span.sampled }
+        const data = encodeJobData(prepared.data(encoded, trace))
+        return Effect.map(
+          Effect.tryPromise({
+            // An existing id makes BullMQ return the job already there: the idempotency key's first job.
+            try: () => queue.add(task.name, data, jobId === undefined ? prepared.opts : { ...prepared.opts, jobId }),
+            catch: unavailable
+          }),
+          // A job found under an idempotency key may have finished long ago: its await reads it from Redis.
+          (job) => makeHandle(task, job.id!, jobId === undefined ? Date.now() : undefined)
+        )
+      })
 
     const enqueueAll = <T extends WorkerTask.Any>(
       task: T,
       payloads: Iterable<WorkerTask.Payload<T>>,
-      options: Omit<EnqueueOptions, "idempotencyKey"> = {}
+      options: Omit<EnqueueOptions, "idempotencyKey"> = noOptions
     ): Effect.Effect<Array<JobHandle<T>>, EnqueueError> =>
       Effect.gen(function*() {
         yield* guard
-        const prepared = prepare(task, options)
+        const prepared = prepareFor(task, options)
         if (prepared instanceof InvalidConfig) return yield* prepared
         const trace = yield* traceContext
         // Every job of the call shares its data but the payload: encode that part once.

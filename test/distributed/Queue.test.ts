@@ -88,6 +88,32 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
     }).pipe(Effect.provide(Layer.merge(producerLayer(queue), consumerLayer(queue))))
   })
 
+  it.live("handles: effects read from a destructured handle, awaited twice, jobs of several tasks without options", () => {
+    const queue = freshQueue()
+    return Effect.gen(function*() {
+      const producer = yield* Producer.Producer
+      // Each call without options reuses its own task's preparation: the name and schema must stay the task's.
+      const inc = yield* producer.enqueue(Inc, 1)
+      const charge = yield* producer.enqueue(Charge, { account: "acme", cents: 7 })
+      const [many] = yield* producer.enqueueAll(Inc, [10])
+      const { await: awaitInc, cancel, id, status, taskName } = inc
+      assert.strictEqual(taskName, "inc")
+      assert.strictEqual(charge.taskName, Charge.name)
+      assert.strictEqual(yield* awaitInc, 2)
+      assert.strictEqual(yield* awaitInc, 2)
+      assert.strictEqual(yield* inc.await, 2)
+      assert.strictEqual((yield* charge.await).account, "acme")
+      assert.strictEqual(yield* many!.await, 11)
+      assert.strictEqual(yield* status, "completed")
+      yield* cancel // a finished job: nothing happens
+      assert.strictEqual(yield* producer.handle(Inc, id).status, "completed")
+      const q = yield* bull(queue)
+      const job = yield* Effect.promise(() => q.getJob(charge.id))
+      assert.strictEqual(job?.name, Charge.name)
+      assert.strictEqual((job?.data as { task: string }).task, Charge.name)
+    }).pipe(Effect.provide(Layer.merge(producerLayer(queue), consumerLayer(queue))))
+  })
+
   it.live("typed error arrives as the same class with its fields; defects arrive as defects", () => {
     const queue = freshQueue()
     return Effect.gen(function*() {
@@ -365,7 +391,13 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
 
   it.live("tracing: the consumer's span of a job is a child of the producer's span", () => {
     const queue = freshQueue()
-    const spans: Array<{ name: string; traceId: string; spanId: string; parent: string | undefined }> = []
+    const spans: Array<{
+      name: string
+      traceId: string
+      spanId: string
+      parent: string | undefined
+      span: Tracer.NativeSpan
+    }> = []
     const tracer = Tracer.make({
       span: (options) => {
         const span = new Tracer.NativeSpan(options)
@@ -373,7 +405,8 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
           name: options.name,
           traceId: span.traceId,
           spanId: span.spanId,
-          parent: Option.getOrUndefined(Option.map(options.parent, (p) => p.spanId))
+          parent: Option.getOrUndefined(Option.map(options.parent, (p) => p.spanId)),
+          span
         })
         return span
       }
@@ -381,14 +414,26 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
     return Effect.gen(function*() {
       const producer = yield* Producer.Producer
       const handle = yield* producer.enqueue(Inc, 1).pipe(Effect.withSpan("request"))
+      const enqueue = spans.find((s) => s.name === "Producer.enqueue inc")!
+      // Ended with the enqueue, before the job's outcome; a producer span with the job's attributes.
+      assert.strictEqual(enqueue.span.status._tag, "Ended")
+      assert.strictEqual(enqueue.span.kind, "producer")
+      assert.strictEqual(enqueue.span.attributes.get("queue"), queue)
+      assert.strictEqual(enqueue.span.attributes.get("priority"), "normal")
       assert.strictEqual(yield* handle.await, 2)
       const request = spans.find((s) => s.name === "request")!
-      const enqueue = spans.find((s) => s.name === "Producer.enqueue inc")!
       const job = spans.find((s) => s.name === "Consumer.job inc")!
       assert.isDefined(job, spans.map((s) => s.name).join(", "))
       assert.strictEqual(enqueue.parent, request.spanId)
       assert.strictEqual(job.parent, enqueue.spanId)
       assert.strictEqual(job.traceId, request.traceId)
+
+      // A refused enqueue ends its span with the failure.
+      yield* Effect.exit(producer.enqueue(Charge, { account: "acme", cents: -1 } as never))
+      const refused = spans.find((s) => s.name === "Producer.enqueue charge")!
+      assert.strictEqual(refused.span.status._tag, "Ended")
+      const status = refused.span.status as { readonly exit: Exit.Exit<unknown, unknown> }
+      assert.isTrue(Exit.isFailure(status.exit), String(status.exit))
     }).pipe(
       Effect.provide(Layer.merge(producerLayer(queue), consumerLayer(queue))),
       Effect.provideService(Tracer.Tracer, tracer)
