@@ -56,7 +56,12 @@ class Run implements AdmissionHandlers {
   readonly prepared: Prepared<unknown, unknown, unknown>
   admission: Admission | undefined = undefined
   fiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
-  release: (() => void) | undefined = undefined
+  /** Its lane's admission while it runs, whose `release` gives the permit back. */
+  holding: Admission | undefined = undefined
+  /** Whether it is in the batch's window, and its neighbours there. */
+  linked = false
+  prev: Run | undefined = undefined
+  next: Run | undefined = undefined
 
   constructor(batch: Batch, index: number, prepared: Prepared<unknown, unknown, unknown>) {
     this.batch = batch
@@ -64,9 +69,9 @@ class Run implements AdmissionHandlers {
     this.prepared = prepared
   }
 
-  admitted(release: () => void): void {
+  admitted(admission: Admission): void {
     this.admission = undefined
-    this.batch.start(this, release)
+    this.batch.start(this, admission)
   }
 
   interrupted(): void {
@@ -88,7 +93,9 @@ class Batch {
   readonly failFast: boolean
   readonly results: Array<AnyResult>
   /** The window: tasks queued or running. */
-  readonly live = new Set<Run>()
+  /** The window: tasks queued or running, as a list through `Run.prev`/`Run.next` (no allocation per task). */
+  head: Run | undefined = undefined
+  live = 0
   /** Indices of the tasks in the order they enter the window: by priority, stable; undefined for input order. */
   readonly order: Int32Array | undefined
   /** How many tasks have entered the window. */
@@ -125,7 +132,7 @@ class Batch {
     if (this.pumping) return
     this.pumping = true
     try {
-      while (!this.stopping && this.next < this.tasks.length && this.live.size < this.concurrency) {
+      while (!this.stopping && this.next < this.tasks.length && this.live < this.concurrency) {
         const next = this.next++
         this.enter(this.order === undefined ? next : this.order[next]!)
       }
@@ -153,38 +160,38 @@ class Batch {
       )
     }
     const run = new Run(this, index, new Prepared(this.fiber, task, options, span))
-    this.live.add(run)
+    this.link(run)
     const prepared = run.prepared
     if (prepared.attempt === undefined) return this.complete(run, prepared.finish(prepared.rejected!))
     const lane = options.lane
     if (lane === undefined) return this.start(run, undefined)
     const admission = lane.enqueue(prepared.priorityRank!, task.key, run)
     // it may have been admitted (or rejected) before `enqueue` returned
-    if (this.live.has(run) && run.fiber === undefined) run.admission = admission
+    if (run.linked && run.fiber === undefined) run.admission = admission
   }
 
-  /** The task holds its lane's permit (`release`), or has no lane: its attempts start now. */
-  start(run: Run, release: (() => void) | undefined): void {
+  /** The task holds its lane's permit (`admission`), or has no lane: its attempts start now. */
+  start(run: Run, admission: Admission | undefined): void {
     const prepared = run.prepared
-    run.release = release
-    prepared.start(release !== undefined)
+    run.holding = admission
+    prepared.start(admission !== undefined)
     const fiber = Effect.runForkWith(prepared.contextFor(this.fiber.context))(prepared.attempt!)
     run.fiber = fiber
     fiber.addObserver((exit) => {
       // A failure that stops the batch withdraws its queued tasks first, so the permit given back next does not
       // start one of them.
       if (exit._tag === "Failure") this.failed(exit.cause)
-      const release = run.release
-      run.release = undefined
+      const holding = run.holding
+      run.holding = undefined
       // the permit goes back before the result is made, as a task submitted alone gives it back at its exit
-      release?.()
+      holding?.release()
       this.complete(run, prepared.finish(exit as Exit.Exit<unknown, ExecutionError>))
     })
   }
 
   complete(run: Run, result: AnyResult): void {
     this.results[run.index] = result
-    this.live.delete(run)
+    this.unlink(run)
     if (result.exit._tag === "Failure") this.failed(result.exit.cause)
     this.pump()
   }
@@ -204,21 +211,41 @@ class Batch {
     this.stopping = true
     const interrupted = Exit.interrupt(this.fiber.id)
     const running: Array<Fiber.Fiber<unknown, unknown>> = []
-    for (const run of this.live) {
+    for (let run = this.head; run !== undefined;) {
+      const next = run.next
       if (run.fiber !== undefined) running.push(run.fiber)
       else if (run.admission !== undefined) {
         this.optionsOf(run.prepared.task).lane!.cancel(run.admission)
         run.admission = undefined
         this.results[run.index] = run.prepared.finish(interrupted)
-        this.live.delete(run)
+        this.unlink(run)
       }
+      run = next
     }
     for (const fiber of running) fiber.interruptUnsafe(this.fiber.id)
   }
 
+  private link(run: Run): void {
+    run.linked = true
+    run.next = this.head
+    if (this.head !== undefined) this.head.prev = run
+    this.head = run
+    this.live++
+  }
+
+  private unlink(run: Run): void {
+    if (!run.linked) return
+    run.linked = false
+    if (run.prev === undefined) this.head = run.next
+    else run.prev.next = run.next
+    if (run.next !== undefined) run.next.prev = run.prev
+    run.prev = run.next = undefined
+    this.live--
+  }
+
   /** Resumes the runner once nothing is left to do. */
   private settle(): void {
-    if (this.settled || this.pumping || this.live.size > 0) return
+    if (this.settled || this.pumping || this.live > 0) return
     if (!this.stopping && this.next < this.tasks.length) return
     this.settled = true
     const onStopped = this.onStopped

@@ -152,8 +152,8 @@ class Waiter extends Entry {
 
 /** What an {@link Admission} tells its owner. */
 export interface AdmissionHandlers {
-  /** It holds a permit now; `release` gives it back and must be called once, when its task ends. */
-  readonly admitted: (release: () => void) => void
+  /** It holds a permit now; its `release` gives it back and must be called when its task ends. */
+  readonly admitted: (admission: Admission) => void
   /** The scheduler shut down before it was admitted. */
   readonly interrupted: () => void
   /** The queue was at capacity and its overflow is `"fail"`. */
@@ -168,22 +168,25 @@ export interface AdmissionHandlers {
  */
 export class Admission extends Waiter {
   private readonly handlers: AdmissionHandlers
+  private readonly core: SchedulerCore
 
-  constructor(priority: number, group: KeyGroup, handlers: AdmissionHandlers) {
+  constructor(priority: number, group: KeyGroup, handlers: AdmissionHandlers, core: SchedulerCore) {
     super(priority, group, Effect.void)
     this.handlers = handlers
+    this.core = core
   }
 
-  override start(core: SchedulerCore): void {
-    const group = this.group!
+  override start(): void {
     this.state = RUNNING
     this.task = undefined
-    let released = false
-    this.handlers.admitted(() => {
-      if (released) return
-      released = true
-      core.release(group)
-    })
+    this.handlers.admitted(this)
+  }
+
+  /** Gives the permit back once its task has ended; a second call, or one before admission, does nothing. */
+  release(): void {
+    if (this.state !== RUNNING) return
+    this.state = CANCELLED
+    this.core.release(this.group!)
   }
 
   override interrupt(): void {
@@ -265,7 +268,7 @@ class SchedulerCore {
   enqueueAdmission(admission: Admission): void {
     const group = admission.group!
     if (this.closed) return admission.interrupt()
-    if (this.tryAcquire(group)) return admission.start(this)
+    if (this.tryAcquire(group)) return admission.start()
     const now = this.now()
     if (this.queue.queued >= this.capacity) {
       if (this.failWhenFull) {
@@ -569,7 +572,7 @@ export const make = (
     }
     lanes.set(service, {
       enqueue: (priority, key, handlers) => {
-        const admission = new Admission(priority, core.queue.group(key), handlers)
+        const admission = new Admission(priority, core.queue.group(key), handlers, core)
         core.enqueueAdmission(admission)
         return admission
       },
