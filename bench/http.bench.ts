@@ -269,7 +269,9 @@ const main = async (): Promise<void> => {
     const suffix = condition.hog ? "Hog" : ""
     ratios[`workVsPiscina${suffix}`] = paired((r) => r.work.reqPerSec)
     ratios[`healthVsPiscina${suffix}`] = paired((r) => r.health.reqPerSec)
-    ratios[`healthP99VsPiscina${suffix}`] = paired((r) => r.health.p99)
+    // autocannon reports latencies in whole milliseconds: a p99 under 1 ms reads 0, and two of them are equal
+    // within its resolution, not a ratio of 0 / 0
+    ratios[`healthP99VsPiscina${suffix}`] = paired((r) => Math.max(1, r.health.p99))
     ratios[`loopDelayP99VsPiscina${suffix}`] = paired((r) => r.loopDelayP99)
   }
   writeReport("http", results, ratios)
