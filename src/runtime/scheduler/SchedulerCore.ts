@@ -266,47 +266,44 @@ class SchedulerCore {
 
   /** Queues an admission without a fiber (see {@link Admission}), or admits or rejects it at once. */
   enqueueAdmission(admission: Admission): void {
-    const group = admission.group!
     if (this.closed) return admission.interrupt()
-    if (this.tryAcquire(group)) return admission.start()
-    const now = this.now()
-    if (this.queue.queued >= this.capacity) {
-      if (this.failWhenFull) {
-        this.rejected++
-        this.queue.dropIfIdle(group)
-        return admission.reject(new QueueFull({ capacity: this.capacity, priority: levels[admission.priority]! }))
-      }
-      admission.state = HELD
-      admission.submittedAt = now
-      this.queue.hold(admission, group, now)
-    } else {
-      admission.state = WAITING
-      admission.submittedAt = now
-      this.queue.push(admission, group, now)
-    }
-    if (this.rateLimited) this.wakeGate()
+    if (this.tryAcquire(admission.group!)) return admission.start()
+    const full = this.place(admission)
+    if (full !== undefined) admission.reject(full)
   }
 
   /** Registers a waiter whose fast path failed; returns its cancellation, or resumes it at once. */
   enqueue(waiter: Waiter, resume: Resume): Effect.Effect<void> | undefined {
-    const group = waiter.group!
     if (this.closed) {
       resume(Effect.interrupt)
       return undefined
     }
     waiter.resume = resume
     // the fiber may have yielded between its fast-path check and here
-    if (this.tryAcquire(group)) {
+    if (this.tryAcquire(waiter.group!)) {
       waiter.start(this)
       return undefined
     }
+    const full = this.place(waiter)
+    if (full !== undefined) {
+      resume(Effect.fail(full))
+      return undefined
+    }
+    return Effect.sync(() => this.cancel(waiter))
+  }
+
+  /**
+   * Puts a waiter that cannot start now in the queue, or in the holding lane when the queue is at capacity and
+   * its overflow suspends; at capacity with overflow `"fail"`, returns the `QueueFull` it is rejected with.
+   */
+  private place(waiter: Waiter): QueueFull | undefined {
+    const group = waiter.group!
     const now = this.now()
     if (this.queue.queued >= this.capacity) {
       if (this.failWhenFull) {
         this.rejected++
         this.queue.dropIfIdle(group)
-        resume(Effect.fail(new QueueFull({ capacity: this.capacity, priority: levels[waiter.priority]! })))
-        return undefined
+        return new QueueFull({ capacity: this.capacity, priority: levels[waiter.priority]! })
       }
       waiter.state = HELD
       waiter.submittedAt = now
@@ -317,7 +314,7 @@ class SchedulerCore {
       this.queue.push(waiter, group, now)
     }
     if (this.rateLimited) this.wakeGate()
-    return Effect.sync(() => this.cancel(waiter))
+    return undefined
   }
 
   /**
