@@ -435,9 +435,12 @@ const makeWith = (
         span: true
       }
     }
-    const optionsOf = (task: AnyTask): TaskExecution.ExecuteOptions => executeOptions[task.kind]
+    // A kind that is none (from an untyped caller) gets no lane, metrics or span: its task fails with
+    // `InvalidConfig` naming `task.kind` before it starts.
+    const unknownKind: TaskExecution.ExecuteOptions = {}
+    const optionsOf = (task: AnyTask): TaskExecution.ExecuteOptions => executeOptions[task.kind] ?? unknownKind
     const runResult = <A, E, R>(task: Task.Task<A, E, R>): Effect.Effect<TaskResult<A, E | RunError>, never, R> =>
-      TaskExecution.execute(task, executeOptions[task.kind])
+      TaskExecution.execute(task, optionsOf(task))
 
     const run = <A, E, R>(task: Task.Task<A, E, R>): Effect.Effect<A, E | RunError, R> =>
       Effect.flatMap(runResult(task), (result) => result.exit)

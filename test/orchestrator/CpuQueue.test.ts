@@ -209,6 +209,23 @@ describe("offload's direct path", () => {
     }).pipe(Effect.provide(isolated(Orchestrator.layerTest(served)))))
 })
 
+describe("a task kind that is none", () => {
+  it.effect("fails the task with InvalidConfig naming task.kind, through run and runAll, and runs nothing", () =>
+    Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator.Orchestrator
+      let ran = 0
+      const odd = Task.make(Effect.sync(() => ++ran), { name: "odd", kind: "gpu" as never })
+      const alone = yield* Effect.flip(orchestrator.run(odd))
+      assert.deepInclude(alone, { _tag: "InvalidConfig", field: "task.kind", value: "gpu" })
+      const [bad, good] = yield* orchestrator.runAll([odd, Task.make(Effect.succeed("fine"))])
+      assert.strictEqual(failureTagOf(bad!.exit), "InvalidConfig")
+      assert.deepStrictEqual(good!.exit, Exit.succeed("fine"))
+      assert.strictEqual(ran, 0)
+      const text = yield* orchestrator.prometheus
+      assert.notInclude(text, "gpu", "no metric series is labelled with it")
+    }).pipe(Effect.provide(isolated(Orchestrator.layerTest(served)))))
+})
+
 describe("offloadFunction's direct path", () => {
   it.effect("counts its calls under the task's labels, fails a closure with PayloadInvalid, a bad level typed", () =>
     Effect.gen(function*() {

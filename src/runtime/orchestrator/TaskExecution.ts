@@ -28,6 +28,7 @@ import type { QueueFull } from "../../domain/OrchestratorError.ts"
 import { InvalidConfig, TaskTimeout } from "../../domain/OrchestratorError.ts"
 import type { RetryPolicy, RetryPolicyInput } from "../../domain/RetryPolicy.ts"
 import type { Task } from "../../domain/Task.ts"
+import { kinds } from "../../domain/TaskKind.ts"
 import type { TaskKind } from "../../domain/TaskKind.ts"
 import { rankOf } from "../../domain/TaskPriority.ts"
 import type { TaskPriority } from "../../domain/TaskPriority.ts"
@@ -258,8 +259,9 @@ export class Prepared<A, E, R> {
     const clock = this.clock = fiber.getRef(Clock.Clock)
     this.enqueuedAt = clock.currentTimeMillisUnsafe()
     const priorityRank = this.priorityRank = rankOf(task.priority)
-    // An unknown level (from an untyped caller) fails the task and labels no metric series.
-    const series = this.series = priorityRank === undefined
+    const knownKind = kinds.includes(task.kind)
+    // An unknown level or kind (from an untyped caller) fails the task and labels no metric series.
+    const series = this.series = priorityRank === undefined || !knownKind
       ? undefined
       : options.metrics?.series(task.name, task.kind, task.priority)
     if (series !== undefined) series.submitted++
@@ -273,6 +275,14 @@ export class Prepared<A, E, R> {
           field: "task.priority",
           value: String(task.priority),
           detail: "not a priority level (critical, high, normal, low)"
+        })
+      )
+    } else if (!knownKind) {
+      this.rejected = Exit.fail(
+        new InvalidConfig({
+          field: "task.kind",
+          value: String(task.kind),
+          detail: "not a task kind (cpu, io, blocking)"
         })
       )
     } else if (timeout._tag === "Failure") this.rejected = Exit.failCause(timeout.cause)
