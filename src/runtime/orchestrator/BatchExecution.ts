@@ -92,7 +92,6 @@ class Batch {
   readonly concurrency: number
   readonly failFast: boolean
   readonly results: Array<AnyResult>
-  /** The window: tasks queued or running. */
   /** The window: tasks queued or running, as a list through `Run.prev`/`Run.next` (no allocation per task). */
   head: Run | undefined = undefined
   live = 0
