@@ -21,7 +21,13 @@ const groups: Record<string, { readonly mutate: ReadonlyArray<string>; readonly 
   // The scheduler's admission, capacity, rate gate and shutdown; its queue is PriorityQueue (a module of its own).
   SchedulerCore: {
     mutate: ["src/runtime/scheduler/SchedulerCore.ts"],
-    specs: ["test/scheduler/Scheduler.test.ts", "test/scheduler/Scheduler.property.test.ts"]
+    specs: [
+      "test/scheduler/Scheduler.test.ts",
+      "test/scheduler/Scheduler.property.test.ts",
+      // the fiberless admissions (`Admission`, `laneOf`) are driven by runAll's runner
+      "test/orchestrator/BatchExecution.test.ts",
+      "test/orchestrator/BatchExecution.property.test.ts"
+    ]
   },
   Dispatch: {
     mutate: ["src/runtime/pool/Dispatch.ts"],

@@ -110,9 +110,22 @@ describe("JobWire", () => {
       { trace: { traceId: "a", spanId: "b" } },
       { trace: { traceId: "a", spanId: "b", sampled: true, more: 1 } },
       { trace: [] },
-      { unknown: 1 }
+      { unknown: 1 },
+      // payloads that are not JSON, at the top or deep inside (a key present with undefined included)
+      { payload: undefined },
+      { payload: Number.NaN },
+      { payload: { a: undefined } },
+      { payload: [1, [Infinity]] },
+      { payload: { at: new Date(0) } },
+      { payload: { deep: { list: [null, "x", true, { n: 1.5 }] } } }
     ]
     for (const edge of edges) agrees({ ...base, ...edge })
+    // JSON-shaped payloads, valid or spoiled anywhere inside, decide alike on both paths
+    const json = fc.jsonValue()
+    const spoiled = fc.tuple(json, fc.constantFrom(undefined, Number.NaN, Infinity, new Date(0))).map(([value, bad]) =>
+      typeof value === "object" && value !== null ? (Array.isArray(value) ? [...value, bad] : { ...value, bad }) : [bad]
+    )
+    fc.assert(fc.property(fc.oneof(json, spoiled), (payload) => agrees({ ...base, payload })), { numRuns: 2_000 })
     // The shapes every producer writes take the hand-checked path and come back as they are.
     const plain = { v: 1, task: "inc", payload: 3, priority: "high", enqueuedAt: 1, key: "k" } as const
     assert.deepStrictEqual(decodeJobData(plain), Exit.succeed(plain))

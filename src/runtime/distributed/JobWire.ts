@@ -76,6 +76,34 @@ const isFiniteNumber = (value: unknown): value is number => typeof value === "nu
  * it takes, and the generic decoder costs it several microseconds a job. Data of any other shape (a retry policy,
  * a field it does not know, a field that breaks a rule) is left to the schema, which also says what is wrong.
  */
+/**
+ * Whether a value is what the job-data schema's JSON codec accepts as JSON: null, a string, a boolean, a finite
+ * number, or an array or plain object of those (no `undefined`, even as a property's value). Data read from
+ * Redis always is; anything else goes to the schema, which says where it is not.
+ */
+const isJsonValue = (value: unknown): boolean => {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true
+    case "number":
+      return Number.isFinite(value)
+    case "object": {
+      if (value === null) return true
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) if (!isJsonValue(value[i])) return false
+        return true
+      }
+      const proto = Object.getPrototypeOf(value)
+      if (proto !== Object.prototype && proto !== null) return false
+      for (const key in value) if (!isJsonValue((value as { readonly [key: string]: unknown })[key])) return false
+      return true
+    }
+    default:
+      return false
+  }
+}
+
 const plainJobData = (input: unknown): JobData | undefined => {
   if (typeof input !== "object" || input === null || Array.isArray(input)) return undefined
   const data = input as { readonly [key: string]: unknown }
@@ -86,6 +114,7 @@ const plainJobData = (input: unknown): JobData | undefined => {
   for (const key in data) if (!plainKeys.has(key)) return undefined
   if ("timeoutMillis" in data && !(isFiniteNumber(data["timeoutMillis"]) && data["timeoutMillis"] > 0)) return undefined
   if ("key" in data && typeof data["key"] !== "string") return undefined
+  if ("payload" in data && !isJsonValue(data["payload"])) return undefined
   if ("trace" in data) {
     const trace = data["trace"]
     if (typeof trace !== "object" || trace === null || Array.isArray(trace)) return undefined
