@@ -4,6 +4,7 @@
 // the runner's context and span, and the fallback under another tracer.
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Metric, Option, Schema, Scope, Tracer } from "effect"
+import { TestClock } from "effect/testing"
 import type { TaskResult } from "../../src/domain/TaskResult.ts"
 import { QueueFull, Task } from "../../src/index.ts"
 import * as Scheduler from "../../src/layers/Scheduler.ts"
@@ -239,6 +240,74 @@ describe("BatchExecution.executeAll", () => {
         const parent = Option.getOrThrow(span.parent) as Tracer.Span
         assert.strictEqual(parent.name, "request")
       }
+    }))
+
+  it.effect("a task that cannot start (a bad level) is its own InvalidConfig result, first, and stops failFast", () =>
+    Effect.gen(function*() {
+      const scheduler = yield* Scheduler.make({ permits: 1 })
+      const order: Array<string> = []
+      const note = (label: string, priority: string) =>
+        Task.make(Effect.sync(() => order.push(label)), { priority: priority as never })
+      const results = yield* run(
+        [note("n", "normal"), note("bad", "urgent"), note("c", "critical")],
+        laneOptions(scheduler)
+      )
+      assert.deepStrictEqual(order, ["c", "n"], "the others run, by priority")
+      const bad = results[1]!.exit
+      assert.isTrue(Exit.isFailure(bad))
+      assert.deepInclude(
+        Exit.isFailure(bad) ? (bad.cause.reasons[0] as { error: unknown }).error : {},
+        { _tag: "InvalidConfig", field: "task.priority", value: "urgent" }
+      )
+      order.length = 0
+      const failure = yield* Effect.flip(
+        run([note("n", "normal"), note("bad", "urgent")], laneOptions(scheduler), { failFast: true })
+      )
+      assert.deepInclude(failure, { _tag: "InvalidConfig", field: "task.priority" })
+      assert.deepStrictEqual(order, [], "the bad task goes first and stops the batch before the other starts")
+      assert.strictEqual((yield* scheduler.stats).queuedTotal, 0)
+    }))
+
+  it.effect("a queued task's wait is its queue time; without a lane a task starts as it enters, counted by onStart", () =>
+    Effect.gen(function*() {
+      const scheduler = yield* Scheduler.make({ permits: 1 })
+      const [first, second] = yield* run(
+        [Task.make(Effect.sleep("300 millis")), Task.make(Effect.sleep("100 millis"))],
+        laneOptions(scheduler)
+      ).pipe(Effect.forkChild, Effect.tap(() => TestClock.adjust("1 second")), Effect.flatMap(Fiber.join))
+      assert.deepStrictEqual([first!.queueWaitMillis, first!.runMillis], [0, 300])
+      assert.deepStrictEqual([second!.queueWaitMillis, second!.runMillis], [300, 100])
+      let started = 0
+      const unlaned = yield* run(
+        [Task.make(Effect.sleep("200 millis")), Task.make(Effect.sleep("200 millis"))],
+        { span: true, onStart: () => started++ }
+      ).pipe(Effect.forkChild, Effect.tap(() => TestClock.adjust("1 second")), Effect.flatMap(Fiber.join))
+      assert.strictEqual(started, 2)
+      assert.deepStrictEqual(unlaned.map((r) => [r.queueWaitMillis, r.runMillis]), [[0, 200], [0, 200]])
+    }))
+
+  it.effect("without spans, tasks run under the runner's own span", () =>
+    Effect.gen(function*() {
+      const scheduler = yield* Scheduler.make({ permits: 2 })
+      const results = yield* run(
+        [Task.make(Effect.currentSpan, { name: "probe" })],
+        laneOptions(scheduler, {
+          span: false
+        })
+      ).pipe(Effect.withSpan("request"))
+      assert.strictEqual((valueOf(results[0]!.exit) as Tracer.Span).name, "request")
+    }))
+
+  it.effect("an admission without a fiberless lane goes through that admission, task by task", () =>
+    Effect.gen(function*() {
+      const scheduler = yield* Scheduler.make({ permits: 2 })
+      let admitted = 0
+      const results = yield* run([Task.make(Effect.succeed(1)), Task.make(Effect.succeed(2))], {
+        admit: (effect, options) => Effect.suspend(() => (admitted++, scheduler.submit(effect, options))),
+        span: true
+      })
+      assert.strictEqual(admitted, 2)
+      assert.deepStrictEqual(results.map((r) => valueOf(r.exit)), [1, 2])
     }))
 
   it.effect("under another tracer it runs through Effect's spans, with the same results", () =>
