@@ -135,7 +135,11 @@ export interface EnqueueOptions {
 /** Where a job is, as BullMQ reports it. */
 export type JobStatus = "waiting" | "delayed" | "active" | "completed" | "failed" | "unknown"
 
-/** A job in the queue. */
+/**
+ * A job in the queue. `await`, `status` and `cancel` are made when read (most handles are awaited once and
+ * never asked for more): read or destructure them, but do not copy a handle with `{ ...handle }`, which keeps
+ * only `id` and `taskName`.
+ */
 export interface JobHandle<T extends WorkerTask.Any> {
   /** The job's id in BullMQ. */
   readonly id: string
