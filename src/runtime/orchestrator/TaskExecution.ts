@@ -319,35 +319,22 @@ export class Prepared<A, E, R> {
     const attempts = this.attempts
     const finishedAt = this.clock.currentTimeMillisUnsafe()
     const started = startTime(this.startedAt, this.startedAtPerf, finishedAt, assignment)
+    const result: { -readonly [K in keyof TaskResult<A, E | ExecutionError>]: TaskResult<A, E | ExecutionError>[K] } = {
+      taskId: task.id,
+      name: task.name,
+      priority: task.priority,
+      kind: task.kind,
+      enqueuedAt,
+      startedAt: started,
+      finishedAt,
+      queueWaitMillis: started - enqueuedAt,
+      runMillis: finishedAt - started,
+      attempts,
+      exit
+    }
+    // absent, not undefined, when no call of the last attempt reached a worker
     const workerId = assignment?.workerId
-    const result: TaskResult<A, E | ExecutionError> = workerId === undefined
-      ? {
-        taskId: task.id,
-        name: task.name,
-        priority: task.priority,
-        kind: task.kind,
-        enqueuedAt,
-        startedAt: started,
-        finishedAt,
-        queueWaitMillis: started - enqueuedAt,
-        runMillis: finishedAt - started,
-        attempts,
-        exit
-      }
-      : {
-        taskId: task.id,
-        name: task.name,
-        priority: task.priority,
-        kind: task.kind,
-        enqueuedAt,
-        startedAt: started,
-        finishedAt,
-        queueWaitMillis: started - enqueuedAt,
-        runMillis: finishedAt - started,
-        attempts,
-        workerId,
-        exit
-      }
+    if (workerId !== undefined) result.workerId = workerId
     this.series?.record(result)
     if (this.span !== undefined) TaskSpan.end(this.fiber, this.span, exit)
     return result

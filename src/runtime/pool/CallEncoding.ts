@@ -84,7 +84,7 @@ const traceOf = (fiber: Fiber.Fiber<unknown, unknown>): readonly [string, string
 /** The two ways to call a pool: a typed task, or a self-contained function (`offload`). */
 export interface Callers {
   /** Submits a typed task; undefined when it was rejected (`resume` has been called with the error). */
-  readonly task: (task: WorkerTask.Any, payload: unknown, options: CallOptions | undefined, resume: Resume) =>
+  readonly task: (task: WorkerTask.Any, payload: unknown, options: TrackedCallOptions | undefined, resume: Resume) =>
     | Call
     | undefined
   /**
@@ -94,7 +94,7 @@ export interface Callers {
   readonly fn: (
     fn: (...args: Array<any>) => unknown,
     args: ReadonlyArray<unknown>,
-    options: CallOptions | undefined,
+    options: TrackedCallOptions | undefined,
     resume: Resume,
     each?: boolean
   ) => Call | undefined
@@ -113,11 +113,11 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
     name: string,
     resume: Resume,
     error: Rejection,
-    options: CallOptions | undefined
+    options: TrackedCallOptions | undefined
   ): undefined => {
     engine.rejected(name)
     const exit = Exit.fail(error)
-    ;(options as TrackedCallOptions | undefined)?.observer?.settled(exit, 0, 0)
+    options?.observer?.settled(exit, 0, 0)
     resume(exit)
     return undefined
   }
@@ -174,7 +174,7 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
       collectTransferables(encoded, transfer)
     }
     const fiber = Fiber.getCurrent()
-    const assignment = (options as TrackedCallOptions | undefined)?.assignment ??
+    const assignment = options?.assignment ??
       fiber?.getRef(WorkerAssignment.CurrentWorkerAssignment)
     let priority = assignment?.priority
     let timeoutMillis = defaultTimeoutMillis
@@ -198,7 +198,7 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
       priority,
       key: options?.key ?? assignment?.key,
       trace: fiber === undefined ? undefined : traceOf(fiber),
-      observer: (options as TrackedCallOptions | undefined)?.observer
+      observer: options?.observer
     }, resume)
   }
 
@@ -215,7 +215,7 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
         options
       )
     }
-    const assignment = (options as TrackedCallOptions | undefined)?.assignment ?? WorkerAssignment.current()
+    const assignment = options?.assignment ?? WorkerAssignment.current()
     if (options?.timeout === undefined && options?.priority === undefined) {
       return engine.submit({
         name,
@@ -226,7 +226,7 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
         assignment,
         priority: assignment?.priority,
         key: options?.key ?? assignment?.key,
-        observer: (options as TrackedCallOptions | undefined)?.observer
+        observer: options?.observer
       }, resume)
     }
     const resolved = resolve(options, assignment)
@@ -240,7 +240,7 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
       assignment,
       priority: resolved.priority,
       key: options.key ?? assignment?.key,
-      observer: (options as TrackedCallOptions).observer
+      observer: options.observer
     }, resume)
   }
 
