@@ -3,7 +3,7 @@
 // the window, failFast and interruption (nothing left queued or running), rejections and shutdown as results,
 // the runner's context and span, and the fallback under another tracer.
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Metric, Option, Schema, Scope, Tracer } from "effect"
+import { Clock, Deferred, Effect, Exit, Fiber, Metric, Option, Schema, Scope, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import type { TaskResult } from "../../src/domain/TaskResult.ts"
 import { QueueFull, Task } from "../../src/index.ts"
@@ -285,6 +285,22 @@ describe("BatchExecution.executeAll", () => {
       assert.strictEqual(started, 2)
       assert.deepStrictEqual(unlaned.map((r) => [r.queueWaitMillis, r.runMillis]), [[0, 200], [0, 200]])
     }))
+
+  it.live("under Effect's default clock, each task's span times fall between the clock's readings around it", () =>
+    Effect.gen(function*() {
+      const scheduler = yield* Scheduler.make({ permits: 2 })
+      const probe = Task.make(Effect.flatMap(Effect.sleep("3 millis"), () => Effect.currentSpan), { name: "timed" })
+      const before = yield* Clock.currentTimeNanos
+      const results = yield* run([probe, probe, probe, probe], laneOptions(scheduler))
+      const after = yield* Clock.currentTimeNanos
+      for (const result of results) {
+        const status = (valueOf(result.exit) as Tracer.Span).status
+        assert.isTrue(status._tag === "Ended")
+        if (status._tag !== "Ended") return
+        assert.isTrue(before <= status.startTime && status.startTime < status.endTime && status.endTime <= after)
+        assert.isTrue(status.endTime - status.startTime >= BigInt(2_000_000), "it spans the task")
+      }
+    }).pipe(Effect.scoped))
 
   it.effect("without spans, tasks run under the runner's own span", () =>
     Effect.gen(function*() {

@@ -1,7 +1,8 @@
 // A task's span under Effect's default tracer is made by `TaskSpan` (cheaply), and otherwise by Effect: either
 // way it must look the same to the task's own code and to an exporter.
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option, Tracer } from "effect"
+import { Clock, Effect, Exit, Fiber, Option, Tracer } from "effect"
+import { TestClock } from "effect/testing"
 import { Task } from "../../src/index.ts"
 import { execute } from "../../src/runtime/orchestrator/TaskExecution.ts"
 
@@ -94,6 +95,37 @@ describe("a task's span under the default tracer", () => {
       yield* Fiber.interrupt(fiber)
       const status = span!.status
       assert.isTrue(status._tag === "Ended" && Exit.hasInterrupts(status.exit))
+    }))
+
+  it.effect("its times are the fiber's clock's: under the TestClock, the test clock's", () =>
+    Effect.gen(function*() {
+      yield* TestClock.adjust("1 second")
+      const result = yield* execute(
+        Task.make(Effect.flatMap(TestClock.adjust("3 seconds"), () => Effect.currentSpan), { name: "timed" }),
+        { span: true }
+      )
+      const status = Exit.isSuccess(result.exit) ? result.exit.value.status : undefined
+      assert.deepStrictEqual(
+        status?._tag === "Ended" ? [status.startTime, status.endTime] : status,
+        [BigInt(1_000_000_000), BigInt(4_000_000_000)]
+      )
+    }))
+
+  it.live("under Effect's default clock, its times fall between the clock's own readings around it", () =>
+    Effect.gen(function*() {
+      const before = yield* Clock.currentTimeNanos
+      const result = yield* execute(
+        Task.make(Effect.flatMap(Effect.sleep("5 millis"), () => Effect.currentSpan), { name: "timed" }),
+        { span: true }
+      )
+      const after = yield* Clock.currentTimeNanos
+      const status = Exit.isSuccess(result.exit) ? result.exit.value.status : undefined
+      assert.isTrue(status?._tag === "Ended")
+      if (status?._tag !== "Ended") return
+      assert.isTrue(before <= status.startTime, `started ${status.startTime}, not before ${before}`)
+      assert.isTrue(status.endTime <= after, `ended ${status.endTime}, not after ${after}`)
+      // a 5 ms sleep, by a timer that may fire a fraction of a millisecond early
+      assert.isTrue(status.endTime - status.startTime >= BigInt(4_000_000), "it spans the task")
     }))
 
   it.effect("without timing, the span has no times, as Effect's own", () =>

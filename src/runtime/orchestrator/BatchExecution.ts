@@ -25,6 +25,7 @@
  * @internal
  */
 import type * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
@@ -92,6 +93,7 @@ class Batch {
   readonly concurrency: number
   readonly failFast: boolean
   readonly results: Array<AnyResult>
+  readonly clock: Clock.Clock
   /** The window: tasks queued or running, as a list through `Run.prev`/`Run.next` (no allocation per task). */
   head: Run | undefined = undefined
   live = 0
@@ -124,16 +126,22 @@ class Batch {
     this.failFast = options.failFast
     this.results = new Array(tasks.length)
     this.order = priorityOrder(tasks)
+    this.clock = fiber.getRef(Clock.Clock)
   }
 
-  /** Lets tasks into the window while it has room; re-entrant calls leave it to the loop that runs. */
-  pump(): void {
+  /**
+   * Lets tasks into the window while it has room; re-entrant calls leave it to the loop that runs. `now` is the
+   * clock's time when the caller has just read it (a task that finished): the tasks entering in one loop share
+   * one reading, their `enqueuedAt`.
+   */
+  pump(now = -1): void {
     if (this.pumping) return
     this.pumping = true
     try {
       while (!this.stopping && this.next < this.tasks.length && this.live < this.concurrency) {
+        if (now < 0) now = this.clock.currentTimeMillisUnsafe()
         const next = this.next++
-        this.enter(this.order === undefined ? next : this.order[next]!)
+        this.enter(this.order === undefined ? next : this.order[next]!, now)
       }
     } finally {
       this.pumping = false
@@ -141,7 +149,7 @@ class Batch {
     this.settle()
   }
 
-  private enter(index: number): void {
+  private enter(index: number, now: number): void {
     const task = this.tasks[index]!
     const options = this.optionsOf(task)
     let span: Tracer.Span | undefined
@@ -158,7 +166,7 @@ class Batch {
         task.priority
       )
     }
-    const run = new Run(this, index, new Prepared(this.fiber, task, options, span))
+    const run = new Run(this, index, new Prepared(this.fiber, task, options, span, this.clock, now))
     this.link(run)
     const prepared = run.prepared
     if (prepared.attempt === undefined) return this.complete(run, prepared.finish(prepared.rejected!))
@@ -192,7 +200,7 @@ class Batch {
     this.results[run.index] = result
     this.unlink(run)
     if (result.exit._tag === "Failure") this.failed(result.exit.cause)
-    this.pump()
+    this.pump(result.finishedAt)
   }
 
   /** With failFast, the first failure stops the batch and becomes its own. */

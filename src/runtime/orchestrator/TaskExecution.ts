@@ -246,18 +246,21 @@ export class Prepared<A, E, R> {
   readonly span: Tracer.Span | undefined
   private readonly clock: Clock.Clock
 
+  /** `enqueuedAt`: the clock's time now, when the caller has just read it; read here otherwise. */
   constructor(
     fiber: Fiber.Fiber<unknown, unknown>,
     task: Task<A, E, R>,
     options: ExecuteOptions,
-    span: Tracer.Span | undefined
+    span: Tracer.Span | undefined,
+    clock: Clock.Clock = fiber.getRef(Clock.Clock),
+    enqueuedAt: number = clock.currentTimeMillisUnsafe()
   ) {
     this.fiber = fiber
     this.task = task
     this.options = options
     this.span = span
-    const clock = this.clock = fiber.getRef(Clock.Clock)
-    this.enqueuedAt = clock.currentTimeMillisUnsafe()
+    this.clock = clock
+    this.enqueuedAt = enqueuedAt
     const priorityRank = this.priorityRank = rankOf(task.priority)
     const knownKind = kinds.includes(task.kind)
     // An unknown level or kind (from an untyped caller) fails the task and labels no metric series.
