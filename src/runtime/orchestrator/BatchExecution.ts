@@ -34,7 +34,7 @@ import type { QueueFull } from "../../domain/OrchestratorError.ts"
 import type { Task } from "../../domain/Task.ts"
 import { rankOf } from "../../domain/TaskPriority.ts"
 import type { TaskResult } from "../../domain/TaskResult.ts"
-import type { Admission, AdmissionHandlers } from "../scheduler/SchedulerCore.ts"
+import { Admission } from "../scheduler/SchedulerCore.ts"
 import { execute, Prepared } from "./TaskExecution.ts"
 import type { ExecuteOptions, ExecutionError } from "./TaskExecution.ts"
 import * as TaskSpan from "./TaskSpan.ts"
@@ -50,38 +50,37 @@ export interface BatchOptions {
   readonly failFast: boolean
 }
 
-/** One task of the window. It is its lane admission's handlers, so admitting it allocates nothing more. */
-class Run implements AdmissionHandlers {
+/**
+ * One task of the window. It is its own lane admission, so queueing it allocates nothing more; its lane calls
+ * it back when it is admitted, rejected or shut out.
+ */
+class Run extends Admission {
   readonly batch: Batch
   readonly index: number
   readonly prepared: Prepared<unknown, unknown, unknown>
-  admission: Admission | undefined = undefined
   fiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
-  /** Its lane's admission while it runs, whose `release` gives the permit back. */
-  holding: Admission | undefined = undefined
   /** Whether it is in the batch's window, and its neighbours there. */
   linked = false
-  prev: Run | undefined = undefined
-  next: Run | undefined = undefined
+  previousInWindow: Run | undefined = undefined
+  nextInWindow: Run | undefined = undefined
 
   constructor(batch: Batch, index: number, prepared: Prepared<unknown, unknown, unknown>) {
+    // a task with no known level never reaches a lane (it is rejected first)
+    super(prepared.priorityRank ?? 0)
     this.batch = batch
     this.index = index
     this.prepared = prepared
   }
 
-  admitted(admission: Admission): void {
-    this.admission = undefined
-    this.batch.start(this, admission)
+  protected admitted(): void {
+    this.batch.start(this, true)
   }
 
-  interrupted(): void {
-    this.admission = undefined
+  protected interrupted(): void {
     this.batch.complete(this, this.prepared.finish(Exit.interrupt(this.batch.fiber.id)))
   }
 
-  rejected(error: QueueFull): void {
-    this.admission = undefined
+  protected rejected(error: QueueFull): void {
     this.batch.complete(this, this.prepared.finish(Exit.fail(error)))
   }
 }
@@ -94,7 +93,7 @@ class Batch {
   readonly failFast: boolean
   readonly results: Array<AnyResult>
   readonly clock: Clock.Clock
-  /** The window: tasks queued or running, as a list through `Run.prev`/`Run.next` (no allocation per task). */
+  /** The window: tasks queued or running, a list through their `previousInWindow`/`nextInWindow`. */
   head: Run | undefined = undefined
   live = 0
   /** Indices of the tasks in the order they enter the window: by priority, stable; undefined for input order. */
@@ -171,27 +170,24 @@ class Batch {
     const prepared = run.prepared
     if (prepared.attempt === undefined) return this.complete(run, prepared.finish(prepared.rejected!))
     const lane = options.lane
-    if (lane === undefined) return this.start(run, undefined)
-    const admission = lane.enqueue(prepared.priorityRank!, task.key, run)
-    // it may have been admitted (or rejected) before `enqueue` returned
-    if (run.linked && run.fiber === undefined) run.admission = admission
+    if (lane === undefined) return this.start(run, false)
+    // it may be admitted (or rejected) before `enqueue` returns
+    lane.enqueue(run, task.key)
   }
 
-  /** The task holds its lane's permit (`admission`), or has no lane: its attempts start now. */
-  start(run: Run, admission: Admission | undefined): void {
+  /** The task holds its lane's permit (`admitted`), or has no lane: its attempts start now. */
+  start(run: Run, admitted: boolean): void {
     const prepared = run.prepared
-    run.holding = admission
-    prepared.start(admission !== undefined)
+    prepared.start(admitted)
     const fiber = Effect.runForkWith(prepared.contextFor(this.fiber.context))(prepared.attempt!)
     run.fiber = fiber
     fiber.addObserver((exit) => {
       // A failure that stops the batch withdraws its queued tasks first, so the permit given back next does not
       // start one of them.
       if (exit._tag === "Failure") this.failed(exit.cause)
-      const holding = run.holding
-      run.holding = undefined
       // the permit goes back before the result is made, as a task submitted alone gives it back at its exit
-      holding?.release()
+      // (a task without a lane holds none, and this does nothing)
+      run.release()
       this.complete(run, prepared.finish(exit as Exit.Exit<unknown, ExecutionError>))
     })
   }
@@ -219,11 +215,11 @@ class Batch {
     const interrupted = Exit.interrupt(this.fiber.id)
     const running: Array<Fiber.Fiber<unknown, unknown>> = []
     for (let run = this.head; run !== undefined;) {
-      const next = run.next
+      const next = run.nextInWindow
       if (run.fiber !== undefined) running.push(run.fiber)
-      else if (run.admission !== undefined) {
-        this.optionsOf(run.prepared.task).lane!.cancel(run.admission)
-        run.admission = undefined
+      else {
+        // in its lane's queue, or admitted there and not yet started: either way it gives its place back
+        this.optionsOf(run.prepared.task).lane!.cancel(run)
         this.results[run.index] = run.prepared.finish(interrupted)
         this.unlink(run)
       }
@@ -234,8 +230,8 @@ class Batch {
 
   private link(run: Run): void {
     run.linked = true
-    run.next = this.head
-    if (this.head !== undefined) this.head.prev = run
+    run.nextInWindow = this.head
+    if (this.head !== undefined) this.head.previousInWindow = run
     this.head = run
     this.live++
   }
@@ -243,10 +239,12 @@ class Batch {
   private unlink(run: Run): void {
     if (!run.linked) return
     run.linked = false
-    if (run.prev === undefined) this.head = run.next
-    else run.prev.next = run.next
-    if (run.next !== undefined) run.next.prev = run.prev
-    run.prev = run.next = undefined
+    const previous = run.previousInWindow
+    const next = run.nextInWindow
+    if (previous === undefined) this.head = next
+    else previous.nextInWindow = next
+    if (next !== undefined) next.previousInWindow = previous
+    run.previousInWindow = run.nextInWindow = undefined
     this.live--
   }
 

@@ -124,7 +124,7 @@ class Waiter extends Entry {
   resume: Resume | undefined = undefined
   task: Effect.Effect<any, any, any> | undefined
 
-  constructor(priority: number, group: KeyGroup, task: Effect.Effect<any, any, any>) {
+  constructor(priority: number, group: KeyGroup | undefined, task: Effect.Effect<any, any, any>) {
     super(priority)
     this.group = group
     this.task = task
@@ -150,61 +150,58 @@ class Waiter extends Entry {
   }
 }
 
-/** What an {@link Admission} tells its owner. */
-export interface AdmissionHandlers {
-  /** It holds a permit now; its `release` gives it back and must be called when its task ends. */
-  readonly admitted: (admission: Admission) => void
-  /** The scheduler shut down before it was admitted. */
-  readonly interrupted: () => void
-  /** The queue was at capacity and its overflow is `"fail"`. */
-  readonly rejected: (error: QueueFull) => void
-}
-
 /**
- * A submission that waits with no fiber: its owner (a batch runner, see `BatchExecution`) is called back when it
- * is admitted, and starts the task then. The queue treats it as any waiter (priority, aging, key, capacity,
- * rate), so a batch's tasks and single submissions are admitted in one order. A batch of 50 k tasks then keeps
- * 50 k of these small objects, not 50 k suspended fibers.
+ * A submission that waits with no fiber: its owner (a batch runner, see `BatchExecution`) subclasses it, queues
+ * it through a {@link Lane}, and is called back when it is admitted, and starts the task then. The queue treats
+ * it as any waiter (priority, aging, key, capacity, rate), so a batch's tasks and single submissions are admitted
+ * in one order. A batch of 50 k tasks then keeps 50 k of these small objects, not 50 k suspended fibers; and as
+ * the owner's own object is the admission, waiting allocates nothing more.
  */
-export class Admission extends Waiter {
-  private readonly handlers: AdmissionHandlers
-  private readonly core: SchedulerCore
+export abstract class Admission extends Waiter {
+  /** The scheduler it was queued in, set by {@link Lane.enqueue}. */
+  core: SchedulerCore | undefined = undefined
 
-  constructor(priority: number, group: KeyGroup, handlers: AdmissionHandlers, core: SchedulerCore) {
-    super(priority, group, Effect.void)
-    this.handlers = handlers
-    this.core = core
+  /** `priority`: the level's rank (0 = critical … 3 = low). */
+  constructor(priority: number) {
+    super(priority, undefined, Effect.void)
   }
+
+  /** It holds a permit now; {@link release} gives it back and must be called when its task ends. */
+  protected abstract admitted(): void
+  /** The scheduler shut down before it was admitted. */
+  protected abstract interrupted(): void
+  /** The queue was at capacity and its overflow is `"fail"`. */
+  protected abstract rejected(error: QueueFull): void
 
   override start(): void {
     this.state = RUNNING
     this.task = undefined
-    this.handlers.admitted(this)
+    this.admitted()
   }
 
   /** Gives the permit back once its task has ended; a second call, or one before admission, does nothing. */
   release(): void {
     if (this.state !== RUNNING) return
     this.state = CANCELLED
-    this.core.release(this.group!)
+    this.core!.release(this.group!)
   }
 
   override interrupt(): void {
-    this.handlers.interrupted()
+    this.interrupted()
   }
 
   reject(error: QueueFull): void {
-    this.handlers.rejected(error)
+    this.rejected(error)
   }
 }
 
 /**
- * A lane's admission without a waiting fiber: `enqueue` queues one (or admits it at once, calling its handlers
- * before it returns) and gives back what `cancel` takes to withdraw it. Cancelling one that was admitted and
- * started is a no-op: its `release` gives the permit back.
+ * A lane's admission without a waiting fiber: `enqueue` queues an admission under a fairness key (or admits or
+ * rejects it at once, calling it back before it returns), and `cancel` withdraws one. Cancelling one that was
+ * admitted and started is a no-op: its `release` gives the permit back.
  */
 export interface Lane {
-  readonly enqueue: (priority: number, key: string | undefined, handlers: AdmissionHandlers) => Admission
+  readonly enqueue: (admission: Admission, key: string | undefined) => void
   readonly cancel: (admission: Admission) => void
 }
 
@@ -568,10 +565,10 @@ export const make = (
       stats: Effect.sync(() => core.stats())
     }
     lanes.set(service, {
-      enqueue: (priority, key, handlers) => {
-        const admission = new Admission(priority, core.queue.group(key), handlers, core)
+      enqueue: (admission, key) => {
+        admission.group = core.queue.group(key)
+        admission.core = core
         core.enqueueAdmission(admission)
-        return admission
       },
       cancel: (admission) => core.cancel(admission)
     })
