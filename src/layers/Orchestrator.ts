@@ -79,7 +79,9 @@ export interface RunAllOptions {
   /**
    * Tasks in flight at once, queued in their lane or running (admission still applies): a positive integer or
    * `"unbounded"`. Default 1,024. Tasks enter by priority, in input order within a level, so a critical task at
-   * the end of a large batch does not wait for the ones before it. Anything else fails with `InvalidConfig`
+   * the end of a large batch does not wait for the ones before it. Of these, at most 64 wait in a lane's queue
+   * at once (the others wait in the batch, in the same order): a lane's queue holds a few of a large batch's
+   * tasks, beside other submissions, and costs less that way. Anything else fails with `InvalidConfig`
    * (`runAll.concurrency`).
    */
   readonly concurrency?: number | "unbounded" | undefined

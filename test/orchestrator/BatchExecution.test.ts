@@ -118,6 +118,43 @@ describe("BatchExecution.executeAll", () => {
       assert.deepStrictEqual(results.map((r) => valueOf(r.exit)), tasks.map((_, i) => i * 10))
     }))
 
+  it.effect("at most 64 of a batch's tasks wait in the lane's queue; free permits are all filled", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const blocked = Array.from({ length: 300 }, () => Task.make(Deferred.await(gate)))
+      const narrow = yield* Scheduler.make({ permits: 1 })
+      const wide = yield* Scheduler.make({ permits: 100 })
+      const batches = yield* Effect.forkChild(
+        Effect.all([run(blocked, laneOptions(narrow)), run(blocked, laneOptions(wide))], { concurrency: 2 }),
+        { startImmediately: true }
+      )
+      const [one, many] = [yield* narrow.stats, yield* wide.stats]
+      assert.deepStrictEqual([one.running, one.queuedTotal], [1, 64])
+      assert.deepStrictEqual([many.running, many.queuedTotal], [100, 64])
+      yield* Deferred.succeed(gate, undefined)
+      const [a, b] = yield* Fiber.join(batches)
+      assert.isTrue([...a, ...b].every((result) => Exit.isSuccess(result.exit)), "every task ran")
+    }).pipe(Effect.scoped))
+
+  it.effect("tasks admitted without a batch task ending (a resize) make room for the next in the lane", () =>
+    Effect.gen(function*() {
+      const scheduler = yield* Scheduler.make({ permits: 1 })
+      const gate = yield* Deferred.make<void>()
+      const holder = yield* Effect.forkChild(scheduler.submit(Deferred.await(gate)), { startImmediately: true })
+      const batch = yield* Effect.forkChild(
+        run(Array.from({ length: 100 }, () => Task.make(Deferred.await(gate))), laneOptions(scheduler)),
+        { startImmediately: true }
+      )
+      assert.strictEqual((yield* scheduler.stats).queuedTotal, 64)
+      yield* scheduler.resize(80)
+      const stats = yield* scheduler.stats
+      // the holder and 79 of the batch run; the other 21 wait in the lane
+      assert.deepStrictEqual([stats.running, stats.queuedTotal], [80, 21])
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(holder)
+      assert.lengthOf(yield* Fiber.join(batch), 100)
+    }).pipe(Effect.scoped))
+
   it.effect("with failFast the first failure withdraws the queued tasks and interrupts the running ones first", () =>
     Effect.gen(function*() {
       const scheduler = yield* Scheduler.make({ permits: 2 })
