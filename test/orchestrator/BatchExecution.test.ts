@@ -323,6 +323,23 @@ describe("BatchExecution.executeAll", () => {
       assert.deepStrictEqual(unlaned.map((r) => [r.queueWaitMillis, r.runMillis]), [[0, 200], [0, 200]])
     }))
 
+  it.effect("a lane with a clock of its own: the tasks' times are still the runner's clock's", () =>
+    Effect.gen(function*() {
+      // the lane's clock is an hour ahead of the runner's TestClock
+      const live = yield* Clock.Clock
+      const ahead: Clock.Clock = { ...live, currentTimeMillisUnsafe: () => live.currentTimeMillisUnsafe() + 3_600_000 }
+      const scheduler = yield* Scheduler.make({ permits: 1 }).pipe(Effect.provideService(Clock.Clock, ahead))
+      yield* TestClock.adjust("10 seconds")
+      const results = yield* run(
+        [Task.make(Effect.sleep("300 millis")), Task.make(Effect.sleep("100 millis"))],
+        laneOptions(scheduler)
+      ).pipe(Effect.forkChild, Effect.tap(() => TestClock.adjust("1 second")), Effect.flatMap(Fiber.join))
+      assert.deepStrictEqual(
+        results.map((r) => [r.enqueuedAt, r.startedAt, r.finishedAt]),
+        [[10_000, 10_000, 10_300], [10_000, 10_300, 10_400]]
+      )
+    }).pipe(Effect.scoped))
+
   it.live("under Effect's default clock, each task's span times fall between the clock's readings around it", () =>
     Effect.gen(function*() {
       const scheduler = yield* Scheduler.make({ permits: 2 })

@@ -91,9 +91,11 @@ class Run extends Admission {
   protected admitted(): void {
     const batch = this.batch
     batch.leftLane(this)
-    batch.start(this, true)
+    // the lane read the time as it admitted this: by the batch's clock too, unless the lane has another
+    const now = this.admittedAt >= 0 && this.core!.clock === batch.clock ? this.admittedAt : -1
+    batch.start(this, true, now)
     // its place in the lane's queue is free for the batch's next task
-    batch.pump()
+    batch.pump(this.prepared.startedAt)
   }
 
   protected interrupted(): void {
@@ -197,9 +199,9 @@ class Batch {
     const prepared = run.prepared
     if (prepared.attempt === undefined) return this.complete(run, prepared.finish(prepared.rejected!))
     const lane = options.lane
-    if (lane === undefined) return this.start(run, false)
+    if (lane === undefined) return this.start(run, false, now)
     // it may be admitted (or rejected) before `enqueue` returns
-    lane.enqueue(run, task.key)
+    lane.enqueue(run, task.key, lane.clock === this.clock ? now : -1)
     if (run.linked && run.fiber === undefined) {
       run.inLane = true
       this.queued++
@@ -214,9 +216,9 @@ class Batch {
   }
 
   /** The task holds its lane's permit (`admitted`), or has no lane: its attempts start now. */
-  start(run: Run, admitted: boolean): void {
+  start(run: Run, admitted: boolean, now: number): void {
     const prepared = run.prepared
-    prepared.start(admitted)
+    prepared.start(admitted, now)
     const fiber = Effect.runForkWith(prepared.contextFor(this.fiber.context))(prepared.attempt!)
     run.fiber = fiber
     fiber.addObserver((exit) => {

@@ -297,10 +297,13 @@ export class Prepared<A, E, R> {
     }
   }
 
-  /** The first attempt starts now: `admitted` by a lane, or at once without one (then it counts as started). */
-  start(admitted: boolean): void {
+  /**
+   * The first attempt starts now: `admitted` by a lane, or at once without one (then it counts as started).
+   * `now`: the clock's time when the caller has just read it, else -1.
+   */
+  start(admitted: boolean, now = -1): void {
     this.attempts = 1
-    this.startedAt = admitted ? this.clock.currentTimeMillisUnsafe() : this.enqueuedAt
+    this.startedAt = !admitted ? this.enqueuedAt : now >= 0 ? now : this.clock.currentTimeMillisUnsafe()
     if (this.assignment !== undefined) this.startedAtPerf = performance.now()
     if (!admitted) this.options.onStart?.()
   }

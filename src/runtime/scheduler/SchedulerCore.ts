@@ -121,6 +121,8 @@ type Resume = (effect: Effect.Effect<any, any, any>) => void
 class Waiter extends Entry {
   state = WAITING
   submittedAt = 0
+  /** When it was handed its permit, by the scheduler's clock; -1 when that was not read (an admission at once). */
+  admittedAt = -1
   resume: Resume | undefined = undefined
   task: Effect.Effect<any, any, any> | undefined
 
@@ -201,7 +203,10 @@ export abstract class Admission extends Waiter {
  * admitted and started is a no-op: its `release` gives the permit back.
  */
 export interface Lane {
-  readonly enqueue: (admission: Admission, key: string | undefined) => void
+  /** The scheduler's clock, by which its times are read. */
+  readonly clock: Clock.Clock
+  /** `now`: the time by {@link clock} when the caller has just read it, else -1. */
+  readonly enqueue: (admission: Admission, key: string | undefined, now: number) => void
   readonly cancel: (admission: Admission) => void
 }
 
@@ -223,7 +228,7 @@ class SchedulerCore {
   private pendingHead: Waiter | undefined = undefined
   private pendingTail: Waiter | undefined = undefined
   private flushing = false
-  private readonly clock: Clock.Clock
+  readonly clock: Clock.Clock
   private readonly dispatcher: EffectScheduler.SchedulerDispatcher
 
   constructor(config: SchedulerConfig, clock: Clock.Clock, dispatcher: EffectScheduler.SchedulerDispatcher) {
@@ -262,10 +267,13 @@ class SchedulerCore {
   }
 
   /** Queues an admission without a fiber (see {@link Admission}), or admits or rejects it at once. */
-  enqueueAdmission(admission: Admission): void {
+  enqueueAdmission(admission: Admission, now: number): void {
     if (this.closed) return admission.interrupt()
-    if (this.tryAcquire(admission.group!)) return admission.start()
-    const full = this.place(admission)
+    if (this.tryAcquire(admission.group!)) {
+      admission.admittedAt = now
+      return admission.start()
+    }
+    const full = this.place(admission, now < 0 ? this.now() : now)
     if (full !== undefined) admission.reject(full)
   }
 
@@ -293,9 +301,8 @@ class SchedulerCore {
    * Puts a waiter that cannot start now in the queue, or in the holding lane when the queue is at capacity and
    * its overflow suspends; at capacity with overflow `"fail"`, returns the `QueueFull` it is rejected with.
    */
-  private place(waiter: Waiter): QueueFull | undefined {
+  private place(waiter: Waiter, now = this.now()): QueueFull | undefined {
     const group = waiter.group!
-    const now = this.now()
     if (this.queue.queued >= this.capacity) {
       if (this.failWhenFull) {
         this.rejected++
@@ -386,6 +393,7 @@ class SchedulerCore {
     this.admitted++
     // a wall clock set back must not record a negative wait
     this.wait.record(now > waiter.submittedAt ? now - waiter.submittedAt : 0)
+    waiter.admittedAt = now
     // `next` is free once the waiter is out of the queue: reuse it for the list of fibers to resume
     waiter.next = undefined
     if (this.pendingTail === undefined) this.pendingHead = waiter
@@ -565,10 +573,11 @@ export const make = (
       stats: Effect.sync(() => core.stats())
     }
     lanes.set(service, {
-      enqueue: (admission, key) => {
+      clock,
+      enqueue: (admission, key, now) => {
         admission.group = core.queue.group(key)
         admission.core = core
-        core.enqueueAdmission(admission)
+        core.enqueueAdmission(admission, now)
       },
       cancel: (admission) => core.cancel(admission)
     })
