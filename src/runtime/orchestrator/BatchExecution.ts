@@ -187,12 +187,7 @@ class Batch {
         this.lastName = task.name
         this.lastSpanName = `task ${task.name}`
       }
-      span = (this.spans ??= new TaskSpan.PlainSpans(this.fiber)).make(
-        this.lastSpanName,
-        task.id,
-        task.kind,
-        task.priority
-      )
+      span = (this.spans ??= new TaskSpan.PlainSpans(this.fiber)).make(this.lastSpanName, task)
     }
     const run = new Run(this, index, new Prepared(this.fiber, task, options, span, this.clock, now))
     this.link(run)

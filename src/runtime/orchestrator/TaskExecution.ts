@@ -206,7 +206,7 @@ export const execute = <A, E, R>(
   Effect.withFiber((fiber) => {
     if (options.span !== true) return executeIn(fiber, task, options, undefined)
     const name = `task ${task.name}`
-    const span = TaskSpan.make(fiber, name, task.id, task.kind, task.priority)
+    const span = TaskSpan.make(fiber, name, task)
     if (span !== undefined) return executeIn(fiber, task, options, span)
     return Effect.flatMap(
       Effect.makeSpan(name, {

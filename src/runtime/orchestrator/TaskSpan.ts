@@ -30,25 +30,28 @@ import type { TaskPriority } from "../../domain/TaskPriority.ts"
 
 const noNanos = BigInt(0)
 
+/** What a task's span is about: the task's id, kind and priority (a `Task` is one). */
+export interface SpanSubject {
+  readonly id: string
+  readonly kind: TaskKind
+  readonly priority: TaskPriority
+}
+
+type SpanOptions = {
+  -readonly [K in keyof ConstructorParameters<typeof Tracer.NativeSpan>[0]]: ConstructorParameters<
+    typeof Tracer.NativeSpan
+  >[0][K]
+}
+
 /** A default-tracer span whose task attributes are written into its map on first read. */
 class TaskSpan extends Tracer.NativeSpan {
-  readonly #id: string
-  readonly #kind: TaskKind
-  readonly #priority: TaskPriority
+  readonly #subject: SpanSubject
   /** Its maker, whose clock ends it. */
   readonly #spans: PlainSpans
 
-  constructor(
-    options: ConstructorParameters<typeof Tracer.NativeSpan>[0],
-    id: string,
-    kind: TaskKind,
-    priority: TaskPriority,
-    spans: PlainSpans
-  ) {
+  constructor(options: SpanOptions, subject: SpanSubject, spans: PlainSpans) {
     super(options)
-    this.#id = id
-    this.#kind = kind
-    this.#priority = priority
+    this.#subject = subject
     this.#spans = spans
   }
 
@@ -60,10 +63,11 @@ class TaskSpan extends Tracer.NativeSpan {
   override get attributes(): Map<string, unknown> {
     let attributes = this._attributes
     if (attributes === undefined) {
+      const subject = this.#subject
       attributes = new Map<string, unknown>([
-        ["task.id", this.#id],
-        ["task.kind", this.#kind],
-        ["task.priority", this.#priority]
+        ["task.id", subject.id],
+        ["task.kind", subject.kind],
+        ["task.priority", subject.priority]
       ])
       this._attributes = attributes
     }
@@ -105,6 +109,7 @@ export class PlainSpans {
   private readonly clock: Clock.Clock
   private readonly timing: boolean
   private readonly links: ReadonlyArray<Tracer.SpanLink>
+  private options: SpanOptions | undefined = undefined
   /** Wall-clock nanoseconds minus `process.hrtime.bigint()`, under Effect's default clock; else undefined. */
   private readonly origin: bigint | undefined = undefined
 
@@ -134,23 +139,23 @@ export class PlainSpans {
     if (span.status._tag !== "Ended") span.end(this.nanos(), exit)
   }
 
-  make(name: string, id: string, kind: TaskKind, priority: TaskPriority): Tracer.Span {
+  /** The span of a task, named `name`, with `subject`'s attributes; it starts now. */
+  make(name: string, subject: SpanSubject): Tracer.Span {
     const links = this.links
-    return new TaskSpan(
-      {
-        name,
-        parent: this.parent,
-        annotations: Context.empty(),
-        links: links.length === 0 ? [] : links.slice(),
-        startTime: this.nanos(),
-        kind: "internal",
-        sampled: this.sampled
-      },
-      id,
-      kind,
-      priority,
-      this
-    )
+    // one options object for all of a maker's spans: the span copies what it needs from it as it is made
+    const options = this.options ??= {
+      name,
+      parent: this.parent,
+      annotations: Context.empty(),
+      links: [],
+      startTime: noNanos,
+      kind: "internal",
+      sampled: this.sampled
+    }
+    options.name = name
+    options.links = links.length === 0 ? [] : links.slice()
+    options.startTime = this.nanos()
+    return new TaskSpan(options, subject, this)
   }
 }
 
@@ -162,10 +167,8 @@ export class PlainSpans {
 export const make = (
   fiber: Fiber.Fiber<unknown, unknown>,
   name: string,
-  id: string,
-  kind: TaskKind,
-  priority: TaskPriority
-): Tracer.Span | undefined => isPlain(fiber) ? new PlainSpans(fiber).make(name, id, kind, priority) : undefined
+  subject: SpanSubject
+): Tracer.Span | undefined => isPlain(fiber) ? new PlainSpans(fiber).make(name, subject) : undefined
 
 /**
  * Ends a task's span with the task's own exit (its failure marks the span failed in an exporter), at the
