@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Array, Schema } from "effect"
 import * as fc from "fast-check"
+import { rankOf } from "../../src/domain/TaskPriority.ts"
 import { TaskKind, TaskPriority } from "../../src/index.ts"
 
 describe("TaskPriority", () => {
@@ -16,6 +17,20 @@ describe("TaskPriority", () => {
       assert.strictEqual(TaskPriority.rank(level), i)
       assert.strictEqual(TaskPriority.fromRank(TaskPriority.rank(level)), level)
     })
+  })
+
+  it("rankOf ranks the four levels and nothing else, prototype keys included", () => {
+    TaskPriority.levels.forEach((level, i) => assert.strictEqual(rankOf(level), i))
+    for (const value of ["toString", "__proto__", "hasOwnProperty", "Normal", "", 2, undefined, null, {}]) {
+      assert.isUndefined(rankOf(value), String(value))
+    }
+    fc.assert(fc.property(
+      fc.string(),
+      (value) =>
+        rankOf(value) === ((TaskPriority.levels as ReadonlyArray<string>).includes(value)
+          ? TaskPriority.rank(value as TaskPriority.TaskPriority)
+          : undefined)
+    ))
   })
 
   it("Order agrees with rank on every pair", () => {
