@@ -55,13 +55,13 @@ import {
 } from "../wire/Protocol.ts"
 import type { CallTelemetry } from "../wire/Protocol.ts"
 import { decode } from "./Answer.ts"
-import type { Call, CallRequest, Resume, Slot } from "./Call.ts"
+import type { CallRequest, Resume, Slot, TaskRoute } from "./Call.ts"
 import {
   ABANDONED,
   BOOTING,
+  Call,
   DEAD,
   DONE,
-  movedBytes,
   QUEUED,
   READY,
   RETIRING,
@@ -175,6 +175,7 @@ export class Engine {
   private retiredLifeMillis = 0
 
   readonly taskStats = new Map<string, TaskStats>()
+  private readonly routes = new Map<string, TaskRoute>()
   /** Recorded in milliseconds, as measured; reported in seconds over `config.durationBucketsSeconds`. */
   readonly waitTime: Histogram
   readonly runTime: Histogram
@@ -313,6 +314,24 @@ export class Engine {
     return stats
   }
 
+  /** What the calls of a task share (see `TaskRoute`); one per task name, made again if its codecs differ. */
+  private routeOf(request: CallRequest): TaskRoute {
+    const route = this.routes.get(request.name)
+    if (
+      route !== undefined && route.index === request.index && route.success === request.success &&
+      route.error === request.error
+    ) return route
+    const fresh: TaskRoute = {
+      stats: this.statsOf(request.name),
+      index: request.index,
+      success: request.success,
+      error: request.error,
+      canceller: this
+    }
+    this.routes.set(request.name, fresh)
+    return fresh
+  }
+
   /** Counts a call rejected before it was sent (bad input, pool closed or broken). */
   rejected(name: string): void {
     this.failed++
@@ -324,38 +343,7 @@ export class Engine {
    * full and its overflow policy is `"fail"` (`resume` has been called with `QueueFull`).
    */
   submit(request: CallRequest, resume: Resume): Call | undefined {
-    const stats = this.statsOf(request.name)
-    const id = this.nextCallId++
-    const transfer = request.transfer
-    const call: Call = {
-      id,
-      taskId: request.taskId,
-      name: request.name,
-      index: request.index,
-      payload: request.payload,
-      transfer,
-      success: request.success,
-      error: request.error,
-      timeoutMillis: request.timeoutMillis,
-      stats,
-      enqueuedAt: performance.now(),
-      assignment: request.assignment,
-      priority: request.priority ?? 2,
-      key: request.key,
-      trace: request.trace,
-      observer: request.observer,
-      telemetry: undefined,
-      telemetryWorker: 0,
-      queued: undefined,
-      cpuEstimate: 0,
-      bytes: transfer === undefined ? 0 : movedBytes(transfer),
-      resume,
-      state: QUEUED,
-      slot: undefined,
-      sentAt: 0,
-      seq: 0,
-      timer: undefined
-    }
+    const call = new Call(this.nextCallId++, this.routeOf(request), request, resume, performance.now())
     if (this.queue.size === 0) {
       const slot = this.pick(call, 1)
       if (slot !== undefined) {
