@@ -9,14 +9,12 @@ import { serve } from "../../src/runtime/worker/Server.ts"
 
 let nextId = 1
 const canceller = { cancel: () => undefined }
-const call = (name: string, priority = 2, key?: string): Call =>
-  new Call(
-    nextId++,
-    { stats: new TaskStats(name), index: 0, success: undefined, error: undefined, canceller },
-    { name, index: 0, payload: undefined, timeoutMillis: 0, priority, key },
-    () => undefined,
-    performance.now()
-  )
+const call = (name: string, priority = 2, key?: string): Call => {
+  const route = { stats: new TaskStats(name), index: 0, success: undefined, error: undefined, canceller }
+  const made = new Call(nextId++, route, priority, undefined, 0, () => undefined, performance.now())
+  made.key = key
+  return made
+}
 
 const drain = (queue: CallQueue): Array<string> => {
   const out: Array<string> = []

@@ -132,24 +132,33 @@ export interface TaskRoute {
 export class Call extends Effectable.Mixin(Entry) {
   readonly id: number
   readonly route: TaskRoute
-  /** The caller's `taskId`, if it gave one; see {@link taskIdOf}. */
-  readonly taskId: string | undefined
+  /** Already encoded for the wire. */
   readonly payload: unknown
-  readonly transfer: Array<TransferListItem> | undefined
+  /** 0: no timeout. */
   readonly timeoutMillis: number
   readonly enqueuedAt: number
-  readonly assignment: WorkerAssignment | undefined
-  readonly key: string | undefined
-  readonly trace: readonly [traceId: string, spanId: string] | undefined
-  readonly observer: CallObserver | undefined
+  // The optional parts, set by the caller before `Engine.enqueue` (a request object per call would be one more
+  // allocation on the hottest path).
+  /** The caller's `taskId`, if it gave one; see {@link taskIdOf}. */
+  taskId: string | undefined = undefined
+  /** Moves these buffers to the worker; set with {@link moves}. */
+  transfer: Array<TransferListItem> | undefined = undefined
+  /** Bytes of the buffers its transfer list moves (see `Placement.pipelineBytes`). */
+  bytes = 0
+  /** The caller's cell, told the id of each worker the call is sent to (see `WorkerAssignment`). */
+  assignment: WorkerAssignment | undefined = undefined
+  /** Fairness key while it waits: keys take turns within a level. */
+  key: string | undefined = undefined
+  /** The caller's span (trace id, span id), sent ahead of the call so the handler runs under it. */
+  trace: readonly [traceId: string, spanId: string] | undefined = undefined
+  /** Told how the call ended (see `CallObserver`). */
+  observer: CallObserver | undefined = undefined
   /** What its handler traced and logged, from its worker's `OP_TELEMETRY` record; replayed as it resumes. */
   telemetry: CallTelemetry | undefined = undefined
   /** The worker that sent `telemetry`. */
   telemetryWorker = 0
   /** Its estimated synchronous work (ms) when it was sent (see `Placement.pipelineBudgetMillis`). */
   cpuEstimate = 0
-  /** Bytes of the buffers its transfer list moves (see `Placement.pipelineBytes`). */
-  readonly bytes: number
   resume: Resume | undefined
   state: CallState = QUEUED
   slot: Slot | undefined = undefined
@@ -161,23 +170,29 @@ export class Call extends Effectable.Mixin(Entry) {
   seq = 0
   timer: ReturnType<typeof setTimeout> | undefined = undefined
 
-  constructor(id: number, route: TaskRoute, request: CallRequest, resume: Resume, enqueuedAt: number) {
-    // Rank of its priority in the pool's queue (0 critical … 3 low).
-    super(request.priority ?? 2)
+  /** `priority`: its rank in the pool's queue (`TaskPriority.rank`: 0 critical … 3 low). */
+  constructor(
+    id: number,
+    route: TaskRoute,
+    priority: number,
+    payload: unknown,
+    timeoutMillis: number,
+    resume: Resume,
+    enqueuedAt: number
+  ) {
+    super(priority)
     this.id = id
     this.route = route
-    this.taskId = request.taskId
-    this.payload = request.payload
-    const transfer = request.transfer
-    this.transfer = transfer
-    this.timeoutMillis = request.timeoutMillis
+    this.payload = payload
+    this.timeoutMillis = timeoutMillis
     this.enqueuedAt = enqueuedAt
-    this.assignment = request.assignment
-    this.key = request.key
-    this.trace = request.trace
-    this.observer = request.observer
-    this.bytes = transfer === undefined ? 0 : movedBytes(transfer)
     this.resume = resume
+  }
+
+  /** Moves the buffers of `transfer` to the worker with the payload. */
+  moves(transfer: Array<TransferListItem>): void {
+    this.transfer = transfer
+    this.bytes = movedBytes(transfer)
   }
 
   get name(): string {
