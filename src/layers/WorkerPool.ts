@@ -400,35 +400,29 @@ const build = (
     const callers = makeCallers(engine, canTransfer, config.taskTimeout ?? 0)
 
     // Plain parameters rather than `...args: RunArgs<T>` (the service's type): a rest array per call is an
-    // allocation on the hottest path.
+    // allocation on the hottest path. The call is itself the effect that cancels it (see `Call`): no closure
+    // and no effect per call for the caller's interruption.
     const run = (
       task: WorkerTask.Any,
       payload?: unknown,
       options?: RunOptions
     ): Effect.Effect<unknown, unknown> =>
-      Effect.callback((resume) => {
-        const call = callers.task(task, payload, options, resume as Resume)
-        if (call !== undefined) return Effect.sync(() => engine.cancel(call))
-      })
+      Effect.callback((resume) => callers.task(task, payload, options, resume as Resume))
 
     const offload = <const Args extends ReadonlyArray<unknown>, R>(
       fn: (...args: Args) => R,
       args: Args,
       options?: RunOptions
     ): Effect.Effect<Awaited<R>, PoolError> =>
-      Effect.callback((resume) => {
-        const call = callers.fn(fn as (...args: Array<any>) => unknown, args, options, resume as Resume)
-        if (call !== undefined) return Effect.sync(() => engine.cancel(call))
-      })
+      Effect.callback((resume) => callers.fn(fn as (...args: Array<any>) => unknown, args, options, resume as Resume))
 
     const offloadEach = <A, B>(
       fn: (item: A) => B,
       items: ReadonlyArray<A>
     ): Effect.Effect<Array<Awaited<B>>, PoolError> =>
-      Effect.callback((resume) => {
-        const call = callers.fn(fn as (...args: Array<any>) => unknown, [items], undefined, resume as Resume, true)
-        if (call !== undefined) return Effect.sync(() => engine.cancel(call))
-      })
+      Effect.callback((resume) =>
+        callers.fn(fn as (...args: Array<any>) => unknown, [items], undefined, resume as Resume, true)
+      )
 
     return WorkerPool.of({
       run: run as WorkerPool["Service"]["run"],

@@ -3,14 +3,18 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Exit, Fiber, Schema } from "effect"
 import * as WorkerTask from "../../src/domain/WorkerTask.ts"
 import * as WorkerPool from "../../src/layers/WorkerPool.ts"
-import type { Call } from "../../src/runtime/pool/Call.ts"
-import { QUEUED } from "../../src/runtime/pool/Call.ts"
+import { Call, TaskStats } from "../../src/runtime/pool/Call.ts"
 import { CallQueue } from "../../src/runtime/pool/CallQueue.ts"
 import { serve } from "../../src/runtime/worker/Server.ts"
 
 let nextId = 1
-const call = (name: string, priority = 2, key?: string): Call =>
-  ({ id: nextId++, name, priority, key, state: QUEUED, queued: undefined }) as unknown as Call
+const canceller = { cancel: () => undefined }
+const call = (name: string, priority = 2, key?: string): Call => {
+  const route = { stats: new TaskStats(name), index: 0, success: undefined, error: undefined, canceller }
+  const made = new Call(nextId++, route, priority, undefined, 0, () => undefined, performance.now())
+  made.key = key
+  return made
+}
 
 const drain = (queue: CallQueue): Array<string> => {
   const out: Array<string> = []

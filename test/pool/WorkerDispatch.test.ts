@@ -1,7 +1,7 @@
 // The dispatcher against scripted workers: what goes over the wire, in which batches, and when workers are
 // started again. Real-worker specs cover the same behaviours end to end; these pin the protocol details.
 import { afterEach, assert, describe, it, vi } from "@effect/vitest"
-import { Exit } from "effect"
+import { Effect, Exit } from "effect"
 import type { PoolConfig } from "../../src/domain/Config.ts"
 import { TaskTimeout, WorkerBootFailed, WorkerCrashed } from "../../src/domain/OrchestratorError.ts"
 import { pipelineBytes } from "../../src/runtime/pool/Placement.ts"
@@ -116,6 +116,28 @@ describe("WorkerDispatch engine", () => {
     workers[0]!.answerAll()
     await flushMicrotasks()
     assert.deepStrictEqual(workers[0]!.runIds(), [3])
+  })
+
+  it("a call is the effect that cancels it: nothing happens until it runs, then a queued one leaves the queue and a running one is interrupted", async () => {
+    const { engine, exits, submit, workers } = setup({ concurrentTasksPerWorker: 1 })
+    workers[0]!.ready()
+    const running = submit("running")
+    const queued = submit("queued")
+    await flushMicrotasks()
+    assert.isTrue(Effect.isEffect(queued))
+    assert.strictEqual(engine.stats().queued, 1, "holding the effect cancels nothing")
+    Effect.runSync(queued)
+    assert.strictEqual(engine.stats().queued, 0)
+    Effect.runSync(running)
+    await flushMicrotasks()
+    const last = workers[0]!.sent.at(-1)!
+    assert.deepStrictEqual([last[0], last[1]], [OP_INTERRUPT, running.id])
+    assert.deepStrictEqual(workers[0]!.runIds(), [running.id])
+    // Neither caller is resumed: they are gone; the worker's confirmation is taken and dropped.
+    workers[0]!.answer([running.id], OP_INTERRUPTED)
+    await flushMicrotasks()
+    assert.strictEqual(exits.length, 0)
+    assert.deepStrictEqual(workers[0]!.runIds(), [], "the cancelled queued call is not sent to the freed worker")
   })
 
   it("a running call that is cancelled gets an interrupt message, then its worker is terminated after the grace period", async () => {

@@ -11,11 +11,12 @@
  *
  * @internal
  */
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
+import * as Effectable from "effect/Effectable"
 import type * as Exit from "effect/Exit"
 import type { TransferListItem } from "node:worker_threads"
+import { Entry } from "../scheduler/PriorityQueue.ts"
 import type { CallTelemetry, ValueCodec } from "../wire/Protocol.ts"
-import type { QueuedCall } from "./CallQueue.ts"
 import type { Transport } from "./Transport.ts"
 import type { WorkerAssignment } from "./WorkerAssignment.ts"
 
@@ -103,46 +104,117 @@ export interface CallRequest {
   readonly observer?: CallObserver | undefined
 }
 
-/** A call as the dispatcher tracks it. */
-export interface Call {
-  readonly id: number
-  /** The caller's `taskId`, if it gave one; see {@link taskIdOf}. */
-  readonly taskId: string | undefined
-  readonly name: string
+/** Whoever cancels a call whose caller is gone: the dispatcher (see {@link Call.asEffect}). */
+export interface CallCanceller {
+  readonly cancel: (call: Call) => void
+}
+
+/**
+ * What every call of one task shares on one pool: its counters, its index in the workers' table and its codecs,
+ * so that a call holds one reference instead of five (20 k calls in flight are 20 k of them).
+ */
+export interface TaskRoute {
+  readonly stats: TaskStats
   readonly index: number
-  readonly payload: unknown
-  readonly transfer: Array<TransferListItem> | undefined
   readonly success: ValueCodec | undefined
   readonly error: ValueCodec | undefined
+  readonly canceller: CallCanceller
+}
+
+/**
+ * A call as the dispatcher tracks it. One object per call, kept small because a burst of tiny calls keeps tens
+ * of thousands alive at once, and the garbage collector pays for every live byte at each scavenge:
+ * - it is its own node in the pool's queue (an `Entry` of the scheduler's queue), not wrapped in one;
+ * - what the calls of a task share is one {@link TaskRoute};
+ * - it is the effect that cancels it (`asEffect`), which the caller's `Effect.callback` runs when the caller is
+ *   interrupted, so a call needs no closure and no effect of its own for that.
+ */
+export class Call extends Effectable.Mixin(Entry) {
+  readonly id: number
+  readonly route: TaskRoute
+  /** Already encoded for the wire. */
+  readonly payload: unknown
+  /** 0: no timeout. */
   readonly timeoutMillis: number
-  readonly stats: TaskStats
   readonly enqueuedAt: number
-  readonly assignment: WorkerAssignment | undefined
-  /** Rank of its priority in the pool's queue (0 critical … 3 low). */
-  readonly priority: number
-  readonly key: string | undefined
-  readonly trace: readonly [traceId: string, spanId: string] | undefined
-  readonly observer: CallObserver | undefined
-  /** What its handler traced and logged, from its worker's `OP_TELEMETRY` record; replayed as it resumes. */
-  telemetry: CallTelemetry | undefined
-  /** The worker that sent `telemetry`. */
-  telemetryWorker: number
-  /** Its place in the pool's queue while it waits there. */
-  queued: QueuedCall | undefined
-  /** Its estimated synchronous work (ms) when it was sent (see `Placement.pipelineBudgetMillis`). */
-  cpuEstimate: number
+  // The optional parts, set by the caller before `Engine.enqueue` (a request object per call would be one more
+  // allocation on the hottest path).
+  /** The caller's `taskId`, if it gave one; see {@link taskIdOf}. */
+  taskId: string | undefined = undefined
+  /** Moves these buffers to the worker; set with {@link moves}. */
+  transfer: Array<TransferListItem> | undefined = undefined
   /** Bytes of the buffers its transfer list moves (see `Placement.pipelineBytes`). */
-  readonly bytes: number
+  bytes = 0
+  /** The caller's cell, told the id of each worker the call is sent to (see `WorkerAssignment`). */
+  assignment: WorkerAssignment | undefined = undefined
+  /** Fairness key while it waits: keys take turns within a level. */
+  key: string | undefined = undefined
+  /** The caller's span (trace id, span id), sent ahead of the call so the handler runs under it. */
+  trace: readonly [traceId: string, spanId: string] | undefined = undefined
+  /** Told how the call ended (see `CallObserver`). */
+  observer: CallObserver | undefined = undefined
+  /** What its handler traced and logged, from its worker's `OP_TELEMETRY` record; replayed as it resumes. */
+  telemetry: CallTelemetry | undefined = undefined
+  /** The worker that sent `telemetry`. */
+  telemetryWorker = 0
+  /** Its estimated synchronous work (ms) when it was sent (see `Placement.pipelineBudgetMillis`). */
+  cpuEstimate = 0
   resume: Resume | undefined
-  state: CallState
-  slot: Slot | undefined
-  sentAt: number
+  state: CallState = QUEUED
+  slot: Slot | undefined = undefined
+  sentAt = 0
   /**
    * Its number among the run records sent to its worker (an int32 that wraps), compared with the worker's
    * start log after a crash (see `Transport.taken`).
    */
-  seq: number
-  timer: ReturnType<typeof setTimeout> | undefined
+  seq = 0
+  timer: ReturnType<typeof setTimeout> | undefined = undefined
+
+  /** `priority`: its rank in the pool's queue (`TaskPriority.rank`: 0 critical … 3 low). */
+  constructor(
+    id: number,
+    route: TaskRoute,
+    priority: number,
+    payload: unknown,
+    timeoutMillis: number,
+    resume: Resume,
+    enqueuedAt: number
+  ) {
+    super(priority)
+    this.id = id
+    this.route = route
+    this.payload = payload
+    this.timeoutMillis = timeoutMillis
+    this.enqueuedAt = enqueuedAt
+    this.resume = resume
+  }
+
+  /** Moves the buffers of `transfer` to the worker with the payload. */
+  moves(transfer: Array<TransferListItem>): void {
+    this.transfer = transfer
+    this.bytes = movedBytes(transfer)
+  }
+
+  get name(): string {
+    return this.route.stats.name
+  }
+  get stats(): TaskStats {
+    return this.route.stats
+  }
+  get index(): number {
+    return this.route.index
+  }
+  get success(): ValueCodec | undefined {
+    return this.route.success
+  }
+  get error(): ValueCodec | undefined {
+    return this.route.error
+  }
+
+  /** Cancels the call: the effect its caller's `Effect.callback` runs when the caller is interrupted. */
+  asEffect(): Effect.Effect<void> {
+    return Effect.sync(() => this.route.canceller.cancel(this))
+  }
 }
 
 /** One worker as the dispatcher tracks it. */

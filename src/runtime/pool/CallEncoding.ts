@@ -22,7 +22,7 @@ import * as FunctionSource from "../wire/FunctionSource.ts"
 import { CodecError, collectTransferables, offloadTaskName } from "../wire/Protocol.ts"
 import type { ValueCodec } from "../wire/Protocol.ts"
 import { codecFor } from "../wire/WireCodec.ts"
-import type { Call, CallObserver, Resume } from "./Call.ts"
+import type { Call, CallObserver, Resume, TaskRoute } from "./Call.ts"
 import type { Engine } from "./Dispatch.ts"
 import * as WorkerAssignment from "./WorkerAssignment.ts"
 
@@ -148,17 +148,40 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
     return { timeoutMillis, priority }
   }
 
+  /** Per task: its route on this pool (made once its index is known) and its payload codec. */
+  const taskRoutes = new WeakMap<WorkerTask.Any, { readonly route: TaskRoute; readonly payload: ValueCodec }>()
+  const routeOf = (task: WorkerTask.Any): { readonly route: TaskRoute; readonly payload: ValueCodec } | undefined => {
+    let entry = taskRoutes.get(task)
+    if (entry === undefined) {
+      const index = engine.indexOf(task.name)
+      if (index === undefined || task.name === offloadTaskName) return undefined
+      const codecs = codecsOf(task)
+      entry = { route: engine.route(task.name, index, codecs.success, codecs.error), payload: codecs.payload }
+      taskRoutes.set(task, entry)
+    }
+    return entry
+  }
+  /** Per `offload` name (`offload:<function name>`). */
+  const fnRoutes = new Map<string, TaskRoute>()
+  const fnRouteOf = (name: string): TaskRoute => {
+    let route = fnRoutes.get(name)
+    if (route === undefined) {
+      route = engine.route(name, engine.indexOf(offloadTaskName)!)
+      fnRoutes.set(name, route)
+    }
+    return route
+  }
+
   const task: Callers["task"] = (task, payload, options, resume) => {
     const rejected = engine.rejection()
     if (rejected !== undefined) return reject(task.name, resume, rejected, options)
-    const index = engine.indexOf(task.name)
-    if (index === undefined || task.name === offloadTaskName) {
+    const entry = routeOf(task)
+    if (entry === undefined) {
       return reject(task.name, resume, new UnknownTask({ taskName: task.name, known: known() }), options)
     }
-    const codecs = codecsOf(task)
     let encoded: unknown
     try {
-      encoded = codecs.payload.encode(payload)
+      encoded = entry.payload.encode(payload)
     } catch (error) {
       if (!(error instanceof CodecError)) throw error
       return reject(
@@ -167,11 +190,6 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
         new PayloadInvalid({ taskName: task.name, reason: "schema", detail: error.detail }),
         options
       )
-    }
-    let transfer: Array<TransferListItem> | undefined
-    if (task.transfer && canTransfer) {
-      transfer = []
-      collectTransferables(encoded, transfer)
     }
     const fiber = Fiber.getCurrent()
     const assignment = options?.assignment ??
@@ -185,21 +203,20 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
       priority = resolved.priority
       timeoutMillis = resolved.timeoutMillis
     }
-    return engine.submit({
-      taskId: options?.taskId,
-      name: task.name,
-      index,
-      payload: encoded,
-      transfer,
-      success: codecs.success,
-      error: codecs.error,
-      timeoutMillis,
-      assignment,
-      priority,
-      key: options?.key ?? assignment?.key,
-      trace: fiber === undefined ? undefined : traceOf(fiber),
-      observer: options?.observer
-    }, resume)
+    const call = engine.newCall(entry.route, priority ?? 2, encoded, timeoutMillis, resume)
+    if (task.transfer && canTransfer) {
+      const transfer: Array<TransferListItem> = []
+      collectTransferables(encoded, transfer)
+      call.moves(transfer)
+    }
+    call.assignment = assignment
+    call.key = options?.key ?? assignment?.key
+    if (options !== undefined) {
+      call.taskId = options.taskId
+      call.observer = options.observer
+    }
+    if (fiber !== undefined) call.trace = traceOf(fiber)
+    return engine.enqueue(call)
   }
 
   const fn: Callers["fn"] = (fn, args, options, resume, each) => {
@@ -216,32 +233,23 @@ export const makeCallers = (engine: Engine, canTransfer: boolean, defaultTimeout
       )
     }
     const assignment = options?.assignment ?? WorkerAssignment.current()
-    if (options?.timeout === undefined && options?.priority === undefined) {
-      return engine.submit({
-        name,
-        index: engine.indexOf(offloadTaskName)!,
-        payload: each === true ? { source: checked.source, args, each: true } : { source: checked.source, args },
-        taskId: options?.taskId,
-        timeoutMillis: defaultTimeoutMillis,
-        assignment,
-        priority: assignment?.priority,
-        key: options?.key ?? assignment?.key,
-        observer: options?.observer
-      }, resume)
+    let priority = assignment?.priority
+    let timeoutMillis = defaultTimeoutMillis
+    if (options?.timeout !== undefined || options?.priority !== undefined) {
+      const resolved = resolve(options, assignment)
+      if (resolved instanceof InvalidConfig) return reject(name, resume, resolved, options)
+      priority = resolved.priority
+      timeoutMillis = resolved.timeoutMillis
     }
-    const resolved = resolve(options, assignment)
-    if (resolved instanceof InvalidConfig) return reject(name, resume, resolved, options)
-    return engine.submit({
-      taskId: options.taskId,
-      name,
-      index: engine.indexOf(offloadTaskName)!,
-      payload: each === true ? { source: checked.source, args, each: true } : { source: checked.source, args },
-      timeoutMillis: resolved.timeoutMillis,
-      assignment,
-      priority: resolved.priority,
-      key: options.key ?? assignment?.key,
-      observer: options.observer
-    }, resume)
+    const payload = each === true ? { source: checked.source, args, each: true } : { source: checked.source, args }
+    const call = engine.newCall(fnRouteOf(name), priority ?? 2, payload, timeoutMillis, resume)
+    call.assignment = assignment
+    call.key = options?.key ?? assignment?.key
+    if (options !== undefined) {
+      call.taskId = options.taskId
+      call.observer = options.observer
+    }
+    return engine.enqueue(call)
   }
 
   return { task, fn, known }

@@ -4,7 +4,7 @@
  * the calls themselves while the pool keeps every worker's pipeline full. A `critical` call overtakes the
  * `low` ones still queued; calls already sent to a worker are not recalled.
  *
- * - Calls without a priority are `normal` and without a key: one FIFO, O(1) per call, one small entry each.
+ * - Calls without a priority are `normal` and without a key: one FIFO, O(1) per call.
  * - Within a level, fairness keys take turns; a call that waited `agingMillis` at its level is promoted one
  *   level (see `PriorityQueue`).
  * - With `capacity`, at most that many calls wait in the levels: past it a call is rejected (`overflow:
@@ -13,9 +13,11 @@
  *   had already been picked.
  * - A cancelled call is unlinked at once (O(1)).
  *
+ * A call is its own entry in the levels (`Call` is an `Entry`): nothing is allocated to queue it.
+ *
  * @internal
  */
-import { Entry, holdingLane, PriorityQueue } from "../scheduler/PriorityQueue.ts"
+import { holdingLane, PriorityQueue } from "../scheduler/PriorityQueue.ts"
 import type { Call } from "./Call.ts"
 
 /** How the queue orders and bounds calls; the scheduler's settings of the same names. */
@@ -28,17 +30,8 @@ export interface CallQueueOptions {
   readonly overflow?: "suspend" | "fail" | undefined
 }
 
-/** A call's place in the queue. */
-export class QueuedCall extends Entry {
-  readonly call: Call
-  constructor(call: Call) {
-    super(call.priority)
-    this.call = call
-  }
-}
-
 export class CallQueue {
-  private readonly queue: PriorityQueue<QueuedCall>
+  private readonly queue: PriorityQueue<Call>
   private readonly capacity: number
   private readonly failWhenFull: boolean
   /** Calls put back after their worker was terminated: served before the levels. */
@@ -57,18 +50,16 @@ export class CallQueue {
   push(call: Call): boolean {
     const queue = this.queue
     const now = performance.now()
-    const entry = new QueuedCall(call)
     const group = queue.group(call.key)
     if (queue.queued >= this.capacity) {
       if (this.failWhenFull) {
         queue.dropIfIdle(group)
         return false
       }
-      queue.hold(entry, group, now)
+      queue.hold(call, group, now)
     } else {
-      queue.push(entry, group, now)
+      queue.push(call, group, now)
     }
-    call.queued = entry
     this.size++
     return true
   }
@@ -83,11 +74,10 @@ export class CallQueue {
 
   /** Takes out a queued call whose caller is gone. */
   remove(call: Call): void {
-    const entry = call.queued
-    if (entry !== undefined) {
-      call.queued = undefined
-      this.queue.remove(entry)
-      this.afterRemoval(entry)
+    // In the levels or held (a lane), else put back at the front.
+    if (call.lane >= 0) {
+      this.queue.remove(call)
+      this.afterRemoval(call)
     } else {
       const index = this.front.indexOf(call, this.frontHead)
       if (index < 0) return
@@ -99,14 +89,13 @@ export class CallQueue {
   /** The call to send next, left in place; undefined when none waits. */
   peek(): Call | undefined {
     if (this.frontHead < this.front.length) return this.front[this.frontHead]
-    return this.queue.peek(performance.now())?.call
+    return this.queue.peek(performance.now())
   }
 
   /** Takes the call that {@link peek} returned. */
   take(call: Call): void {
     this.size--
-    const entry = call.queued
-    if (entry === undefined) {
+    if (call.lane < 0) {
       this.front[this.frontHead++] = undefined
       if (this.frontHead === this.front.length) {
         this.front = []
@@ -114,9 +103,8 @@ export class CallQueue {
       }
       return
     }
-    call.queued = undefined
-    this.queue.take(entry)
-    this.afterRemoval(entry)
+    this.queue.take(call)
+    this.afterRemoval(call)
   }
 
   /** Waiting calls by level (`critical` … `low`) and held for room, as in the scheduler's stats. */
@@ -134,15 +122,12 @@ export class CallQueue {
     const waiting = this.front.slice(this.frontHead) as Array<Call>
     this.front = []
     this.frontHead = 0
-    for (const entry of this.queue.takeAll()) {
-      entry.call.queued = undefined
-      waiting.push(entry.call)
-    }
+    for (const call of this.queue.takeAll()) waiting.push(call)
     this.size = 0
     return waiting
   }
 
-  private afterRemoval(entry: QueuedCall): void {
+  private afterRemoval(entry: Call): void {
     const queue = this.queue
     if (queue.depth[holdingLane]! > 0) {
       const now = performance.now()

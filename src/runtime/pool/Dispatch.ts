@@ -53,15 +53,15 @@ import {
   TO_MAIN_WIDTH,
   TO_WORKER_WIDTH
 } from "../wire/Protocol.ts"
-import type { CallTelemetry } from "../wire/Protocol.ts"
+import type { CallTelemetry, ValueCodec } from "../wire/Protocol.ts"
 import { decode } from "./Answer.ts"
-import type { Call, CallRequest, Resume, Slot } from "./Call.ts"
+import type { CallRequest, Resume, Slot, TaskRoute } from "./Call.ts"
 import {
   ABANDONED,
   BOOTING,
+  Call,
   DEAD,
   DONE,
-  movedBytes,
   QUEUED,
   READY,
   RETIRING,
@@ -313,6 +313,22 @@ export class Engine {
     return stats
   }
 
+  /**
+   * What the calls of task `name` share (see `TaskRoute`): `index` in the workers' table, and its codecs. A
+   * caller keeps it for the task's next calls.
+   */
+  route(name: string, index: number, success?: ValueCodec, error?: ValueCodec): TaskRoute {
+    return { stats: this.statsOf(name), index, success, error, canceller: this }
+  }
+
+  /**
+   * A new call of `route`, not queued yet: the caller sets its optional parts, then {@link enqueue}s it.
+   * `priority` is its rank (`TaskPriority.rank`), `timeoutMillis` 0 for none.
+   */
+  newCall(route: TaskRoute, priority: number, payload: unknown, timeoutMillis: number, resume: Resume): Call {
+    return new Call(this.nextCallId++, route, priority, payload, timeoutMillis, resume, performance.now())
+  }
+
   /** Counts a call rejected before it was sent (bad input, pool closed or broken). */
   rejected(name: string): void {
     this.failed++
@@ -324,38 +340,27 @@ export class Engine {
    * full and its overflow policy is `"fail"` (`resume` has been called with `QueueFull`).
    */
   submit(request: CallRequest, resume: Resume): Call | undefined {
-    const stats = this.statsOf(request.name)
-    const id = this.nextCallId++
-    const transfer = request.transfer
-    const call: Call = {
-      id,
-      taskId: request.taskId,
-      name: request.name,
-      index: request.index,
-      payload: request.payload,
-      transfer,
-      success: request.success,
-      error: request.error,
-      timeoutMillis: request.timeoutMillis,
-      stats,
-      enqueuedAt: performance.now(),
-      assignment: request.assignment,
-      priority: request.priority ?? 2,
-      key: request.key,
-      trace: request.trace,
-      observer: request.observer,
-      telemetry: undefined,
-      telemetryWorker: 0,
-      queued: undefined,
-      cpuEstimate: 0,
-      bytes: transfer === undefined ? 0 : movedBytes(transfer),
-      resume,
-      state: QUEUED,
-      slot: undefined,
-      sentAt: 0,
-      seq: 0,
-      timer: undefined
-    }
+    const call = this.newCall(
+      this.route(request.name, request.index, request.success, request.error),
+      request.priority ?? 2,
+      request.payload,
+      request.timeoutMillis,
+      resume
+    )
+    call.taskId = request.taskId
+    if (request.transfer !== undefined) call.moves(request.transfer)
+    call.assignment = request.assignment
+    call.key = request.key
+    call.trace = request.trace
+    call.observer = request.observer
+    return this.enqueue(call)
+  }
+
+  /**
+   * Queues a call made by {@link newCall}, or sends it at once. Undefined when the queue is full and its overflow
+   * policy is `"fail"` (its `resume` has been called with `QueueFull`).
+   */
+  enqueue(call: Call): Call | undefined {
     if (this.queue.size === 0) {
       const slot = this.pick(call, 1)
       if (slot !== undefined) {
@@ -366,12 +371,13 @@ export class Engine {
     }
     if (!this.queue.push(call)) {
       call.state = DONE
-      call.resume = undefined
       this.rejected(call.name)
       this.rejectedFull++
       const exit = Exit.fail(
         new QueueFull({ capacity: this.queueCapacity, priority: levels[call.priority] ?? "normal" })
       )
+      const resume = call.resume!
+      call.resume = undefined
       call.observer?.settled(exit, 0, 0)
       resume(exit)
       return undefined
