@@ -15,9 +15,12 @@
  *   the worker once its call has answered (`releasePayload`); also measured without it (`transferNoReleaseVsRaw`),
  *   where the worker's garbage collector frees them: V8 runs a full collection for about every 64 MB of buffers a
  *   thread receives, and a worker with `effect` loaded has a heap about four times a bare thread's.
- * - startup: construction to first result, ms (median of 7 fresh pools each, taking turns): ours with a typed
- *   task (the worker loads `effect` and the task schemas) and with `offload` (the built-in entry loads no
- *   `effect`, like piscina's plain-function workers); `startupVsPiscina` uses the typed one.
+ * - startup: what a user's program meets, in a fresh process per sample (`workers/startup-probe.ts`, 9 each,
+ *   taking turns): pool construction to first result, ms, with a typed task (the worker loads `effect` and the
+ *   task schemas) and with `offload` (the built-in entry loads no `effect`, like piscina's plain-function
+ *   workers); `startupVsPiscina` uses the typed one. Also the program's whole time from process start to that
+ *   result, and a user's first run (`startupColdVsPiscina`: a fresh temporary folder, so our workers' compile
+ *   cache starts empty; piscina's workers use none), 3 each. Measured before anything else runs.
  *
  * Every contender first runs each workload once (warm-up: JIT, and our pool learns what each task costs).
  * Then 15 rounds, each timing every contender once per workload (starting with a different contender each
@@ -29,6 +32,8 @@
  * `time`), and the report gives the main thread's GC time inside each contender's windows.
  */
 import { Effect, Exit, Scope } from "effect"
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
 import * as os from "node:os"
 import { PerformanceObserver } from "node:perf_hooks"
 import { Worker } from "node:worker_threads"
@@ -55,7 +60,8 @@ const ARRAY_LENGTH = (1024 * 1024) / 8
 const REPEATS = 15
 /** Calls in flight per worker of the pipelined raw baseline, and of ours. */
 const RAW_IN_FLIGHT = 64
-const STARTUPS = 7
+const STARTUPS = 9
+const COLD_STARTUPS = 3
 
 const range = (n: number): Array<number> => Array.from({ length: n }, (_, i) => i)
 const freshArrays = (): Array<Float64Array<ArrayBuffer>> =>
@@ -122,31 +128,6 @@ const oursWithoutRelease = async (): Promise<Pick<Contender, "sums" | "close">> 
   }
 }
 
-const ourStartup = async (): Promise<number> => {
-  const start = performance.now()
-  let elapsed = 0
-  await Effect.runPromise(Effect.scoped(
-    WorkerPool.make(ourOptions).pipe(
-      Effect.flatMap((pool) => pool.run(Inc, 1)),
-      Effect.tap(() => Effect.sync(() => elapsed = performance.now() - start))
-    )
-  ))
-  return elapsed
-}
-
-/** The same with the built-in entry and a plain function (`offload`), piscina's own model: no `effect` in the worker. */
-const ourOffloadStartup = async (): Promise<number> => {
-  const start = performance.now()
-  let elapsed = 0
-  await Effect.runPromise(Effect.scoped(
-    WorkerPool.make({ minWorkers: size, maxWorkers: size }).pipe(
-      Effect.flatMap((pool) => pool.offload((x: number) => x + 1, [1])),
-      Effect.tap(() => Effect.sync(() => elapsed = performance.now() - start))
-    )
-  ))
-  return elapsed
-}
-
 // ------------------------------------------------------------------------------------------------------------
 // piscina
 
@@ -182,15 +163,6 @@ const piscina = async (perWorker: number): Promise<Contender> => {
     },
     close: () => pool.destroy()
   }
-}
-
-const piscinaStartup = async (): Promise<number> => {
-  const start = performance.now()
-  const pool = new Piscina(piscinaOptions(1))
-  await pool.run(1, { name: "inc" })
-  const elapsed = performance.now() - start
-  await pool.destroy()
-  return elapsed
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -263,18 +235,40 @@ const raw = async (perWorker: number): Promise<Contender> => {
   }
 }
 
-const rawStartup = async (): Promise<number> => {
-  const start = performance.now()
-  const threads = range(size).map(() => new Worker(rawEntry))
-  await new Promise<void>((resolve) => {
-    threads[0]!.on("message", (message: [number, unknown]) => {
-      if (message[1] === "ready") threads[0]!.postMessage([1, 0, 1])
-      else resolve()
-    })
+// ------------------------------------------------------------------------------------------------------------
+// Start-up, in fresh processes
+
+const probeEntry = new URL("./workers/startup-probe.ts", import.meta.url)
+const startupContenders = ["ours", "oursOffload", "piscina", "raw"] as const
+type StartupContender = typeof startupContenders[number]
+
+interface Startup {
+  /** Pool construction to first result (ms). */
+  readonly firstResult: number
+  /** Process start to first result (ms): Node's start, the imports, then the above. */
+  readonly total: number
+  readonly imports: number
+}
+
+/** One fresh program of `contender`; `tmpdir` set: a folder of its own (an empty compile cache for ours). */
+const startupOnce = (contender: StartupContender, tmpdir?: string): Startup => {
+  const run = spawnSync(process.execPath, [probeEntry.pathname, contender, String(size)], {
+    encoding: "utf8",
+    timeout: 60_000,
+    env: tmpdir === undefined ? process.env : { ...process.env, TMPDIR: tmpdir }
   })
-  const elapsed = performance.now() - start
-  await Promise.all(threads.map((thread) => thread.terminate()))
-  return elapsed
+  if (run.status !== 0) throw new Error(`start-up probe ${contender} failed: ${run.stderr}`)
+  return JSON.parse(run.stdout.trim().split("\n").at(-1)!) as Startup
+}
+
+/** A first run's start-up: every sample in a fresh temporary folder, removed afterwards. */
+const coldStartupOnce = (contender: StartupContender): Startup => {
+  const dir = fs.mkdtempSync(`${os.tmpdir()}/eo-cold-start-`)
+  try {
+    return startupOnce(contender, dir)
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -361,13 +355,21 @@ const pairedRatio = (ours: ReadonlyArray<number>, theirs: ReadonlyArray<number>)
   median(ours.map((value, round) => value / theirs[round]!))
 
 const main = async (): Promise<void> => {
-  const startups: Record<string, Array<number>> = { ours: [], oursOffload: [], piscina: [], raw: [] }
+  const startups: Record<string, Array<Startup>> = { ours: [], oursOffload: [], piscina: [], raw: [] }
   for (let i = 0; i < STARTUPS; i++) {
-    startups.ours!.push(await ourStartup())
-    startups.oursOffload!.push(await ourOffloadStartup())
-    startups.piscina!.push(await piscinaStartup())
-    startups.raw!.push(await rawStartup())
+    for (let j = 0; j < startupContenders.length; j++) {
+      const contender = startupContenders[(i + j) % startupContenders.length]!
+      startups[contender]!.push(startupOnce(contender))
+    }
   }
+  const coldStartups: Record<string, Array<Startup>> = { ours: [], piscina: [] }
+  for (let i = 0; i < COLD_STARTUPS; i++) {
+    for (const contender of i % 2 === 0 ? ["ours", "piscina"] as const : ["piscina", "ours"] as const) {
+      coldStartups[contender]!.push(coldStartupOnce(contender))
+    }
+  }
+  const firstResults = (runs: ReadonlyArray<Startup>) => runs.map((r) => r.firstResult)
+  const totals = (runs: ReadonlyArray<Startup>) => runs.map((r) => r.total)
 
   const contenders: Array<Contender> = [
     await ours(),
@@ -445,10 +447,26 @@ const main = async (): Promise<void> => {
       })
     }
   }
-  results.push({ name: "startup: ours (typed tasks)", value: median(startups.ours!), unit: "ms" })
-  results.push({ name: "startup: ours (offload)", value: median(startups.oursOffload!), unit: "ms" })
-  results.push({ name: "startup: piscina", value: median(startups.piscina!), unit: "ms" })
-  results.push({ name: "startup: raw", value: median(startups.raw!), unit: "ms" })
+  const startupNames: Record<string, string> = {
+    ours: "ours (typed tasks)",
+    oursOffload: "ours (offload)",
+    piscina: "piscina",
+    raw: "raw"
+  }
+  for (const contender of startupContenders) {
+    const name = startupNames[contender]!
+    const runs = startups[contender]!
+    results.push({ name: `startup: ${name}`, value: median(firstResults(runs)), unit: "ms" })
+    results.push({ name: `startup, program's imports: ${name}`, value: median(runs.map((r) => r.imports)), unit: "ms" })
+    results.push({ name: `startup, process start to first result: ${name}`, value: median(totals(runs)), unit: "ms" })
+  }
+  for (const contender of ["ours", "piscina"]) {
+    results.push({
+      name: `startup, first run: ${startupNames[contender]!}`,
+      value: median(firstResults(coldStartups[contender]!)),
+      unit: "ms"
+    })
+  }
 
   const rawPipelined = "raw, 64 in flight"
   const rawOne = "raw, 1 in flight"
@@ -465,8 +483,10 @@ const main = async (): Promise<void> => {
     transferVsRaw: pairedRatio(sums.ours!, sums[rawPipelined]!),
     transferVsPiscina: pairedRatio(sums.ours!, sums.piscina!),
     transferNoReleaseVsRaw: pairedRatio(sumsGc, sums[rawPipelined]!),
-    startupVsPiscina: pairedRatio(startups.ours!, startups.piscina!),
-    startupOffloadVsPiscina: pairedRatio(startups.oursOffload!, startups.piscina!)
+    startupVsPiscina: pairedRatio(firstResults(startups.ours!), firstResults(startups.piscina!)),
+    startupOffloadVsPiscina: pairedRatio(firstResults(startups.oursOffload!), firstResults(startups.piscina!)),
+    startupColdVsPiscina: pairedRatio(firstResults(coldStartups.ours!), firstResults(coldStartups.piscina!)),
+    programStartupVsPiscina: pairedRatio(totals(startups.ours!), totals(startups.piscina!))
   })
 }
 

@@ -79,6 +79,7 @@ import type {
 import type { TaskPriority } from "../domain/TaskPriority.ts"
 import type * as WorkerTask from "../domain/WorkerTask.ts"
 import { decodeConfig } from "../runtime/config/ConfigValidation.ts"
+import { plainPoolConfig } from "../runtime/config/PlainPoolConfig.ts"
 import type { Resume } from "../runtime/pool/Call.ts"
 import { makeCallers } from "../runtime/pool/CallEncoding.ts"
 import type { CallQueueOptions } from "../runtime/pool/CallQueue.ts"
@@ -299,7 +300,9 @@ export const make = (
   options: Options = {}
 ): Effect.Effect<WorkerPool["Service"], InvalidConfig | WorkerBootFailed, Scope.Scope> =>
   Effect.gen(function*() {
-    const config = yield* decodeConfig(PoolConfig, "pool")(configOf(options))
+    const input = configOf(options)
+    // Plain numbers need no schema (whose first decode would delay the first worker's start by milliseconds).
+    const config = plainPoolConfig(input) ?? (yield* decodeConfig(PoolConfig, "pool")(input))
     const name = options.name ?? "default"
     const queue = yield* decodeQueue(options.queue)
     const spawner = spawnerFor({ ...options, name }, config)

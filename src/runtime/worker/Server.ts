@@ -833,14 +833,15 @@ const attach = <G extends Group<Any>>(
  * the worker's boot with `WorkerBootFailed` saying so. The worker announces itself ready once its entry has
  * finished loading.
  *
- * Every worker also serves the built-in task behind `WorkerPool.offload`.
+ * Every worker also serves the built-in task behind `WorkerPool.offload`. Worker-side files (the entry, and the
+ * definitions it imports) import from `effect-orchestrator/worker`, which holds `WorkerTask` too: the package's
+ * main entry would load the whole library into each worker at boot.
  *
  * @example
  * ```ts
  * import * as Effect from "effect/Effect"
  * import * as Schema from "effect/Schema"
- * import { WorkerTask } from "effect-orchestrator"
- * import { serve } from "effect-orchestrator/worker"
+ * import { serve, WorkerTask } from "effect-orchestrator/worker"
  *
  * const Inc = WorkerTask.make("inc", { payload: Schema.Number, success: Schema.Number })
  * export default serve(WorkerTask.group(Inc), { inc: (n) => Effect.succeed(n + 1) })
