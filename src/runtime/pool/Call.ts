@@ -122,6 +122,14 @@ export interface TaskRoute {
 }
 
 /**
+ * The queue's `Entry` with Effect's prototype in its chain (`Effectable.Mixin`), typed with exported names only:
+ * the mixin's own type names a class Effect does not export, which the declaration files could not name.
+ */
+const EffectableEntry = Effectable.Mixin(Entry) as unknown as
+  & typeof Entry
+  & (abstract new(...args: Array<any>) => Effect.Effect<void> & { asEffect(): Effect.Effect<void> })
+
+/**
  * A call as the dispatcher tracks it. One object per call, kept small because a burst of tiny calls keeps tens
  * of thousands alive at once, and the garbage collector pays for every live byte at each scavenge:
  * - it is its own node in the pool's queue (an `Entry` of the scheduler's queue), not wrapped in one;
@@ -129,7 +137,7 @@ export interface TaskRoute {
  * - it is the effect that cancels it (`asEffect`), which the caller's `Effect.callback` runs when the caller is
  *   interrupted, so a call needs no closure and no effect of its own for that.
  */
-export class Call extends Effectable.Mixin(Entry) {
+export class Call extends EffectableEntry {
   readonly id: number
   readonly route: TaskRoute
   /** Already encoded for the wire. */
@@ -212,7 +220,7 @@ export class Call extends Effectable.Mixin(Entry) {
   }
 
   /** Cancels the call: the effect its caller's `Effect.callback` runs when the caller is interrupted. */
-  asEffect(): Effect.Effect<void> {
+  override asEffect(): Effect.Effect<void> {
     return Effect.sync(() => this.route.canceller.cancel(this))
   }
 }
