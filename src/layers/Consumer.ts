@@ -59,6 +59,7 @@ import { InvalidConfig, PayloadInvalid, TaskCancelled, TaskTimeout, UnknownTask 
 import * as Task from "../domain/Task.ts"
 import * as WorkerTask from "../domain/WorkerTask.ts"
 import { bullmq } from "../runtime/distributed/Drivers.ts"
+import * as JobSpan from "../runtime/distributed/JobSpan.ts"
 import {
   backoffMillis,
   binaryAt,
@@ -85,6 +86,7 @@ import {
 import type { Retention } from "../runtime/distributed/QueueSettings.ts"
 import { addressOf, connect, connectTimeoutOf } from "../runtime/distributed/RedisConnection.ts"
 import type { RedisOptions } from "../runtime/distributed/RedisConnection.ts"
+import { TurnBatch } from "../runtime/distributed/TurnBatch.ts"
 import { Orchestrator } from "./Orchestrator.ts"
 
 /** Options of the consumer's layer. */
@@ -430,16 +432,35 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
           (marked) => marked > 0 ? Effect.fail(cancelledBy(jobId, task)) : run
         )
         : run
-      return checked.pipe(
-        Effect.withSpan(`Consumer.job ${task.name}`, {
+      return checked
+    }
+
+    // The span of a job (`Consumer.job <task>`, a child of the producer's span): made before its fiber starts
+    // where `JobSpan` covers the context, with `Effect.withSpan` otherwise.
+    const jobSpans = JobSpan.make(context)
+    const startJob = (job: Job, prepared: Exclude<ReturnType<typeof prepare>, Outcome>) => {
+      const run = runJob(job, prepared)
+      const spanName = `Consumer.job ${prepared.task.name}`
+      const attributes = { queue: name, jobId: job.id!, attempt: job.attemptsMade + 1 }
+      const trace = prepared.data.trace
+      const parent = trace === undefined ? undefined : Tracer.externalSpan(trace)
+      if (jobSpans !== undefined) {
+        const started = jobSpans.start(spanName, "consumer", attributes, parent)
+        const fiber = Effect.runForkWith(started.context)(run)
+        fiber.addObserver((exit) => jobSpans.end(started.span, exit))
+        return fiber
+      }
+      return runFork(run.pipe(
+        Effect.withSpan(spanName, {
           kind: "consumer",
-          attributes: { queue: name, jobId, attempt: job.attemptsMade + 1 },
-          ...(data.trace === undefined ? {} : { parent: Tracer.externalSpan(data.trace) })
+          attributes,
+          ...(parent === undefined ? {} : { parent })
         }, { captureStackTrace: false })
-      )
+      ))
     }
 
     let closing = false
+    const starting = new TurnBatch()
     const processor = (job: Job, token?: string): Promise<unknown> =>
       new Promise((resolve, reject) => {
         const jobId = job.id!
@@ -458,18 +479,25 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
               return void job.moveToWait(token).then(() => reject(new WaitingError()), reject)
           }
         }
-        const prepared = prepare(job)
-        if ("_tag" in prepared) return settle(prepared)
-        const fiber = runFork(runJob(job, prepared))
-        // A cancellation or a hand-back interrupts the fiber; the reason says what the job ends as.
-        const control: Control = { reason: undefined, fiber }
-        active.set(jobId, control)
-        fiber.addObserver((exit) => {
-          active.delete(jobId)
-          if (control.reason === "handback") return settle({ _tag: "handback" })
-          if (control.reason === "cancel") return settle(failed(prepared.task, cancelledBy(jobId, prepared.task)))
-          settle(outcomeOf(prepared.task, prepared.data.retry, exit))
-        })
+        // A job that finds others running starts with the rest handed over in this turn, so their worker calls
+        // leave in one message (see `TurnBatch`); one that finds none starts at once, without the wait.
+        const start = () => {
+          const prepared = prepare(job)
+          if ("_tag" in prepared) return settle(prepared)
+          const fiber = startJob(job, prepared)
+          // A cancellation or a hand-back interrupts the fiber; the reason says what the job ends as.
+          const control: Control = { reason: undefined, fiber }
+          active.set(jobId, control)
+          fiber.addObserver((exit) => {
+            active.delete(jobId)
+            if (control.reason === "handback") return settle({ _tag: "handback" })
+            if (control.reason === "cancel") return settle(failed(prepared.task, cancelledBy(jobId, prepared.task)))
+            settle(outcomeOf(prepared.task, prepared.data.retry, exit))
+          })
+        }
+        // (What `start` throws here rejects the promise, as an executor's throw does.)
+        if (active.size === 0 && starting.size === 0) start()
+        else starting.add(start, reject)
       })
 
     const worker = new Worker(name, processor, {
