@@ -1,41 +1,20 @@
 // The barrel loads nothing heavy at import: what a feature needs loads when the feature is used. Checked in a
 // fresh process (its module lists are the truth), not by timing.
-import { assert, describe, it } from "@effect/vitest"
-import { spawnSync } from "node:child_process"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
+import { pathToFileURL } from "node:url"
+import { buildBundle, loadedBy as loadedFrom } from "./support/ModuleProbe.ts"
+import type { Loaded } from "./support/ModuleProbe.ts"
 
-const root = fileURLToPath(new URL("..", import.meta.url))
 const barrel = new URL("../src/index.ts", import.meta.url).href
 /** `effect` as a URL, for a probe module given as a `data:` URL (which cannot resolve bare specifiers). */
 const effectBarrel = new URL("../node_modules/effect/dist/index.js", import.meta.url).href
 
-/** Imports `effect`, then `target`, in a fresh process; returns what the second import loaded. */
-const loadedBy = (target: string): { readonly builtins: Array<string>; readonly urls: Array<string> } => {
-  const probe = `
-    import * as module from "node:module"
-    const urls = []
-    module.registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); urls.push(r.url); return r } })
-    await import("effect")
-    const seen = urls.length
-    const builtins = new Set(process.moduleLoadList)
-    await import(${JSON.stringify(target)})
-    console.log(JSON.stringify({
-      builtins: process.moduleLoadList.filter((m) => !builtins.has(m) && m.startsWith("NativeModule ")).map((m) => m.slice(13)),
-      urls: urls.slice(seen)
-    }))
-  `
-  const run = spawnSync(process.execPath, ["--input-type=module", "-e", probe], {
-    cwd: root,
-    encoding: "utf8",
-    timeout: 60_000
-  })
-  assert.strictEqual(run.status, 0, run.stderr)
-  return JSON.parse(run.stdout.trim().split("\n").at(-1)!)
-}
+/** What importing `target` adds to a program that has imported `effect`. */
+const loadedBy = (target: string): Loaded => loadedFrom(target, { after: "effect" })
 
-const assertNothingHeavy = (loaded: { readonly builtins: Array<string>; readonly urls: Array<string> }): void => {
+const assertNothingHeavy = (loaded: Loaded): void => {
   for (const heavy of ["child_process", "worker_threads", "v8", "net", "internal/fs/promises", "stream"]) {
     assert.notInclude(loaded.builtins, heavy, `importing the barrel loaded node:${heavy}`)
   }
@@ -65,26 +44,38 @@ describe("imports", () => {
     )
   }, 60_000)
 
-  // Each module costs its own resolution, read and compile (with every bare import resolved again through
-  // package.json): about half of the barrel's import time when it was 53 files.
-  it("built by npm run build, the barrel is a handful of files and loads nothing heavy either", () => {
-    // Under the repository, so that `effect` resolves from the bundle as from an installed package.
-    const dir = fs.mkdtempSync(path.join(root, "test", ".tmp-imports-"))
-    try {
-      const bundled = spawnSync(process.execPath, [path.join(root, "scripts/bundle.ts"), dir], {
-        encoding: "utf8",
-        timeout: 60_000
-      })
-      assert.strictEqual(bundled.status, 0, bundled.stderr)
-      const loaded = loadedBy(pathToFileURL(path.join(dir, "index.js")).href)
+  describe("built by npm run build", () => {
+    let bundle: ReturnType<typeof buildBundle> | undefined
+    beforeAll(() => {
+      bundle = buildBundle()
+    }, 60_000)
+    afterAll(() => bundle?.remove())
+    const indexOf = () => pathToFileURL(path.join(bundle!.dir, "index.js")).href
+
+    // Each module costs its own resolution, read and compile (with every bare import resolved again through
+    // package.json): about half of the barrel's import time when it was 53 files.
+    it("the barrel is a handful of files and loads nothing heavy either", () => {
+      const loaded = loadedBy(indexOf())
       assertNothingHeavy(loaded)
-      const own = new Set(loaded.urls.filter((url) => url.startsWith(pathToFileURL(dir).href)))
+      const own = new Set(loaded.urls.filter((url) => url.startsWith(pathToFileURL(bundle!.dir).href)))
       assert.isAtLeast(own.size, 1, "the probe sees the bundle's files")
       assert.isAtMost(own.size, 10, [...own].join("\n"))
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true })
-    }
-  }, 60_000)
+    }, 60_000)
+
+    // The build turns the sources' imports of `effect`'s barrel into imports of the modules they name: a worker
+    // whose task definitions import this package's barrel then loads the `effect` modules the package uses, not
+    // all 250-odd of them (SQL, persistence, transactional ones).
+    it("the barrel imports effect's modules one by one, never effect's own barrel", () => {
+      assert.notInclude(bundle!.stderr, "SOURCEMAP_BROKEN")
+      const { urls } = loadedFrom(indexOf())
+      assert.isDefined(urls.find((url) => url.endsWith("/effect/dist/Schema.js")), "the probe sees effect's modules")
+      assert.isUndefined(urls.find((url) => url.endsWith("/effect/dist/index.js")), "it loaded effect's barrel")
+      assert.isUndefined(urls.find((url) => url.includes("/effect/dist/sql/")), "it loaded effect/sql")
+      // Each import still names what the sources imported: the bundle's barrel runs (above) and exports it all.
+      const source = fs.readFileSync(path.join(bundle!.dir, "index.js"), "utf8")
+      assert.notMatch(source, /^import [^\n]* from "effect";?$/m)
+    }, 60_000)
+  })
 
   it("a program that builds a breaker layer and a rate-limited scheduler loads effect/persistence then", () => {
     const program = `import { CircuitBreakers, Scheduler } from ${JSON.stringify(barrel)}
