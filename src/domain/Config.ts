@@ -87,19 +87,43 @@ export const ResourceLimits = Schema.Struct({
 /** V8 heap and stack limits of one worker, decoded. */
 export type ResourceLimits = typeof ResourceLimits.Type
 
+/**
+ * The pool's defaults, as decoding an empty configuration gives them: the schema below takes its defaults from
+ * here, and so does the runtime's decoder of plain-number configurations (so the two cannot drift).
+ *
+ * @example
+ * ```ts
+ * import { Config } from "effect-orchestrator"
+ *
+ * Config.poolDefaults.concurrentTasksPerWorker // 16
+ * ```
+ */
+export const poolDefaults = {
+  minWorkers: 1,
+  maxWorkers: parallelism,
+  concurrentTasksPerWorker: 16,
+  idleTimeout: 30_000,
+  terminationGrace: 1_000,
+  shutdownDeadline: 10_000,
+  maxBootFailures: 3,
+  bootTimeout: 30_000,
+  mode: "thread",
+  durationBucketsSeconds: defaultDurationBucketsSeconds
+} as const
+
 /** Schema of the worker pool's configuration. */
 export const PoolConfig = Schema.Struct({
   /**
    * Workers kept alive even when idle, and started with the layer. Default 1: the others start on demand, up to
    * `maxWorkers`; to start N workers up front, set both `minWorkers` and `maxWorkers` to N.
    */
-  minWorkers: NonNegativeInt.pipe(withDefault(1)),
+  minWorkers: NonNegativeInt.pipe(withDefault(poolDefaults.minWorkers)),
   /** Most workers at once. Default `os.availableParallelism()`. */
-  maxWorkers: PositiveInt.pipe(withDefault(parallelism)),
+  maxWorkers: PositiveInt.pipe(withDefault(poolDefaults.maxWorkers)),
   /** Tasks sent to one worker before it answers; more hides round trips for tiny tasks. */
-  concurrentTasksPerWorker: PositiveInt.pipe(withDefault(16)),
+  concurrentTasksPerWorker: PositiveInt.pipe(withDefault(poolDefaults.concurrentTasksPerWorker)),
   /** A worker above `minWorkers` idle this long is stopped. Default 30 s. */
-  idleTimeout: DurationInput.NonNegative.pipe(withDefault(30_000)),
+  idleTimeout: DurationInput.NonNegative.pipe(withDefault(poolDefaults.idleTimeout)),
   /** Replace a worker after it has run this many tasks. */
   maxTasksPerWorker: Schema.optionalKey(PositiveInt),
   /** Replace a worker once its used heap passes this many megabytes. */
@@ -111,17 +135,17 @@ export const PoolConfig = Schema.Struct({
    * After a timeout or cancellation, how long a task may take to stop before its worker is terminated.
    * Default 1 s.
    */
-  terminationGrace: DurationInput.NonNegative.pipe(withDefault(1_000)),
+  terminationGrace: DurationInput.NonNegative.pipe(withDefault(poolDefaults.terminationGrace)),
   /** On shutdown, how long in-flight tasks may run before workers are terminated. Default 10 s. */
-  shutdownDeadline: DurationInput.NonNegative.pipe(withDefault(10_000)),
+  shutdownDeadline: DurationInput.NonNegative.pipe(withDefault(poolDefaults.shutdownDeadline)),
   /** Failed boots in a row after which the pool stops respawning and fails fast. */
-  maxBootFailures: PositiveInt.pipe(withDefault(3)),
+  maxBootFailures: PositiveInt.pipe(withDefault(poolDefaults.maxBootFailures)),
   /** A worker that has not said it is ready after this long counts as a failed boot. Default 30 s. */
-  bootTimeout: DurationInput.Positive.pipe(withDefault(30_000)),
+  bootTimeout: DurationInput.Positive.pipe(withDefault(poolDefaults.bootTimeout)),
   /** Worker threads, or child processes for stronger isolation. */
-  mode: Schema.Literals(["thread", "process"]).pipe(withDefault("thread")),
+  mode: Schema.Literals(["thread", "process"]).pipe(withDefault(poolDefaults.mode)),
   /** Bucket bounds, in seconds, of the pool's wait and run time histograms. */
-  durationBucketsSeconds: DurationBuckets.pipe(withDefault(defaultDurationBucketsSeconds)),
+  durationBucketsSeconds: DurationBuckets.pipe(withDefault(poolDefaults.durationBucketsSeconds)),
   /**
    * Added to the OS scheduling priority (nice value) of each worker when it starts, 0 to 19: the higher, the
    * more readily the OS gives a core to the event loop (and to other programs) when every core is busy. Each

@@ -9,7 +9,7 @@
  * @internal
  */
 import type { PoolConfig, PoolConfigInput } from "../../domain/Config.ts"
-import { defaultDurationBucketsSeconds, parallelism } from "../../domain/Config.ts"
+import { poolDefaults } from "../../domain/Config.ts"
 
 type Check = (value: unknown) => boolean
 
@@ -46,18 +46,7 @@ export const plainPoolConfig = (input: PoolConfigInput): PoolConfig | undefined 
     const check = checks[key as keyof PoolConfigInput]
     if (check === undefined || !check(value)) return undefined
   }
-  const config = {
-    minWorkers: 1,
-    maxWorkers: parallelism,
-    concurrentTasksPerWorker: 16,
-    idleTimeout: 30_000,
-    terminationGrace: 1_000,
-    shutdownDeadline: 10_000,
-    maxBootFailures: 3,
-    bootTimeout: 30_000,
-    mode: "thread",
-    durationBucketsSeconds: defaultDurationBucketsSeconds
-  } as Record<string, unknown>
+  const config: Record<string, unknown> = { ...poolDefaults }
   for (const key in given) if (given[key] !== undefined) config[key] = given[key]
   return (config.maxWorkers as number) >= (config.minWorkers as number) ? config as PoolConfig : undefined
 }
