@@ -21,6 +21,7 @@ import type * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as References from "effect/References"
 import * as Tracer from "effect/Tracer"
+import * as TaskSpan from "../orchestrator/TaskSpan.ts"
 
 const noNanos = BigInt(0)
 const noStack = (): string | undefined => undefined
@@ -46,15 +47,8 @@ export interface JobSpans<R> {
 
 /** The spans of jobs run in `context`, or undefined when it is not the common case (see the module notes). */
 export const make = <R>(context: Context.Context<R>): JobSpans<R> | undefined => {
-  if (!Context.get(context, References.TracerEnabled)) return undefined
-  // At the default levels (trace at Info, minimum All) every span is sampled unless its parent is not.
-  if (
-    Context.get(context, Tracer.CurrentTraceLevel) !== "Info" ||
-    Context.get(context, Tracer.MinimumTraceLevel) !== "All"
-  ) return undefined
-  for (const _ in Context.get(context, References.TracerSpanAnnotations)) return undefined
+  if (!TaskSpan.takesDefaults(context as Context.Context<never>)) return undefined
   const ambient = Context.getOrUndefined(context, Tracer.ParentSpan)
-  if (ambient !== undefined && Context.get(ambient.annotations, Tracer.DisablePropagation)) return undefined
   const tracer = Context.get(context, Tracer.Tracer)
   const clock = Context.get(context, Clock.Clock)
   const timing = Context.get(context, References.TracerTimingEnabled)

@@ -79,18 +79,25 @@ class TaskSpan extends Tracer.NativeSpan {
  * Whether this module can make the spans of tasks run by `fiber`: Effect's default tracer, enabled, at its
  * default levels, with no span annotations from the environment and a parent span (if any) that propagates.
  */
-export const isPlain = (fiber: Fiber.Fiber<unknown, unknown>): boolean => {
-  if (fiber.getRef(Tracer.Tracer) !== Tracer.nativeTracer || !fiber.getRef(References.TracerEnabled)) return false
-  // Effect's default levels (trace at Info, minimum All) sample every span; other settings are left to Effect.
-  if (fiber.getRef(Tracer.CurrentTraceLevel) !== "Info" || fiber.getRef(Tracer.MinimumTraceLevel) !== "All") {
-    return false
-  }
-  const parent = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
-  if (parent !== undefined && Context.get(parent.annotations, Tracer.DisablePropagation)) return false
-  // Span annotations from the environment (`Effect.annotateSpans`) are Effect's to order against ours.
-  const annotations = fiber.getRef(References.TracerSpanAnnotations)
-  for (const _ in annotations) return false
-  return true
+export const isPlain = (fiber: Fiber.Fiber<unknown, unknown>): boolean =>
+  fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer && takesDefaults(fiber.context)
+
+/**
+ * Whether spans made in `context` take Effect's defaults, so that a span made by hand with `Effect.withSpan`'s
+ * options is the span Effect would make: tracing enabled, the default levels (trace at Info, minimum All, which
+ * sample every span whose parent is sampled), no span annotations from the environment (`Effect.annotateSpans`,
+ * Effect's to order against the span's own), and a parent span, if any, that propagates. The consumer's job
+ * spans (`JobSpan`) use it too, with any tracer.
+ */
+export const takesDefaults = (context: Context.Context<never>): boolean => {
+  if (!Context.get(context, References.TracerEnabled)) return false
+  if (
+    Context.get(context, Tracer.CurrentTraceLevel) !== "Info" ||
+    Context.get(context, Tracer.MinimumTraceLevel) !== "All"
+  ) return false
+  for (const _ in Context.get(context, References.TracerSpanAnnotations)) return false
+  const parent = Context.getOrUndefined(context, Tracer.ParentSpan)
+  return parent === undefined || !Context.get(parent.annotations, Tracer.DisablePropagation)
 }
 
 /**
