@@ -3,12 +3,47 @@
 import { Exit, Schema } from "effect"
 import type { TransferListItem } from "node:worker_threads"
 import { PoolConfig } from "../../src/domain/Config.ts"
-import type { CallRequest } from "../../src/runtime/pool/Call.ts"
+import type { Call, Resume } from "../../src/runtime/pool/Call.ts"
 import type { CallQueueOptions } from "../../src/runtime/pool/CallQueue.ts"
 import { Engine } from "../../src/runtime/pool/Dispatch.ts"
 import type { PoolEvent } from "../../src/runtime/pool/Dispatch.ts"
 import type { Transport, TransportEvents } from "../../src/runtime/pool/Transport.ts"
+import type { WorkerAssignment } from "../../src/runtime/pool/WorkerAssignment.ts"
 import { OP_READY, OP_RUN, OP_SUCCESS } from "../../src/runtime/wire/Protocol.ts"
+
+/** A call as these specs describe it: the parts the pool's callers set (see `CallEncoding`). */
+export interface CallRequest {
+  readonly taskId?: string | undefined
+  readonly name: string
+  /** The task's index in the workers' table. */
+  readonly index: number
+  /** Already encoded for the wire. */
+  readonly payload: unknown
+  readonly transfer?: Array<TransferListItem> | undefined
+  /** 0: no timeout. */
+  readonly timeoutMillis: number
+  /** Rank of its priority (0 critical … 3 low); default 2. */
+  readonly priority?: number | undefined
+  readonly trace?: readonly [traceId: string, spanId: string] | undefined
+  /** The caller's cell, told the id of each worker the call is sent to. */
+  readonly assignment?: WorkerAssignment | undefined
+}
+
+/** Makes and queues a call of `request` on `engine`, as the pool's callers do. */
+export const submitCall = (engine: Engine, request: CallRequest, resume: Resume): Call | undefined => {
+  const call = engine.newCall(
+    engine.route(request.name, request.index),
+    request.priority ?? 2,
+    request.payload,
+    request.timeoutMillis,
+    resume
+  )
+  call.taskId = request.taskId
+  if (request.transfer !== undefined) call.moves(request.transfer)
+  call.trace = request.trace
+  call.assignment = request.assignment
+  return engine.enqueue(call)
+}
 
 export class FakeWorker {
   readonly sent: Array<ReadonlyArray<unknown>> = []
@@ -136,7 +171,7 @@ export const setup = (config: Partial<PoolConfig> = {}, options: SetupOptions = 
   const exits: Array<Exit.Exit<unknown, unknown>> = []
   // Without a queue capacity every call is accepted.
   const call = (request: Partial<CallRequest>) =>
-    engine.submit({ name: "echo", index: 0, payload: undefined, timeoutMillis: 0, ...request }, (exit) => {
+    submitCall(engine, { name: "echo", index: 0, payload: undefined, timeoutMillis: 0, ...request }, (exit) => {
       exits.push(exit as Exit.Exit<unknown, unknown>)
     })
   const submit = (payload: unknown, timeoutMillis = 0) => call({ payload, timeoutMillis })!

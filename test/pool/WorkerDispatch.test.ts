@@ -6,7 +6,7 @@ import type { PoolConfig } from "../../src/domain/Config.ts"
 import { TaskTimeout, WorkerBootFailed, WorkerCrashed } from "../../src/domain/OrchestratorError.ts"
 import { pipelineBytes } from "../../src/runtime/pool/Placement.ts"
 import { OP_INTERRUPT, OP_INTERRUPTED } from "../../src/runtime/wire/Protocol.ts"
-import { cores, FakeWorker, flushMicrotasks, setup } from "./FakeWorker.ts"
+import { cores, FakeWorker, flushMicrotasks, setup, submitCall } from "./FakeWorker.ts"
 
 afterEach(() => {
   vi.useRealTimers()
@@ -36,7 +36,7 @@ describe("WorkerDispatch engine", () => {
     workers[0]!.ready()
     let queuedWhenResumed: number | undefined
     let postedWhenResumed: ReadonlyArray<number> | undefined
-    engine.submit({ name: "echo", index: 0, payload: "first", timeoutMillis: 0 }, () => {
+    submitCall(engine, { name: "echo", index: 0, payload: "first", timeoutMillis: 0 }, () => {
       queuedWhenResumed = engine.stats().queued
       postedWhenResumed = workers[0]!.runIds()
     })
@@ -82,7 +82,8 @@ describe("WorkerDispatch engine", () => {
     const quarter = pipelineBytes / 4
     const submitMoving = (bytes: number) => {
       const buffer = new ArrayBuffer(bytes)
-      return engine.submit(
+      return submitCall(
+        engine,
         { name: "echo", index: 0, payload: buffer, transfer: [buffer], timeoutMillis: 0 },
         (exit) => {
           exits.push(exit as Exit.Exit<unknown, unknown>)

@@ -76,34 +76,6 @@ export interface CallObserver {
   readonly settled: (exit: Exit.Exit<unknown, unknown>, queueWaitMillis: number, runMillis: number) => void
 }
 
-/** What a caller hands the dispatcher: a validated, encoded call. */
-export interface CallRequest {
-  /** Reported in `TaskTimeout` and `TaskCancelled`; default `<name>#<call number>`. */
-  readonly taskId?: string | undefined
-  readonly name: string
-  /** The task's index in the workers' table (see `Engine.indexOf`). */
-  readonly index: number
-  /** Already encoded for the wire. */
-  readonly payload: unknown
-  readonly transfer?: Array<TransferListItem> | undefined
-  /** Decodes a success; none: the value is taken as it arrives. */
-  readonly success?: ValueCodec | undefined
-  /** Decodes a typed failure; none: a failure is a defect. */
-  readonly error?: ValueCodec | undefined
-  /** 0: no timeout. */
-  readonly timeoutMillis: number
-  /** The caller's cell, told the id of each worker the call is sent to (see `WorkerAssignment`). */
-  readonly assignment?: WorkerAssignment | undefined
-  /** Rank of its priority while it waits for a worker (`TaskPriority.rank`: 0 critical … 3 low); default 2. */
-  readonly priority?: number | undefined
-  /** Fairness key while it waits: keys take turns within a level. */
-  readonly key?: string | undefined
-  /** The caller's span (trace id, span id), sent ahead of the call so the handler runs under it. */
-  readonly trace?: readonly [traceId: string, spanId: string] | undefined
-  /** Told how the call ended (see `CallObserver`). */
-  readonly observer?: CallObserver | undefined
-}
-
 /** Whoever cancels a call whose caller is gone: the dispatcher (see {@link Call.asEffect}). */
 export interface CallCanceller {
   readonly cancel: (call: Call) => void

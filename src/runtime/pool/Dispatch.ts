@@ -55,7 +55,7 @@ import {
 } from "../wire/Protocol.ts"
 import type { CallTelemetry, ValueCodec } from "../wire/Protocol.ts"
 import { decode } from "./Answer.ts"
-import type { CallRequest, Resume, Slot, TaskRoute } from "./Call.ts"
+import type { Resume, Slot, TaskRoute } from "./Call.ts"
 import {
   ABANDONED,
   BOOTING,
@@ -333,27 +333,6 @@ export class Engine {
   rejected(name: string): void {
     this.failed++
     this.statsOf(name).failed++
-  }
-
-  /**
-   * Creates and queues a call. The caller has validated and encoded the payload. Undefined when the queue is
-   * full and its overflow policy is `"fail"` (`resume` has been called with `QueueFull`).
-   */
-  submit(request: CallRequest, resume: Resume): Call | undefined {
-    const call = this.newCall(
-      this.route(request.name, request.index, request.success, request.error),
-      request.priority ?? 2,
-      request.payload,
-      request.timeoutMillis,
-      resume
-    )
-    call.taskId = request.taskId
-    if (request.transfer !== undefined) call.moves(request.transfer)
-    call.assignment = request.assignment
-    call.key = request.key
-    call.trace = request.trace
-    call.observer = request.observer
-    return this.enqueue(call)
   }
 
   /**
