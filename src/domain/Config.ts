@@ -102,6 +102,7 @@ export const poolDefaults = {
   minWorkers: 1,
   maxWorkers: parallelism,
   concurrentTasksPerWorker: 16,
+  pipelineDepth: 64,
   idleTimeout: 30_000,
   terminationGrace: 1_000,
   shutdownDeadline: 10_000,
@@ -120,8 +121,19 @@ export const PoolConfig = Schema.Struct({
   minWorkers: NonNegativeInt.pipe(withDefault(poolDefaults.minWorkers)),
   /** Most workers at once. Default `os.availableParallelism()`. */
   maxWorkers: PositiveInt.pipe(withDefault(poolDefaults.maxWorkers)),
-  /** Tasks sent to one worker before it answers; more hides round trips for tiny tasks. */
+  /**
+   * Calls sent to one worker before it answers, and so the most handlers that may be suspended in one worker at
+   * once (an asynchronous handler waiting on something). More hides round trips for tiny tasks. Default 16.
+   */
   concurrentTasksPerWorker: PositiveInt.pipe(withDefault(poolDefaults.concurrentTasksPerWorker)),
+  /**
+   * Calls of a task known to complete synchronously (its last 8 calls on the pool did, without suspending) that
+   * may be sent to one busy worker, when that is more than `concurrentTasksPerWorker`: such calls run one after
+   * another, so a deeper pipe means fewer messages and wake-ups per call, not more handlers at once. A call that
+   * has not started when its worker dies is sent to another worker, so the depth does not widen what a crash
+   * fails. The pipeline's other bounds still apply (4 ms of estimated work, 16 MiB of moved buffers). Default 64.
+   */
+  pipelineDepth: PositiveInt.pipe(withDefault(poolDefaults.pipelineDepth)),
   /** A worker above `minWorkers` idle this long is stopped. Default 30 s. */
   idleTimeout: DurationInput.NonNegative.pipe(withDefault(poolDefaults.idleTimeout)),
   /** Replace a worker after it has run this many tasks. */

@@ -8,8 +8,9 @@
  *   class (`instanceof` and `Effect.catchTag` work). Defects arrive as defects, with message and stack.
  * - **Ad hoc functions**: `offload(fn, [args], options?)` runs a self-contained function in a worker (see
  *   {@link offload}); its arguments come as an array, as everywhere in the library.
- * - **Throughput**: calls are pipelined into busy workers (up to `concurrentTasksPerWorker`) while their
- *   estimated work stays small, and leave in batches, so tiny tasks are not bound by round trips; CPU-bound
+ * - **Throughput**: calls are pipelined into busy workers (up to `concurrentTasksPerWorker`, or
+ *   `pipelineDepth` for tasks that complete without suspending) while their estimated work stays small, and
+ *   leave in batches, so tiny tasks are not bound by round trips; CPU-bound
  *   calls are spread over idle workers instead of queued behind one another.
  * - **Event loop first**: while every core is busy, workers hold no next call and never spin before they
  *   wait, so the event loop gets a core between calls; `niceIncrement` (0-19) lowers the workers' OS
@@ -318,7 +319,10 @@ const makeTest = <G extends WorkerTask.Group<WorkerTask.Any>>(
   Effect.gen(function*() {
     const config = yield* decodeConfig(PoolConfig, "pool")({ minWorkers: 1, maxWorkers: 1, ...configOf(options) })
     const queue = yield* decodeQueue(options.queue)
-    const boot = config.maxHeapMb !== undefined ? { heapReportMillis: 100 } : {}
+    const boot = {
+      answerBatch: config.concurrentTasksPerWorker,
+      ...(config.maxHeapMb !== undefined ? { heapReportMillis: 100 } : {})
+    }
     return yield* build(config, queue, inProcessSpawner(group, handlers, boot), options.name ?? "test", true)
   })
 

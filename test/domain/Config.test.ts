@@ -33,6 +33,7 @@ describe("PoolConfig", () => {
       minWorkers: 1,
       maxWorkers: Config.parallelism,
       concurrentTasksPerWorker: 16,
+      pipelineDepth: 64,
       idleTimeout: 30_000,
       terminationGrace: 1_000,
       shutdownDeadline: 10_000,
@@ -110,6 +111,15 @@ describe("PoolConfig", () => {
     const error = invalid(decode({ concurrentTasksPerWorker: 0 }))
     assert.strictEqual(error.field, "pool.concurrentTasksPerWorker")
     assert.strictEqual(error.value, "0")
+  })
+
+  it("a pipeline depth that is not a positive integer is rejected, naming the field and the value", () => {
+    for (const [value, shown] of [[0, "0"], [2.5, "2.5"], ["64", "\"64\""]] as const) {
+      const error = invalid(decode({ pipelineDepth: value as number }))
+      assert.strictEqual(error.field, "pool.pipelineDepth")
+      assert.strictEqual(error.value, shown)
+    }
+    assert.strictEqual(valid(decode({ pipelineDepth: 1 })).pipelineDepth, 1)
   })
 
   it("a max below the min is rejected on the max", () => {

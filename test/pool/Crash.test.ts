@@ -3,7 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Option } from "effect"
 import { WorkerCrashed } from "../../src/domain/OrchestratorError.ts"
 import * as WorkerPool from "../../src/layers/WorkerPool.ts"
-import { Exit as ExitTask, Hog, Inc, Sleep, ThrowUncaught, WhoAmI } from "./fixtures/tasks.ts"
+import { Exit as ExitTask, ExitNow, Hog, Inc, Sleep, ThrowUncaught, WhoAmI } from "./fixtures/tasks.ts"
 import { eventually, teach, workerEntry } from "./helpers.ts"
 
 const crashOf = <A, E>(exit: Exit.Exit<A, E>): WorkerCrashed => {
@@ -50,6 +50,43 @@ describe("crash isolation", () => {
         assert.strictEqual(stats.crashed, 1)
         assert.strictEqual(stats.spawned, 3)
         assert.strictEqual(stats.failed, 1)
+      })
+  )
+
+  it.live(
+    "a crash deep in a pipeline of synchronous calls fails at most concurrentTasksPerWorker calls; the rest run once",
+    () =>
+      Effect.gen(function*() {
+        const pool = yield* WorkerPool.make({
+          entry: workerEntry,
+          minWorkers: 1,
+          maxWorkers: 1,
+          concurrentTasksPerWorker: 4,
+          pipelineDepth: 64
+        })
+        // Known to complete synchronously (8 answers in a row each), so they are pipelined past 4.
+        for (let i = 0; i < 10; i++) yield* pool.run(Inc, i)
+        for (let i = 0; i < 10; i++) yield* pool.run(ExitNow, -1)
+        // Started in one synchronous loop, so all 60 calls leave in one message: 30, the crash, 29 more.
+        const fibers = yield* Effect.sync(() =>
+          Array.from(
+            { length: 60 },
+            (_, i) => Effect.runFork(Effect.exit(i === 30 ? pool.run(ExitNow, 9) : pool.run(Inc, i)))
+          )
+        )
+        const exits = yield* Effect.forEach(fibers, Fiber.join)
+        const failed = exits.flatMap((exit, i) => Exit.isFailure(exit) ? [i] : [])
+        assert.include(failed, 30)
+        for (const i of failed) crashOf(exits[i]!)
+        // The crash and the completed calls whose answers had not left yet (the worker posts every 4 answers).
+        assert.isAtMost(failed.length, 4, `failed: ${failed.join(", ")}`)
+        exits.forEach((exit, i) => {
+          if (Exit.isSuccess(exit)) assert.strictEqual(exit.value, i + 1)
+        })
+        const stats = yield* pool.stats
+        assert.isAbove(stats.redispatched, 4, "calls past concurrentTasksPerWorker had been sent, and never started")
+        assert.strictEqual(stats.redispatched, 29, "every call after the crash went to the next worker")
+        assert.strictEqual(stats.crashed, 1)
       })
   )
 

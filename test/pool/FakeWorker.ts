@@ -57,6 +57,8 @@ export class FakeWorker {
   static canSkip = true
   /** Whether transfer lists move buffers into it (threads) rather than copy them (child processes). */
   static canTransfer = true
+  /** Whether it keeps a start log the pool can read after a crash (threads and child processes do). */
+  static hasStartLog = true
   /** The calls it was told to skip. */
   readonly skipped: Array<number> = []
   /** The synchronous time each answer reports. */
@@ -87,7 +89,7 @@ export class FakeWorker {
     },
     canTransfer: FakeWorker.canTransfer,
     skip: FakeWorker.canSkip ? (id: number) => void this.skipped.push(id) : undefined,
-    taken: () => this.taken
+    taken: FakeWorker.hasStartLog ? () => this.taken : undefined
   }
   ready(names: ReadonlyArray<string> = ["echo"]): void {
     this.events.onMessage([OP_READY, 0, { names }, 0])

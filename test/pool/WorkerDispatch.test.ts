@@ -4,13 +4,15 @@ import { afterEach, assert, describe, it, vi } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import type { PoolConfig } from "../../src/domain/Config.ts"
 import { TaskTimeout, WorkerBootFailed, WorkerCrashed } from "../../src/domain/OrchestratorError.ts"
+import { synchronousAfter } from "../../src/runtime/pool/Call.ts"
 import { pipelineBytes } from "../../src/runtime/pool/Placement.ts"
 import { OP_INTERRUPT, OP_INTERRUPTED } from "../../src/runtime/wire/Protocol.ts"
-import { cores, FakeWorker, flushMicrotasks, setup, submitCall } from "./FakeWorker.ts"
+import { cores, failure, FakeWorker, flushMicrotasks, setup, submitCall, success } from "./FakeWorker.ts"
 
 afterEach(() => {
   vi.useRealTimers()
   FakeWorker.canSkip = true
+  FakeWorker.hasStartLog = true
   cores.spare = true
 })
 
@@ -74,6 +76,96 @@ describe("WorkerDispatch engine", () => {
     workers[0]!.answerAll()
     await flushMicrotasks()
     assert.deepStrictEqual(workers[0]!.runIds(), [4, 5, 6])
+  })
+
+  describe("pipelineDepth", () => {
+    /** `setup` taught the pool one answer of "echo"; this makes it known to complete synchronously. */
+    const teachSynchronous = (engine: ReturnType<typeof setup>["engine"], name = "echo") => {
+      for (let i = 1; i < synchronousAfter; i++) engine.statsOf(name).record(0)
+      assert.isTrue(engine.statsOf(name).synchronous)
+    }
+
+    it("calls of a task known to complete synchronously fill a busy worker to pipelineDepth, not further", async () => {
+      const { engine, submit, workers } = setup({ concurrentTasksPerWorker: 3, pipelineDepth: 10 })
+      workers[0]!.ready()
+      teachSynchronous(engine)
+      for (let i = 0; i < 15; i++) submit(i)
+      await flushMicrotasks()
+      assert.deepStrictEqual(workers[0]!.runIds(), Array.from({ length: 10 }, (_, i) => i + 1))
+      assert.strictEqual(engine.stats().queued, 5)
+      workers[0]!.answerAll()
+      await flushMicrotasks()
+      assert.deepStrictEqual(workers[0]!.runIds(), [11, 12, 13, 14, 15])
+    })
+
+    it("one answer short of synchronousAfter in a row, a task stays at concurrentTasksPerWorker", async () => {
+      const { engine, submit, workers } = setup({ concurrentTasksPerWorker: 3, pipelineDepth: 10 })
+      workers[0]!.ready()
+      for (let i = 2; i < synchronousAfter; i++) engine.statsOf("echo").record(0)
+      assert.isFalse(engine.statsOf("echo").synchronous)
+      for (let i = 0; i < 15; i++) submit(i)
+      await flushMicrotasks()
+      assert.deepStrictEqual(workers[0]!.runIds(), [1, 2, 3])
+    })
+
+    it("an answer from a handler that suspended takes its task back to concurrentTasksPerWorker", async () => {
+      const { engine, submit, workers } = setup({ concurrentTasksPerWorker: 3, pipelineDepth: 10 })
+      workers[0]!.ready()
+      teachSynchronous(engine)
+      submit("first")
+      await flushMicrotasks()
+      workers[0]!.cpuMillis = -0.01 // as the worker reports a call that suspended (`suspendedCpu`)
+      workers[0]!.answerAll()
+      assert.isFalse(engine.statsOf("echo").synchronous)
+      for (let i = 0; i < 15; i++) submit(i)
+      await flushMicrotasks()
+      assert.strictEqual(workers[0]!.runIds().length, 3)
+      assert.strictEqual(engine.statsOf("echo").cpuMillis! >= 0, true, "its estimate stays a positive time")
+    })
+
+    it("a call of a task that may suspend does not join a worker holding concurrentTasksPerWorker calls", async () => {
+      const { call, engine, submit, workers } = setup({ concurrentTasksPerWorker: 3, pipelineDepth: 10 })
+      workers[0]!.ready()
+      teachSynchronous(engine)
+      engine.statsOf("wait").record(-0.01)
+      for (let i = 0; i < 5; i++) submit(i)
+      call({ name: "wait", index: 1, payload: "w" })
+      submit("after")
+      await flushMicrotasks()
+      assert.deepStrictEqual(workers[0]!.runIds(), [1, 2, 3, 4, 5], "the queue keeps its order: 'after' waits too")
+      assert.strictEqual(engine.stats().queued, 2)
+    })
+
+    it("a worker without a start log gets no more than concurrentTasksPerWorker calls", async () => {
+      FakeWorker.hasStartLog = false
+      const { engine, submit, workers } = setup({ concurrentTasksPerWorker: 3, pipelineDepth: 10 })
+      workers[0]!.ready()
+      teachSynchronous(engine)
+      for (let i = 0; i < 15; i++) submit(i)
+      await flushMicrotasks()
+      assert.deepStrictEqual(workers[0]!.runIds(), [1, 2, 3])
+    })
+
+    it("a crash in a deep pipeline fails the calls that had started; the rest run on the next worker", async () => {
+      vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] })
+      const { engine, exits, submit, workers } = setup({ concurrentTasksPerWorker: 4, pipelineDepth: 32 })
+      workers[0]!.ready()
+      teachSynchronous(engine)
+      for (let i = 0; i < 30; i++) submit(i)
+      await flushMicrotasks()
+      assert.strictEqual(workers[0]!.runIds().length, 30)
+      workers[0]!.taken = 3 // it had taken up three run records: the third crashed it
+      workers[0]!.events.onExit(1, null)
+      assert.strictEqual(exits.length, 3)
+      for (const exit of exits) assert.instanceOf(failure(exit), WorkerCrashed)
+      assert.strictEqual(engine.stats().redispatched, 27)
+      vi.advanceTimersByTime(50) // the first respawn's backoff
+      workers[1]!.ready()
+      await flushMicrotasks()
+      assert.deepStrictEqual(workers[1]!.runIds().length, 27)
+      workers[1]!.answerAll()
+      assert.deepStrictEqual(exits.slice(3).map(success), Array.from({ length: 27 }, (_, i) => i + 3))
+    })
   })
 
   it("a busy worker gets at most pipelineBytes of moved buffers; a bigger call waits for it to be idle", async () => {

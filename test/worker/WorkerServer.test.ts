@@ -137,4 +137,53 @@ describe("WorkerRuntime server", () => {
     assert.deepStrictEqual(answeredIds(posts).flat(), [1, 2, 3, 4, 5])
     assert.strictEqual(posts.length, 2, "a task already run does not flush again")
   })
+  it("holds at most answerBatch answers: a crash mid-batch costs at most that many completed calls", () => {
+    const posts: Array<ReadonlyArray<unknown>> = []
+    const server = makeServer(
+      Group,
+      { busy: (n: number) => Effect.succeed(n) },
+      { post: (batch) => posts.push(batch), canTransfer: false },
+      { answerBatch: 16 },
+      { runFork: Effect.runFork, isExit: Exit.isExit, codecFor }
+    )
+    posts.splice(0)
+    const batch: Array<unknown> = []
+    for (let id = 1; id <= 64; id++) batch.push(OP_RUN, id, 0, 0)
+    server.handle(batch)
+    server.flush()
+    const sizes = answeredIds(posts).map((ids) => ids.length)
+    assert.isAtLeast(sizes.length, 4, "64 answers in messages of at most 16")
+    for (const size of sizes) assert.isAtMost(size, 16)
+    assert.deepStrictEqual(answeredIds(posts).flat(), Array.from({ length: 64 }, (_, i) => i + 1))
+  })
+
+  it("an answer says whether its handler suspended: its cpu is negated then, never for one that completed at once", async () => {
+    const Wait = WorkerTask.make("wait", { payload: Schema.Number, success: Schema.Number })
+    const posts: Array<ReadonlyArray<unknown>> = []
+    const server = makeServer(
+      WorkerTask.group(Busy, Wait),
+      {
+        busy: (n: number) => Effect.sync(() => n),
+        wait: (millis: number) => Effect.as(Effect.sleep(millis), millis)
+      },
+      { post: (batch) => posts.push(batch), canTransfer: false },
+      {},
+      { runFork: Effect.runFork, isExit: Exit.isExit, codecFor }
+    )
+    posts.splice(0)
+    server.handle([OP_RUN, 1, 0, 1, OP_RUN, 2, 1, 0, OP_RUN, 3, 1, 5, OP_RUN, 4, 0, 2])
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const cpuOf = new Map<number, number>()
+    for (const batch of posts) {
+      for (let i = 0; i < batch.length; i += TO_MAIN_WIDTH) {
+        if (batch[i] === OP_SUCCESS) cpuOf.set(batch[i + 1] as number, batch[i + 3] as number)
+      }
+    }
+    assert.deepStrictEqual([...cpuOf.keys()].sort(), [1, 2, 3, 4])
+    assert.isAtLeast(cpuOf.get(1)!, 0)
+    assert.isAtLeast(cpuOf.get(4)!, 0)
+    // Even a sleep of 0 suspends the fiber: the pool must not pipeline such a task past its concurrency.
+    assert.isBelow(cpuOf.get(2)!, 0)
+    assert.isBelow(cpuOf.get(3)!, 0)
+  })
 })

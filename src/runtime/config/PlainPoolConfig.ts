@@ -25,6 +25,7 @@ const checks: Partial<Record<keyof PoolConfigInput, Check>> = {
   minWorkers: int(0),
   maxWorkers: int(1),
   concurrentTasksPerWorker: int(1),
+  pipelineDepth: int(1),
   idleTimeout: nonNegative,
   maxTasksPerWorker: int(1),
   maxHeapMb: positive,

@@ -50,19 +50,46 @@ export type WorkerState = typeof BOOTING | typeof READY | typeof RETIRING | type
  */
 export type Resume = (outcome: Effect.Effect<any, any>) => void
 
+/**
+ * Answers in a row that completed without suspending after which a task counts as synchronous (see
+ * {@link TaskStats.synchronous}): enough that a handler which only sometimes suspends (a cache hit answered at
+ * once, a miss awaited) is seldom taken for a synchronous one, few enough that a burst reaches it in its first
+ * round trips.
+ */
+export const synchronousAfter = 8
+
 /** Plain counters of one task name, and how much synchronous worker time its calls take. */
 export class TaskStats {
   completed = 0
   failed = 0
   /** Moving average of the synchronous time (ms) of its calls in the worker; undefined until one answered. */
   cpuMillis: number | undefined = undefined
+  /** Its latest answers in a row that completed without suspending (capped at {@link synchronousAfter}). */
+  private streak = 0
   readonly name: string
   constructor(name: string) {
     this.name = name
   }
-  record(cpuMillis: number): void {
+  /**
+   * Records an answer's `cpu` as the worker sent it: the synchronous time (ms), negated when the handler
+   * suspended before it completed (see `Protocol`).
+   */
+  record(cpu: number): void {
+    let cpuMillis = cpu
+    if (cpu < 0) {
+      cpuMillis = -cpu
+      this.streak = 0
+    } else if (this.streak < synchronousAfter) this.streak++
     // Quick to adapt: the first calls of a task are often slow (cold code) and should not mark it for long.
     this.cpuMillis = this.cpuMillis === undefined ? cpuMillis : (this.cpuMillis + cpuMillis) / 2
+  }
+  /**
+   * Whether its calls complete without suspending (the last {@link synchronousAfter} did): a worker then runs
+   * them one after another, never several at once, so they may be pipelined past `concurrentTasksPerWorker`
+   * (see `Placement.pick`).
+   */
+  get synchronous(): boolean {
+    return this.streak >= synchronousAfter
   }
 }
 

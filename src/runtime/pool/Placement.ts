@@ -5,8 +5,9 @@
  * The rules, in order:
  * 1. an idle ready worker, if there is one;
  * 2. else, only when the pool cannot grow (no worker booting, `maxWorkers` reached), the busy worker with the
- *    least estimated work in flight, if the call fits its pipeline: fewer than `concurrentTasksPerWorker` calls,
- *    at most {@link pipelineBytes} of moved buffers, and at most {@link pipelineBudgetMillis} of estimated
+ *    least estimated work in flight, if the call fits its pipeline: fewer than `concurrentTasksPerWorker` calls
+ *    ({@link depthFor}: `pipelineDepth` for a task known to complete synchronously), at most
+ *    {@link pipelineBytes} of moved buffers, and at most {@link pipelineBudgetMillis} of estimated
  *    synchronous work, unless the call may wait behind the one running ({@link canWait}).
  *
  * A new worker runs calls in parallel, while a call queued behind others in a worker waits for them: that is
@@ -50,6 +51,21 @@ export const waitBehindFactor = 1.5
 export const pipelineBytes = 16 * 1024 * 1024
 
 /**
+ * How many calls of a task may be in flight in one busy worker: `concurrentTasksPerWorker`, or, for a task
+ * whose calls complete without suspending (`TaskStats.synchronous`), `pipelineDepth` when that is more, on a
+ * worker with a start log (`Transport.taken`). Such calls run one after another in the worker, so the deeper
+ * pipe adds no handler running at once; and a call that had not started when its worker died is sent again,
+ * which the start log is what tells, so it adds nothing a crash fails either. Measured (20 k tiny typed calls,
+ * 2 workers, interleaved in one process): 64 in flight ran 1.27-1.43× the calls per second of 16 and cut the
+ * main thread's CPU per call from 3.61 to 2.69 µs, a quarter of the messages and wake-ups; a call suspended
+ * in a worker holds a `concurrentTasksPerWorker` place, since several of those do run at once.
+ */
+export const depthFor = (call: Call, slot: Slot, config: PoolConfig): number =>
+  call.stats.synchronous && slot.transport?.taken !== undefined
+    ? Math.max(config.concurrentTasksPerWorker, config.pipelineDepth)
+    : config.concurrentTasksPerWorker
+
+/**
  * The worker for `call`, or undefined when it should wait in the queue. `queued` counts the calls waiting in
  * the pool's queue, this one included; `canGrow` says whether the pool may still start workers (not broken, not
  * closed).
@@ -62,7 +78,6 @@ export const pick = (
   canGrow: boolean,
   idleCores: SpareCores
 ): Slot | undefined => {
-  const cap = config.concurrentTasksPerWorker
   const estimate = call.stats.cpuMillis
   let best: Slot | undefined
   let live = 0
@@ -78,7 +93,7 @@ export const pick = (
     if (slot.inFlight.size === 0) return slot
     live++
     if (
-      slot.inFlight.size < cap && slot.pendingBytes + call.bytes <= pipelineBytes &&
+      slot.inFlight.size < depthFor(call, slot, config) && slot.pendingBytes + call.bytes <= pipelineBytes &&
       (best === undefined || slot.pendingCpu < best.pendingCpu ||
         (slot.pendingCpu === best.pendingCpu && slot.inFlight.size < best.inFlight.size))
     ) best = slot

@@ -6,7 +6,9 @@
  * - main to worker, 4 slots per record: `[op, id, taskIndex, payload]`; a call made under a span is preceded by
  *   `[OP_TRACE, id, traceId, spanId]`, so that calls without one cost nothing more
  * - worker to main, 4 slots per record: `[op, id, value, cpu]`, where `cpu` is the synchronous time (ms) the
- *   worker spent in the call's handler, from which the pool tells CPU-bound tasks from light ones
+ *   worker spent in the call's handler, from which the pool tells CPU-bound tasks from light ones, negated
+ *   ({@link suspendedCpu}) when the handler suspended before it completed, from which the pool tells the tasks
+ *   it may pipeline deeper (their calls never run at once) from the others
  *
  * Each worker keeps a start log that the pool reads once the worker is gone (`SIGNAL_TAKEN`: a cell of the
  * shared signal memory for threads, a 4-byte file for child processes): how many run records it had taken up.
@@ -23,6 +25,12 @@
  * @since 0.1.0
  */
 import type { TransferListItem } from "node:worker_threads"
+
+/**
+ * The `cpu` of an answer to a call whose handler suspended (awaited something) before it completed: its
+ * synchronous time, negated, and never -0, so that the sign alone says it (see `TaskStats.record`).
+ */
+export const suspendedCpu = (cpuMillis: number): number => -Math.max(cpuMillis, 1e-6)
 
 // main -> worker
 /** Run task `taskIndex` with `payload` under call id `id`. */

@@ -64,6 +64,7 @@ import {
   SIGNAL_SKIP,
   SIGNAL_TAKEN,
   skipKey,
+  suspendedCpu,
   TO_MAIN_WIDTH,
   TO_WORKER_WIDTH,
   workerDataKey
@@ -205,6 +206,8 @@ interface Outbox {
   readonly freeAfterPost: (buffers: Array<TransferListItem> | undefined) => void
   /** Posts the answers queued so far now. */
   readonly flush: () => void
+  /** Answers queued and not posted yet (telemetry records not counted). */
+  readonly answers: () => number
   /** Whether answers are waiting to be posted. */
   readonly waiting: () => boolean
 }
@@ -217,6 +220,7 @@ const makeOutbox = (channel: ServerChannel, heapReportMillis: number | undefined
   let release: Array<TransferListItem> | undefined
   let flushQueued = false
   let lastHeapReport = 0
+  let answers = 0
 
   /**
    * A value in the batch cannot be posted (not cloneable, or a getter that throws while it is cloned): sends
@@ -251,6 +255,7 @@ const makeOutbox = (channel: ServerChannel, heapReportMillis: number | undefined
         out.unshift(OP_HEAP, 0, process.getBuiltinModule("node:v8").getHeapStatistics().used_heap_size, 0)
       }
     }
+    answers = 0
     const batch = out
     const transfer = outTransfer
     const perRecord = recordTransfers
@@ -270,6 +275,7 @@ const makeOutbox = (channel: ServerChannel, heapReportMillis: number | undefined
 
   const reply = (op: number, id: number, value: unknown, cpu: number, transfer?: Array<TransferListItem>): void => {
     out.push(op, id, value, cpu)
+    if (op !== OP_TELEMETRY) answers++
     if (transfer !== undefined && transfer.length > 0 && channel.canTransfer) {
       outTransfer = outTransfer === undefined ? transfer : outTransfer.concat(transfer)
       ;(recordTransfers ??= new Map()).set(id, transfer)
@@ -284,7 +290,7 @@ const makeOutbox = (channel: ServerChannel, heapReportMillis: number | undefined
     if (buffers !== undefined) release = release === undefined ? buffers : release.concat(buffers)
   }
 
-  return { reply, freeAfterPost, flush, waiting: () => out.length > 0 }
+  return { reply, freeAfterPost, flush, waiting: () => out.length > 0, answers: () => answers }
 }
 
 const describeThrown = (error: unknown): string =>
@@ -410,13 +416,14 @@ const makeOffloadRunner = (outbox: Outbox) => {
     }
     const cpu = performance.now() - start
     if (!(result instanceof Promise)) return outbox.reply(OP_SUCCESS, id, result, cpu)
-    pending.set(id, cpu)
+    const suspended = suspendedCpu(cpu)
+    pending.set(id, suspended)
     result.then(
       (value) => {
-        if (pending.delete(id)) outbox.reply(OP_SUCCESS, id, value, cpu)
+        if (pending.delete(id)) outbox.reply(OP_SUCCESS, id, value, suspended)
       },
       (error) => {
-        if (pending.delete(id)) failed(id, error, cpu)
+        if (pending.delete(id)) failed(id, error, suspended)
       }
     )
   }
@@ -495,7 +502,7 @@ const makeCallRunner = (runtime: TypedRuntime | undefined, outbox: Outbox) => {
     running.set(id, fiber)
     fiber.addObserver((exit) => {
       running.delete(id)
-      complete(id, entry, exit, cpu, buffers, record)
+      complete(id, entry, exit, suspendedCpu(cpu), buffers, record)
     })
   }
 
@@ -576,6 +583,7 @@ export const makeServer = <G extends Group<Any>>(
   const calls = makeCallRunner(runtime, outbox)
   const signal = options.signal
   const logStart = makeStartLog(options)
+  const answerBatch = options.answerBatch ?? Number.POSITIVE_INFINITY
   /** Run records taken up so far (int32, wraps), as the start log records it. */
   let taken = 0
   /** Task indexes this worker has run (the offload task: sources it has run). */
@@ -648,7 +656,7 @@ export const makeServer = <G extends Group<Any>>(
         runCall(id, index, batch[i + 3], shared, callTrace)
         if (outbox.waiting()) {
           const now = performance.now()
-          if (now - since > answerFlushMillis) {
+          if (now - since > answerFlushMillis || outbox.answers() >= answerBatch) {
             outbox.flush()
             since = now
           }
