@@ -81,13 +81,15 @@ interface Contender {
 // ------------------------------------------------------------------------------------------------------------
 // effect-orchestrator
 
-// As many calls in flight per worker as the pipelined raw baseline (the default is 16); the pool still keeps
-// CPU-bound calls one per worker (fib) and pipelines the sums only within its few milliseconds of budget.
+// As many calls in flight per worker as the pipelined raw baseline (the defaults are 16, and 64 for tasks that
+// never suspend); the pool still keeps CPU-bound calls one per worker (fib) and pipelines the sums only within
+// its few milliseconds of budget.
 const ourOptions: WorkerPool.Options = {
   entry: ourEntry,
   minWorkers: size,
   maxWorkers: size,
-  concurrentTasksPerWorker: RAW_IN_FLIGHT
+  concurrentTasksPerWorker: RAW_IN_FLIGHT,
+  pipelineDepth: RAW_IN_FLIGHT
 }
 
 const ours = async (): Promise<Contender> => {
