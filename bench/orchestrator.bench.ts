@@ -38,7 +38,9 @@ const TINY = 20_000
 const PIPELINE = 8
 const FIB_N = 27
 const FIB_COUNT = 64
-const ROUNDS = 9
+// 15 rather than 9: on a shared 2-core machine a single 64 × fib(27) round (about 90 ms) swung 0.6-1.8× between
+// contenders, and the median of 9 such rounds moved by ±0.1 from run to run.
+const ROUNDS = 15
 const SETTLE_MILLIS = 30
 
 const entry = new URL("./workers/pool-worker.ts", import.meta.url)
