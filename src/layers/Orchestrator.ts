@@ -386,7 +386,9 @@ const makeWith = (
     let cpuHandedOver = 0
     let closed = false
     yield* Effect.addFinalizer(() => Effect.sync(() => closed = true))
-    const pipelineSlots = config.pool.maxWorkers * config.pool.concurrentTasksPerWorker
+    // What the pool may have in flight at most: every worker's pipe at its deepest (`Placement.depthFor`).
+    const pipelineSlots = config.pool.maxWorkers *
+      Math.max(config.pool.concurrentTasksPerWorker, config.pool.pipelineDepth)
     const cpuStats: Effect.Effect<Scheduler.SchedulerStats> = cpuLane?.stats ?? Effect.map(pool.stats, (p) => ({
       permits: inProcess ? config.pool.concurrentTasksPerWorker : pipelineSlots,
       running: p.inFlight,

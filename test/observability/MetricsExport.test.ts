@@ -90,6 +90,8 @@ describe("metrics at scope close", () => {
       assert.strictEqual(valueOf(last, "orchestrator_scheduler_admitted_total", { lane: "io" }), 1)
       assert.strictEqual(valueOf(last, "orchestrator_scheduler_admitted_total", { lane: "cpu" }), 3)
       assert.strictEqual(valueOf(last, "orchestrator_scheduler_running", { lane: "cpu" }), 0)
+      // without a lane the cpu "permits" are what the pool may have in flight: 1 worker × pipelineDepth 64
+      assert.strictEqual(valueOf(last, "orchestrator_scheduler_permits", { lane: "cpu" }), 64)
       assert.strictEqual(valueOf(last, "orchestrator_scheduler_queued", { lane: "cpu", priority: "normal" }), 0)
     }).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))
 })
