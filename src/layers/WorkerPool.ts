@@ -10,8 +10,8 @@
  *   {@link offload}); its arguments come as an array, as everywhere in the library.
  * - **Throughput**: calls are pipelined into busy workers (up to `concurrentTasksPerWorker`, or
  *   `pipelineDepth` for tasks that complete without suspending) while their estimated work stays small, and
- *   leave in batches, so tiny tasks are not bound by round trips; CPU-bound
- *   calls are spread over idle workers instead of queued behind one another.
+ *   leave in batches, so tiny tasks are not bound by round trips; CPU-bound calls are spread over idle
+ *   workers instead of queued behind one another.
  * - **Event loop first**: while every core is busy, workers hold no next call and never spin before they
  *   wait, so the event loop gets a core between calls; `niceIncrement` (0-19) lowers the workers' OS
  *   scheduling priority, so that the OS runs your event loop before them (a thread worker renices itself on
