@@ -130,10 +130,8 @@ export const PoolConfig = Schema.Struct({
    * Calls of a task known to complete synchronously (its last 8 calls on the pool did, without suspending) that
    * may be sent to one busy worker, when that is more than `concurrentTasksPerWorker`: such calls run one after
    * another, so a deeper pipe means fewer messages and wake-ups per call, not more handlers at once. A call that
-   * has not started when its worker dies is sent to another worker. A crash that leaves the worker no last word
-   * (out of memory, an endless loop terminated) fails the calls that had completed but whose answers had not
-   * left, at most this many (those of about the last 0.25 ms): 1, with `concurrentTasksPerWorker` 1, makes that
-   * none. The pipeline's other bounds still apply (4 ms of estimated work, 16 MiB of moved buffers). Default 64.
+   * has not started when its worker dies is sent to another worker, so the depth does not widen what a crash
+   * fails. The pipeline's other bounds still apply (4 ms of estimated work, 16 MiB of moved buffers). Default 64.
    */
   pipelineDepth: PositiveInt.pipe(withDefault(poolDefaults.pipelineDepth)),
   /** A worker above `minWorkers` idle this long is stopped. Default 30 s. */

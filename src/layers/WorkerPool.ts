@@ -319,7 +319,10 @@ const makeTest = <G extends WorkerTask.Group<WorkerTask.Any>>(
   Effect.gen(function*() {
     const config = yield* decodeConfig(PoolConfig, "pool")({ minWorkers: 1, maxWorkers: 1, ...configOf(options) })
     const queue = yield* decodeQueue(options.queue)
-    const boot = config.maxHeapMb !== undefined ? { heapReportMillis: 100 } : {}
+    const boot = {
+      answerBatch: config.concurrentTasksPerWorker,
+      ...(config.maxHeapMb !== undefined ? { heapReportMillis: 100 } : {})
+    }
     return yield* build(config, queue, inProcessSpawner(group, handlers, boot), options.name ?? "test", true)
   })
 

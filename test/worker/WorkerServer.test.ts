@@ -137,6 +137,26 @@ describe("WorkerRuntime server", () => {
     assert.deepStrictEqual(answeredIds(posts).flat(), [1, 2, 3, 4, 5])
     assert.strictEqual(posts.length, 2, "a task already run does not flush again")
   })
+  it("holds at most answerBatch answers: a crash mid-batch costs at most that many completed calls", () => {
+    const posts: Array<ReadonlyArray<unknown>> = []
+    const server = makeServer(
+      Group,
+      { busy: (n: number) => Effect.succeed(n) },
+      { post: (batch) => posts.push(batch), canTransfer: false },
+      { answerBatch: 16 },
+      { runFork: Effect.runFork, isExit: Exit.isExit, codecFor }
+    )
+    posts.splice(0)
+    const batch: Array<unknown> = []
+    for (let id = 1; id <= 64; id++) batch.push(OP_RUN, id, 0, 0)
+    server.handle(batch)
+    server.flush()
+    const sizes = answeredIds(posts).map((ids) => ids.length)
+    assert.isAtLeast(sizes.length, 4, "64 answers in messages of at most 16")
+    for (const size of sizes) assert.isAtMost(size, 16)
+    assert.deepStrictEqual(answeredIds(posts).flat(), Array.from({ length: 64 }, (_, i) => i + 1))
+  })
+
   it("an answer says whether its handler suspended: its cpu is negated then, never for one that completed at once", async () => {
     const Wait = WorkerTask.make("wait", { payload: Schema.Number, success: Schema.Number })
     const posts: Array<ReadonlyArray<unknown>> = []

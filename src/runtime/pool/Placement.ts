@@ -55,8 +55,7 @@ export const pipelineBytes = 16 * 1024 * 1024
  * whose calls complete without suspending (`TaskStats.synchronous`), `pipelineDepth` when that is more, on a
  * worker with a start log (`Transport.taken`). Such calls run one after another in the worker, so the deeper
  * pipe adds no handler running at once; and a call that had not started when its worker died is sent again,
- * which the start log is what tells. What a deeper pipe does add: a crash with no last word (out of memory)
- * fails the calls that had completed but whose answers were still in the worker, up to the depth. Measured (20 k tiny typed calls
+ * which the start log is what tells, so it adds nothing a crash fails either. Measured (20 k tiny typed calls
  * through `offload`, 2 workers, 16 against 64 taking turns in one process, 2-core VM at load 3-4): 1.25-1.55×
  * the calls per second, and the process's CPU per call (main thread and workers) 8.3-10.8 → 6.5-7.9 µs, from
  * a quarter of the messages and wake-ups. A call that may suspend needs a `concurrentTasksPerWorker` place,

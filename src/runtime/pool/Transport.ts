@@ -139,6 +139,7 @@ export const spawnerFor = (source: WorkerSource, config: PoolConfig): Spawner | 
     name: source.name,
     boot: {
       compileCache: source.compileCache ?? true,
+      answerBatch: config.concurrentTasksPerWorker,
       // A user's entry serves typed tasks, so it loads `effect`; the built-in one loads none.
       effectResolution: source.entry !== undefined,
       ...(config.maxHeapMb !== undefined ? { heapReportMillis: 100 } : {}),

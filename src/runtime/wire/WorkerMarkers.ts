@@ -26,6 +26,12 @@ export interface WorkerBootOptions {
   readonly entry?: string
   /** Report the used heap at most this often (ms); absent means never. */
   readonly heapReportMillis?: number
+  /**
+   * Answers a worker holds at most before it posts them, in the middle of a batch too: a crash loses the
+   * answers not yet posted (those calls fail, never run again), so this bounds what a crash costs the calls
+   * that had completed before it. The pool's `concurrentTasksPerWorker`; absent means no bound but time.
+   */
+  readonly answerBatch?: number
   /** Turn on Node's module compile cache before importing the entry (default true). */
   readonly compileCache?: boolean
   /** Resolve `effect`'s own imports with the bootstrap's faster hook (`EffectResolution`); entries with typed tasks. */

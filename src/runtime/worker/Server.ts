@@ -206,6 +206,8 @@ interface Outbox {
   readonly freeAfterPost: (buffers: Array<TransferListItem> | undefined) => void
   /** Posts the answers queued so far now. */
   readonly flush: () => void
+  /** Answers queued and not posted yet (telemetry records not counted). */
+  readonly answers: () => number
   /** Whether answers are waiting to be posted. */
   readonly waiting: () => boolean
 }
@@ -218,6 +220,7 @@ const makeOutbox = (channel: ServerChannel, heapReportMillis: number | undefined
   let release: Array<TransferListItem> | undefined
   let flushQueued = false
   let lastHeapReport = 0
+  let answers = 0
 
   /**
    * A value in the batch cannot be posted (not cloneable, or a getter that throws while it is cloned): sends
@@ -252,6 +255,7 @@ const makeOutbox = (channel: ServerChannel, heapReportMillis: number | undefined
         out.unshift(OP_HEAP, 0, process.getBuiltinModule("node:v8").getHeapStatistics().used_heap_size, 0)
       }
     }
+    answers = 0
     const batch = out
     const transfer = outTransfer
     const perRecord = recordTransfers
@@ -271,6 +275,7 @@ const makeOutbox = (channel: ServerChannel, heapReportMillis: number | undefined
 
   const reply = (op: number, id: number, value: unknown, cpu: number, transfer?: Array<TransferListItem>): void => {
     out.push(op, id, value, cpu)
+    if (op !== OP_TELEMETRY) answers++
     if (transfer !== undefined && transfer.length > 0 && channel.canTransfer) {
       outTransfer = outTransfer === undefined ? transfer : outTransfer.concat(transfer)
       ;(recordTransfers ??= new Map()).set(id, transfer)
@@ -285,7 +290,7 @@ const makeOutbox = (channel: ServerChannel, heapReportMillis: number | undefined
     if (buffers !== undefined) release = release === undefined ? buffers : release.concat(buffers)
   }
 
-  return { reply, freeAfterPost, flush, waiting: () => out.length > 0 }
+  return { reply, freeAfterPost, flush, waiting: () => out.length > 0, answers: () => answers }
 }
 
 const describeThrown = (error: unknown): string =>
@@ -578,6 +583,7 @@ export const makeServer = <G extends Group<Any>>(
   const calls = makeCallRunner(runtime, outbox)
   const signal = options.signal
   const logStart = makeStartLog(options)
+  const answerBatch = options.answerBatch ?? Number.POSITIVE_INFINITY
   /** Run records taken up so far (int32, wraps), as the start log records it. */
   let taken = 0
   /** Task indexes this worker has run (the offload task: sources it has run). */
@@ -650,7 +656,7 @@ export const makeServer = <G extends Group<Any>>(
         runCall(id, index, batch[i + 3], shared, callTrace)
         if (outbox.waiting()) {
           const now = performance.now()
-          if (now - since > answerFlushMillis) {
+          if (now - since > answerFlushMillis || outbox.answers() >= answerBatch) {
             outbox.flush()
             since = now
           }
