@@ -146,6 +146,28 @@ describe("WorkerDispatch engine", () => {
       assert.deepStrictEqual(workers[0]!.runIds(), [1, 2, 3])
     })
 
+    it("refills for a worker with a batch's worth of calls still to answer leave together, at the end of the turn", async () => {
+      const { engine, submit, workers } = setup({ concurrentTasksPerWorker: 4, pipelineDepth: 32 })
+      workers[0]!.ready()
+      teachSynchronous(engine)
+      for (let i = 0; i < 60; i++) submit(i)
+      await flushMicrotasks()
+      assert.strictEqual(workers[0]!.sent.length, 1)
+      assert.strictEqual(workers[0]!.runIds().length, 32)
+      // Two answer messages of 4 each, as a worker posts them while it works through its pipe.
+      workers[0]!.answer([1, 2, 3, 4])
+      workers[0]!.answer([5, 6, 7, 8])
+      await Promise.resolve()
+      assert.strictEqual(workers[0]!.sent.filter((batch) => batch.length > 0).length, 1, "no refill yet")
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      const refills = workers[0]!.sent.slice(1)
+      assert.strictEqual(refills.length, 1, "one message for both refills")
+      assert.strictEqual(refills[0]!.length / 4, 8)
+      // Below a batch's worth still to answer, the worker may run dry: its refill leaves at once.
+      workers[0]!.answer(workers[0]!.runIds().slice(0, 29))
+      assert.strictEqual(workers[0]!.sent.length, 3, "posted before the answer's handling returned")
+    })
+
     it("a crash in a deep pipeline fails the calls that had started; the rest run on the next worker", async () => {
       vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] })
       const { engine, exits, submit, workers } = setup({ concurrentTasksPerWorker: 4, pipelineDepth: 32 })

@@ -241,7 +241,13 @@ export interface Slot {
   runsSent: number
   transfer: Array<TransferListItem> | undefined
   flushQueued: boolean
+  /** Posts its outbox, now or, while it has a batch's worth of posted calls to answer, at the end of the turn. */
   readonly flush: () => void
+  /** Run records in `outbox`, not posted yet. */
+  unposted: number
+  /** Whether its outbox is to be posted at the end of the turn (see `Dispatch.post`). */
+  postLater: boolean
+  readonly postDeferred: () => void
   completed: number
   idleSince: number
   busySince: number

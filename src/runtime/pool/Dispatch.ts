@@ -472,6 +472,7 @@ export class Engine {
     slot.pendingBytes += call.bytes
     if (call.trace !== undefined) slot.outbox.push(OP_TRACE, call.id, call.trace[0], call.trace[1])
     slot.outbox.push(OP_RUN, call.id, call.index, call.payload)
+    slot.unposted++
     call.seq = slot.runsSent = (slot.runsSent + 1) | 0
     if (call.transfer !== undefined) {
       slot.transfer = slot.transfer === undefined ? call.transfer : slot.transfer.concat(call.transfer)
@@ -497,11 +498,27 @@ export class Engine {
     queueMicrotask(slot.flush)
   }
 
-  /** Posts every worker's pending calls now. */
+  /** Posts every worker's pending calls, now or at the end of the turn (see {@link post}). */
   private flushAll(): void {
     const slots = this.slots
     // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, flush returns on an empty outbox
-    for (let i = 0; i < slots.length; i++) if (slots[i]!.outbox.length > 0) this.flush(slots[i]!)
+    for (let i = 0; i < slots.length; i++) if (slots[i]!.outbox.length > 0) this.post(slots[i]!)
+  }
+
+  /**
+   * Posts the worker's outbox now, unless it still has a batch's worth (`concurrentTasksPerWorker`) of posted
+   * calls to answer: then more answers are on their way, each with its refill, and the outbox is posted once at
+   * the end of the turn (`setImmediate`) with all of them. That is one message and one wake-up of the worker
+   * instead of one per answer batch, and this thread, when it is what limits the pool, spends less on sends.
+   * Measured (20 k tiny `offload` calls, 2 workers, answers every 16): 1,250 sends a round of 16 calls each,
+   * the worker asleep at about half of them, each wake-up 8-20 µs of this thread in `Atomics.notify`.
+   */
+  private post(slot: Slot): void {
+    slot.flushQueued = false
+    if (slot.inFlight.size - slot.unposted < this.config.concurrentTasksPerWorker) return this.flush(slot)
+    if (slot.postLater) return
+    slot.postLater = true
+    setImmediate(slot.postDeferred)
   }
 
   private flush(slot: Slot): void {
@@ -510,6 +527,7 @@ export class Engine {
     if (batch.length === 0 || slot.transport === undefined || slot.state >= STOPPING) return
     const transfer = slot.transfer
     slot.outbox = []
+    slot.unposted = 0
     slot.transfer = undefined
     try {
       slot.transport.send(batch, transfer)
@@ -614,7 +632,8 @@ export class Engine {
     // its grace period starts when the call ahead of it answers.
     if (waiting) slot.transport!.skip!(call.id)
     slot.outbox.push(OP_INTERRUPT, call.id, 0, 0)
-    this.flushSoon(slot)
+    // At the end of this tick, never deferred to the end of the turn (`post`): the worker should stop at once.
+    queueMicrotask(() => this.flush(slot))
     if (!waiting) call.timer = setTimeout(this.onGraceOver, grace, call)
   }
 
@@ -742,7 +761,13 @@ export class Engine {
       runsSent: 0,
       transfer: undefined,
       flushQueued: false,
-      flush: () => this.flush(slot),
+      flush: () => this.post(slot),
+      unposted: 0,
+      postLater: false,
+      postDeferred: () => {
+        slot.postLater = false
+        this.flush(slot)
+      },
       completed: 0,
       idleSince: performance.now(),
       busySince: 0,
