@@ -131,7 +131,10 @@ export const PoolConfig = Schema.Struct({
    * may be sent to one busy worker, when that is more than `concurrentTasksPerWorker`: such calls run one after
    * another, so a deeper pipe means fewer messages and wake-ups per call, not more handlers at once. A call that
    * has not started when its worker dies is sent to another worker, so the depth does not widen what a crash
-   * fails. The pipeline's other bounds still apply (4 ms of estimated work, 16 MiB of moved buffers). Default 64.
+   * fails. The pipeline's other bounds still apply (4 ms of estimated work, 16 MiB of moved buffers). A task that
+   * suspends only now and then (a cache miss) may, right after 8 calls that did not, have up to this many
+   * handlers suspended in one worker until its first suspended answer is back: set this no higher than
+   * `concurrentTasksPerWorker` where that matters. Default 64.
    */
   pipelineDepth: PositiveInt.pipe(withDefault(poolDefaults.pipelineDepth)),
   /** A worker above `minWorkers` idle this long is stopped. Default 30 s. */
