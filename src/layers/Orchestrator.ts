@@ -63,6 +63,7 @@ import * as BatchExecution from "../runtime/orchestrator/BatchExecution.ts"
 import * as TaskExecution from "../runtime/orchestrator/TaskExecution.ts"
 import * as TaskMetrics from "../runtime/orchestrator/TaskMetrics.ts"
 import type { TrackedCallOptions } from "../runtime/pool/CallEncoding.ts"
+import * as Placement from "../runtime/pool/Placement.ts"
 import { laneOf } from "../runtime/scheduler/SchedulerCore.ts"
 import type { Served } from "../runtime/worker/Server.ts"
 import * as Scheduler from "./Scheduler.ts"
@@ -386,9 +387,8 @@ const makeWith = (
     let cpuHandedOver = 0
     let closed = false
     yield* Effect.addFinalizer(() => Effect.sync(() => closed = true))
-    // What the pool may have in flight at most: every worker's pipe at its deepest (`Placement.depthFor`).
-    const pipelineSlots = config.pool.maxWorkers *
-      Math.max(config.pool.concurrentTasksPerWorker, config.pool.pipelineDepth)
+    // What the pool may have in flight at most: every worker's pipe at its deepest.
+    const pipelineSlots = config.pool.maxWorkers * Placement.deepest(config.pool)
     const cpuStats: Effect.Effect<Scheduler.SchedulerStats> = cpuLane?.stats ?? Effect.map(pool.stats, (p) => ({
       permits: inProcess ? config.pool.concurrentTasksPerWorker : pipelineSlots,
       running: p.inFlight,

@@ -88,7 +88,7 @@ import { Engine } from "../runtime/pool/Dispatch.ts"
 import type { PoolEvent } from "../runtime/pool/Dispatch.ts"
 import * as PoolMetrics from "../runtime/pool/PoolMetrics.ts"
 import type { PoolStats } from "../runtime/pool/PoolStats.ts"
-import { inProcessSpawner, spawnerFor } from "../runtime/pool/Transport.ts"
+import { configBoot, inProcessSpawner, spawnerFor } from "../runtime/pool/Transport.ts"
 import type { Spawner } from "../runtime/pool/Transport.ts"
 import type { Served } from "../runtime/worker/Server.ts"
 
@@ -319,11 +319,13 @@ const makeTest = <G extends WorkerTask.Group<WorkerTask.Any>>(
   Effect.gen(function*() {
     const config = yield* decodeConfig(PoolConfig, "pool")({ minWorkers: 1, maxWorkers: 1, ...configOf(options) })
     const queue = yield* decodeQueue(options.queue)
-    const boot = {
-      answerBatch: config.concurrentTasksPerWorker,
-      ...(config.maxHeapMb !== undefined ? { heapReportMillis: 100 } : {})
-    }
-    return yield* build(config, queue, inProcessSpawner(group, handlers, boot), options.name ?? "test", true)
+    return yield* build(
+      config,
+      queue,
+      inProcessSpawner(group, handlers, configBoot(config)),
+      options.name ?? "test",
+      true
+    )
   })
 
 /** The pool's metrics, named `orchestrator_pool_*`; series carry a `pool` attribute (and `task` where noted). */

@@ -84,11 +84,16 @@ describe("WorkerDispatch engine", () => {
       for (let i = 1; i < synchronousAfter; i++) engine.statsOf(name).record(0)
       assert.isTrue(engine.statsOf(name).synchronous)
     }
+    /** One ready worker with that depth and cap, "echo" known to complete synchronously. */
+    const synchronousSetup = (concurrentTasksPerWorker: number, pipelineDepth: number) => {
+      const pool = setup({ concurrentTasksPerWorker, pipelineDepth })
+      pool.workers[0]!.ready()
+      teachSynchronous(pool.engine)
+      return pool
+    }
 
     it("calls of a task known to complete synchronously fill a busy worker to pipelineDepth, not further", async () => {
-      const { engine, submit, workers } = setup({ concurrentTasksPerWorker: 3, pipelineDepth: 10 })
-      workers[0]!.ready()
-      teachSynchronous(engine)
+      const { engine, submit, workers } = synchronousSetup(3, 10)
       for (let i = 0; i < 15; i++) submit(i)
       await flushMicrotasks()
       assert.deepStrictEqual(workers[0]!.runIds(), Array.from({ length: 10 }, (_, i) => i + 1))
@@ -109,9 +114,7 @@ describe("WorkerDispatch engine", () => {
     })
 
     it("an answer from a handler that suspended takes its task back to concurrentTasksPerWorker", async () => {
-      const { engine, submit, workers } = setup({ concurrentTasksPerWorker: 3, pipelineDepth: 10 })
-      workers[0]!.ready()
-      teachSynchronous(engine)
+      const { engine, submit, workers } = synchronousSetup(3, 10)
       submit("first")
       await flushMicrotasks()
       workers[0]!.cpuMillis = -0.01 // as the worker reports a call that suspended (`suspendedCpu`)
@@ -124,9 +127,7 @@ describe("WorkerDispatch engine", () => {
     })
 
     it("a call of a task that may suspend does not join a worker holding concurrentTasksPerWorker calls", async () => {
-      const { call, engine, submit, workers } = setup({ concurrentTasksPerWorker: 3, pipelineDepth: 10 })
-      workers[0]!.ready()
-      teachSynchronous(engine)
+      const { call, engine, submit, workers } = synchronousSetup(3, 10)
       engine.statsOf("wait").record(-0.01)
       for (let i = 0; i < 5; i++) submit(i)
       call({ name: "wait", index: 1, payload: "w" })
@@ -138,18 +139,14 @@ describe("WorkerDispatch engine", () => {
 
     it("a worker without a start log gets no more than concurrentTasksPerWorker calls", async () => {
       FakeWorker.hasStartLog = false
-      const { engine, submit, workers } = setup({ concurrentTasksPerWorker: 3, pipelineDepth: 10 })
-      workers[0]!.ready()
-      teachSynchronous(engine)
+      const { submit, workers } = synchronousSetup(3, 10)
       for (let i = 0; i < 15; i++) submit(i)
       await flushMicrotasks()
       assert.deepStrictEqual(workers[0]!.runIds(), [1, 2, 3])
     })
 
     it("refills for a worker with a batch's worth of calls still to answer leave together, at the end of the turn", async () => {
-      const { engine, submit, workers } = setup({ concurrentTasksPerWorker: 4, pipelineDepth: 32 })
-      workers[0]!.ready()
-      teachSynchronous(engine)
+      const { submit, workers } = synchronousSetup(4, 32)
       for (let i = 0; i < 60; i++) submit(i)
       await flushMicrotasks()
       assert.strictEqual(workers[0]!.sent.length, 1)
@@ -170,9 +167,7 @@ describe("WorkerDispatch engine", () => {
 
     it("a crash in a deep pipeline fails the calls that had started; the rest run on the next worker", async () => {
       vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] })
-      const { engine, exits, submit, workers } = setup({ concurrentTasksPerWorker: 4, pipelineDepth: 32 })
-      workers[0]!.ready()
-      teachSynchronous(engine)
+      const { engine, exits, submit, workers } = synchronousSetup(4, 32)
       for (let i = 0; i < 30; i++) submit(i)
       await flushMicrotasks()
       assert.strictEqual(workers[0]!.runIds().length, 30)

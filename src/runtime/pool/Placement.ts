@@ -52,8 +52,8 @@ export const pipelineBytes = 16 * 1024 * 1024
 
 /**
  * How many calls of a task may be in flight in one busy worker: `concurrentTasksPerWorker`, or, for a task
- * whose calls complete without suspending (`TaskStats.synchronous`), `pipelineDepth` when that is more, on a
- * worker with a start log (`Transport.taken`). Such calls run one after another in the worker, so the deeper
+ * whose calls complete without suspending (`TaskStats.synchronous`), `pipelineDepth` when that is more; `pick`
+ * allows that only on a worker with a start log (`Transport.taken`). Such calls run one after another in the worker, so the deeper
  * pipe adds no handler running at once; and a call that had not started when its worker died is sent again,
  * which the start log is what tells, so it adds nothing a crash fails either. Measured (20 k tiny typed calls
  * through `offload`, 2 workers, 16 against 64 taking turns in one process, 2-core VM at load 3-4): 1.25-1.55×
@@ -61,10 +61,11 @@ export const pipelineBytes = 16 * 1024 * 1024
  * a quarter of the messages and wake-ups. A call that may suspend needs a `concurrentTasksPerWorker` place,
  * since several of those do run at once.
  */
-export const depthFor = (call: Call, slot: Slot, config: PoolConfig): number =>
-  call.stats.synchronous && slot.transport?.taken !== undefined
-    ? Math.max(config.concurrentTasksPerWorker, config.pipelineDepth)
-    : config.concurrentTasksPerWorker
+export const depthFor = (call: Call, config: PoolConfig): number =>
+  call.stats.synchronous ? deepest(config) : config.concurrentTasksPerWorker
+
+/** The most calls a pool may have in flight on one worker: its pipe at its deepest (see {@link depthFor}). */
+export const deepest = (config: PoolConfig): number => Math.max(config.concurrentTasksPerWorker, config.pipelineDepth)
 
 /**
  * The worker for `call`, or undefined when it should wait in the queue. `queued` counts the calls waiting in
@@ -80,6 +81,8 @@ export const pick = (
   idleCores: SpareCores
 ): Slot | undefined => {
   const estimate = call.stats.cpuMillis
+  const cap = config.concurrentTasksPerWorker
+  const depth = depthFor(call, config)
   let best: Slot | undefined
   let live = 0
   let booting = false
@@ -94,7 +97,8 @@ export const pick = (
     if (slot.inFlight.size === 0) return slot
     live++
     if (
-      slot.inFlight.size < depthFor(call, slot, config) && slot.pendingBytes + call.bytes <= pipelineBytes &&
+      slot.inFlight.size < (slot.transport?.taken === undefined ? cap : depth) &&
+      slot.pendingBytes + call.bytes <= pipelineBytes &&
       (best === undefined || slot.pendingCpu < best.pendingCpu ||
         (slot.pendingCpu === best.pendingCpu && slot.inFlight.size < best.inFlight.size))
     ) best = slot

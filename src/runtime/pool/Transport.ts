@@ -130,6 +130,16 @@ export const resolveEntry = (entry: URL | string | undefined): URL | InvalidConf
   return entry.startsWith("file:") ? new URL(entry) : pathToFileURL(path.resolve(entry))
 }
 
+/**
+ * The boot flags a pool's configuration gives every worker, whatever spawns it (threads, processes, or the
+ * in-process workers of `WorkerPool.layerTest`): how often answers leave (see `WorkerBootOptions.answerBatch`)
+ * and whether the worker reports its heap (for `maxHeapMb`).
+ */
+export const configBoot = (config: PoolConfig): WorkerBootOptions => ({
+  answerBatch: config.concurrentTasksPerWorker,
+  ...(config.maxHeapMb !== undefined ? { heapReportMillis: 100 } : {})
+})
+
 /** The spawner of a pool: threads or child processes (`config.mode`), with the boot flags its entry needs. */
 export const spawnerFor = (source: WorkerSource, config: PoolConfig): Spawner | InvalidConfig => {
   const entry = resolveEntry(source.entry)
@@ -138,11 +148,10 @@ export const spawnerFor = (source: WorkerSource, config: PoolConfig): Spawner | 
     entry,
     name: source.name,
     boot: {
+      ...configBoot(config),
       compileCache: source.compileCache ?? true,
-      answerBatch: config.concurrentTasksPerWorker,
       // A user's entry serves typed tasks, so it loads `effect`; the built-in one loads none.
       effectResolution: source.entry !== undefined,
-      ...(config.maxHeapMb !== undefined ? { heapReportMillis: 100 } : {}),
       ...(config.niceIncrement !== undefined && config.niceIncrement > 0
         ? { niceIncrement: config.niceIncrement }
         : {})
