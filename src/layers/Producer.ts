@@ -59,6 +59,7 @@ import type { RetryPolicyInput } from "../domain/RetryPolicy.ts"
 import { levels, TaskPriority } from "../domain/TaskPriority.ts"
 import type * as WorkerTask from "../domain/WorkerTask.ts"
 import { decodeConfigExit } from "../runtime/config/ConfigValidation.ts"
+import { addInChunks } from "../runtime/distributed/BulkAdd.ts"
 import { bullmq } from "../runtime/distributed/Drivers.ts"
 import {
   binaryAt,
@@ -198,8 +199,10 @@ export class Producer extends Context.Service<Producer, {
     options?: EnqueueOptions
   ) => Effect.Effect<JobHandle<T>, EnqueueError>
   /**
-   * Validates every payload, then adds them all in one round trip (BullMQ's `addBulk`): nothing is added when
-   * one payload is invalid. `idempotencyKey` is not accepted here (give each its own `enqueue`).
+   * Validates every payload, then adds them all (BullMQ's `addBulk`, 500 jobs per pipeline so that Redis works
+   * on the first while the rest are built): nothing is added when one payload is invalid. Like `addBulk` it is
+   * not a transaction: if Redis is lost midway, the jobs sent before stay queued. The jobs keep their order
+   * (FIFO within the priority). `idempotencyKey` is not accepted here (give each its own `enqueue`).
    */
   readonly enqueueAll: <T extends WorkerTask.Any>(
     task: T,
@@ -619,7 +622,11 @@ export const make = (
           })
           index++
         }
-        const added = yield* Effect.tryPromise({ try: () => queue.addBulk(jobs), catch: unavailable })
+        // In chunks, so Redis works on the first while the rest are built (see `BulkAdd`).
+        const added = yield* Effect.tryPromise({
+          try: () => addInChunks(jobs, (chunk) => queue.addBulk(chunk)),
+          catch: unavailable
+        })
         const now = Date.now()
         return added.map((job) => makeHandle(task, job.id!, now))
       }).pipe(

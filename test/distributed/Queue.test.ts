@@ -389,6 +389,25 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
     }).pipe(Effect.provide(producerLayer(queue)))
   })
 
+  it.live("enqueueAll in several pipelines (1,050 jobs, 3 chunks): every job once, in order, each handle its own", () => {
+    const queue = freshQueue()
+    return Effect.gen(function*() {
+      const producer = yield* Producer.Producer
+      const labels = Array.from({ length: 1_050 }, (_, i) => String(i).padStart(4, "0"))
+      const handles = yield* producer.enqueueAll(Stamp, labels.map((label) => ({ label })), { priority: "low" })
+      assert.strictEqual(new Set(handles.map((h) => h.id)).size, labels.length)
+      const q = yield* bull(queue)
+      assert.strictEqual(yield* Effect.promise(() => q.getPrioritizedCount()), labels.length)
+      // Only now does a consumer start: at concurrency 1 it runs them in the order they were sent.
+      const results = yield* Effect.forEach(handles, (h) => h.await, { concurrency: "unbounded" }).pipe(
+        Effect.provide(consumerLayer(queue, {}, 1))
+      )
+      assert.deepStrictEqual(results.map((r) => r.label), labels)
+      const ran = [...results].sort((a, b) => a.order - b.order).map((r) => r.label)
+      assert.deepStrictEqual(ran, labels)
+    }).pipe(Effect.provide(producerLayer(queue)), Effect.scoped)
+  })
+
   it.live("tracing: the consumer's span of a job is a child of the producer's span", () => {
     const queue = freshQueue()
     const spans: Array<{
