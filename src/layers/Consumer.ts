@@ -84,6 +84,7 @@ import {
   queueNameError
 } from "../runtime/distributed/QueueSettings.ts"
 import type { Retention } from "../runtime/distributed/QueueSettings.ts"
+import { RecentMap } from "../runtime/distributed/RecentMap.ts"
 import { addressOf, connect, connectTimeoutOf } from "../runtime/distributed/RedisConnection.ts"
 import type { RedisOptions } from "../runtime/distributed/RedisConnection.ts"
 import { TurnBatch } from "../runtime/distributed/TurnBatch.ts"
@@ -294,7 +295,7 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
     // Jobs running here, by id: how to stop each one.
     const active = new Map<string, Control>()
     // Cancellations heard on the channel, for a job that becomes active here just after its message.
-    const cancelled = new Set<string>()
+    const cancelled = new RecentMap<string, true>(10_000)
 
     // The series are read from the counters when exported, so the per-job path records nothing.
     const noop = () => {}
@@ -331,8 +332,7 @@ export const make = <G extends WorkerTask.Group<WorkerTask.Any>>(
     subscriber.on("message", (_channel: string, jobId: string) => {
       const control = active.get(jobId)
       if (control !== undefined) return stop(control, "cancel")
-      cancelled.add(jobId)
-      if (cancelled.size > 10_000) cancelled.delete(cancelled.values().next().value!)
+      cancelled.set(jobId, true)
     })
 
     const failWith = (task: WorkerTask.Any | undefined, failure: Failure, retry: boolean): Outcome => ({

@@ -83,6 +83,7 @@ import {
   queueNameError
 } from "../runtime/distributed/QueueSettings.ts"
 import type { Retention } from "../runtime/distributed/QueueSettings.ts"
+import { RecentMap } from "../runtime/distributed/RecentMap.ts"
 import { addressOf, connect, connectTimeoutOf, isReady } from "../runtime/distributed/RedisConnection.ts"
 import type { RedisOptions } from "../runtime/distributed/RedisConnection.ts"
 
@@ -317,10 +318,9 @@ export const make = (
     const waiters = new Map<string, Waiters>()
     // The latest outcomes, for awaits that begin after them (the await usually comes after the enqueue
     // returns, and a handle may be awaited twice): no round trip to Redis. Bounded: older ones are read again.
-    const recent = new Map<string, Outcome>()
+    const recent = new RecentMap<string, Outcome>(recentOutcomes)
     const settle = (jobId: string, outcome: Outcome): void => {
       recent.set(jobId, outcome)
-      if (recent.size > recentOutcomes) recent.delete(recent.keys().next().value!)
       const entry = waiters.get(jobId)
       if (entry === undefined) return
       waiters.delete(jobId)
