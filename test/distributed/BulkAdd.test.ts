@@ -26,7 +26,7 @@ describe("BulkAdd", () => {
       return new Promise<Array<string>>((resolve) =>
         setTimeout(() => resolve(chunk.map((n) => `#${n}`)), 30 - calls.length * 10)
       )
-    }, 500)
+    }, { size: 500 })
     // The next chunk is built only after a turn, once this one has been handed over.
     assert.strictEqual(calls.length, 1)
     await nextTurn()
@@ -43,7 +43,7 @@ describe("BulkAdd", () => {
     const exit = await addInChunks(range(2_000), (chunk) => {
       calls.push(chunk[0]!)
       return calls.length === 2 ? Promise.reject(boom) : Promise.resolve(chunk)
-    }, 500).then(() => "resolved", (error) => error)
+    }, { size: 500 }).then(() => "resolved", (error) => error)
     assert.strictEqual(exit, boom)
     assert.deepStrictEqual(calls, [0, 500])
   })
@@ -53,7 +53,20 @@ describe("BulkAdd", () => {
     const exit = await addInChunks(range(1_000), (chunk) =>
       chunk[0] === 0
         ? new Promise<Array<number>>((_, reject) => setTimeout(() => reject(boom), 20))
-        : Promise.resolve(chunk), 500).then(() => "resolved", (error) => error)
+        : Promise.resolve(chunk), { size: 500 }).then(() => "resolved", (error) => error)
     assert.strictEqual(exit, boom)
+  })
+
+  it("an abort (the caller interrupted) sends no chunk after it and rejects with its reason", async () => {
+    const calls: Array<number> = []
+    const controller = new AbortController()
+    const reason = new Error("interrupted")
+    const exit = await addInChunks(range(2_000), (chunk) => {
+      calls.push(chunk[0]!)
+      if (calls.length === 2) controller.abort(reason)
+      return Promise.resolve(chunk)
+    }, { size: 500, signal: controller.signal }).then(() => "resolved", (error) => error)
+    assert.strictEqual(exit, reason)
+    assert.deepStrictEqual(calls, [0, 500])
   })
 })

@@ -408,6 +408,26 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
     }).pipe(Effect.provide(producerLayer(queue)), Effect.scoped)
   })
 
+  it.live("enqueueAll interrupted midway: the chunks sent stay queued, none is sent after", () => {
+    const queue = freshQueue()
+    return Effect.gen(function*() {
+      const producer = yield* Producer.Producer
+      const q = yield* bull(queue)
+      const total = 10_000
+      const fiber = yield* Effect.forkChild(producer.enqueueAll(Inc, Array.from({ length: total }, (_, i) => i)))
+      const count = () => Effect.promise(() => q.getPrioritizedCount())
+      while ((yield* count()) === 0) yield* Effect.sleep("1 millis")
+      yield* Fiber.interrupt(fiber)
+      // The chunk in flight at the interruption may still land: wait for it, then nothing more may come.
+      yield* Effect.sleep("300 millis")
+      const after = yield* count()
+      yield* Effect.sleep("300 millis")
+      assert.strictEqual(yield* count(), after)
+      assert.isBelow(after, total)
+      assert.strictEqual(after % 500, 0)
+    }).pipe(Effect.provide(producerLayer(queue)), Effect.scoped)
+  })
+
   it.live("tracing: the consumer's span of a job is a child of the producer's span", () => {
     const queue = freshQueue()
     const spans: Array<{

@@ -18,7 +18,8 @@
  *
  * Semantics are `addBulk`'s: a pipeline, not a transaction, so a connection lost midway leaves the jobs already
  * sent in the queue. The chunks leave in order on one connection, so the jobs keep their order (FIFO within a
- * priority). After a chunk fails no further chunk is sent, and the first failure is the result.
+ * priority). After a chunk fails no further chunk is sent, and the first failure is the result; the same after an
+ * interruption, whose chunks sent so far stay queued.
  *
  * @internal
  */
@@ -28,16 +29,20 @@ export const chunkSize = 500
 
 /**
  * Adds `jobs` through `add` (BullMQ's `addBulk`), `size` at a time, and resolves with every result in order.
+ * Once `signal` is aborted (the caller was interrupted) no further chunk is sent, and it rejects with the
+ * signal's reason.
  */
 export const addInChunks = async <J, R>(
   jobs: ReadonlyArray<J>,
   add: (chunk: Array<J>) => Promise<Array<R>>,
-  size: number = chunkSize
+  options: { readonly size?: number | undefined; readonly signal?: AbortSignal | undefined } = {}
 ): Promise<Array<R>> => {
+  const size = options.size ?? chunkSize
   if (jobs.length <= size) return add(jobs.slice())
   const sent: Array<Promise<Array<R>>> = []
   let failed = false
   for (let start = 0; start < jobs.length && !failed; start += size) {
+    options.signal?.throwIfAborted()
     const chunk = add(jobs.slice(start, start + size))
     // Handled now, not at the `Promise.all` below: a chunk that fails during a later turn is not an unhandled
     // rejection, and it stops the chunks after it.
