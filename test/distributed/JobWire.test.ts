@@ -4,6 +4,7 @@ import { Exit, Schema } from "effect"
 import * as fc from "fast-check"
 import { WorkerCrashed } from "../../src/domain/OrchestratorError.ts"
 import { RetryPolicy } from "../../src/domain/RetryPolicy.ts"
+import * as WorkerTask from "../../src/domain/WorkerTask.ts"
 import {
   backoffMillis,
   bullPriority,
@@ -129,6 +130,57 @@ describe("JobWire", () => {
     // The shapes every producer writes take the hand-checked path and come back as they are.
     const plain = { v: 1, task: "inc", payload: 3, priority: "high", enqueuedAt: 1, key: "k" } as const
     assert.deepStrictEqual(decodeJobData(plain), Exit.succeed(plain))
+  })
+
+  it("task codecs: the shortcut for values that are their own JSON gives exactly what the schema's codec gives", () => {
+    const schemas = [
+      Schema.Number,
+      Schema.String,
+      Schema.Boolean,
+      Schema.Null,
+      Schema.Finite,
+      Schema.Int,
+      Schema.NumberFromString,
+      Schema.Struct({ n: Schema.Number })
+    ]
+    const anyValue = fc.oneof(
+      fc.constantFrom(Number.NaN, Infinity, -Infinity, -0, "NaN", "Infinity", "12", null, undefined, true, [], {}),
+      fc.double(),
+      fc.string(),
+      fc.boolean(),
+      fc.record({ n: fc.oneof(fc.double(), fc.string()) })
+    )
+    const outcome = (run: () => unknown): unknown => {
+      try {
+        const value = run()
+        return Exit.isExit(value) ? (Exit.isSuccess(value) ? { ok: value.value } : { fail: String(value) }) : {
+          ok: value
+        }
+      } catch (error) {
+        return { threw: String(error) }
+      }
+    }
+    for (const schema of schemas) {
+      const task = WorkerTask.make(`codec-${schema.ast._tag}`, { payload: schema, success: schema })
+      const codecs = codecsOf(task)
+      const json = Schema.toCodecJson(schema)
+      const [encode, decode] = [Schema.encodeUnknownSync(json), Schema.decodeUnknownExit(json)]
+      fc.assert(
+        fc.property(anyValue, (value) => {
+          assert.deepStrictEqual(outcome(() => codecs.encodePayload(value)), outcome(() => encode(value)))
+          assert.deepStrictEqual(outcome(() => codecs.encodeSuccess(value)), outcome(() => encode(value)))
+          assert.deepStrictEqual(outcome(() => codecs.decodePayload(value)), outcome(() => decode(value)))
+          assert.deepStrictEqual(outcome(() => codecs.decodeSuccess(value)), outcome(() => decode(value)))
+        }),
+        { numRuns: 300 }
+      )
+    }
+    // Non-finite numbers are not their own JSON: they take the codec, and come back.
+    const inc = codecsOf(WorkerTask.make("codec-inc", { payload: Schema.Number, success: Schema.Number }))
+    assert.strictEqual(inc.encodeSuccess(Number.NaN), "NaN")
+    const back = inc.decodeSuccess("NaN")
+    assert.isTrue(Exit.isSuccess(back) && Number.isNaN(back.value))
+    assert.isTrue(Exit.isFailure(inc.decodePayload("12")))
   })
 
   it("priorities map to BullMQ's 1..4, and idempotency keys to ids BullMQ accepts", () => {

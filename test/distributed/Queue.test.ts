@@ -281,8 +281,16 @@ describe("Producer and Consumer (in-process consumer, real Redis)", () => {
   it.live("in-process handlers: their tasks run on the consumer's runtime, typed errors and timeouts as on workers", () => {
     const queue = freshQueue()
     // Distinct from the worker's handlers (n + 1, a code of 402), so the result says which one ran.
+    // Under the default tracer too, an in-process handler runs inside its job's span (its code can read it).
+    const inJobSpan = (span: Tracer.AnySpan | undefined): boolean =>
+      span !== undefined && span._tag === "Span" &&
+      (span.name === "Consumer.job inc" || inJobSpan(Option.getOrUndefined(span.parent)))
     const local = {
-      inc: (n: number) => Effect.succeed(n + 100),
+      inc: (n: number) =>
+        Effect.map(
+          Effect.exit(Effect.currentSpan),
+          (span) => Exit.isSuccess(span) && inJobSpan(span.value) ? n + 100 : -1
+        ),
       charge: ({ account }: { account: string }) =>
         Effect.fail(new Declined({ code: 409, account, at: new Date(Date.UTC(2026, 0, 1)) })),
       slow: ({ ms }: { id: number; ms: number }) => Effect.as(Effect.sleep(ms), -1)

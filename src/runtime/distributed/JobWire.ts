@@ -212,20 +212,56 @@ const failureSchema = (task: WorkerTask.Any) =>
 
 const cache = new WeakMap<WorkerTask.Any, Codecs>()
 
+/**
+ * For a schema whose JSON form is the value itself (a bare finite number, string, boolean or null, with no
+ * checks or transformation), the test that a value is in that form; undefined for any other schema. Such values
+ * skip the codec, which still runs for anything else and says what is wrong. The codec is cheap once warm (under
+ * 1 µs), but each job calls two of them on each side, after a pause in which other processes evicted it from
+ * the CPU's caches: measured cold, 18–23 µs each, against well under 1 µs for this test.
+ */
+const identityCheck = (schema: WorkerTask.AnySchema): ((value: unknown) => boolean) | undefined => {
+  const ast = schema.ast
+  if (ast.checks !== undefined || ast.encoding !== undefined || ast.context !== undefined) return undefined
+  switch (ast._tag) {
+    case "Number":
+      return (value) => typeof value === "number" && Number.isFinite(value)
+    case "String":
+      return (value) => typeof value === "string"
+    case "Boolean":
+      return (value) => typeof value === "boolean"
+    case "Null":
+      return (value) => value === null
+    default:
+      return undefined
+  }
+}
+
+const encoderOf = (schema: WorkerTask.AnySchema): (value: unknown) => unknown => {
+  const encode = Schema.encodeUnknownSync(Schema.toCodecJson(schema))
+  const check = identityCheck(schema)
+  return check === undefined ? encode : (value) => check(value) ? value : encode(value)
+}
+
+const decoderOf = (
+  schema: WorkerTask.AnySchema
+): (json: unknown) => ReturnType<ReturnType<typeof Schema.decodeUnknownExit>> => {
+  const decode = Schema.decodeUnknownExit(Schema.toCodecJson(schema))
+  const check = identityCheck(schema)
+  return check === undefined ? decode : (json) => check(json) ? Exit.succeed(json) : decode(json)
+}
+
 /** The JSON codecs of a task's values, built once per definition. */
 export const codecsOf = (task: WorkerTask.Any): Codecs => {
   let codecs = cache.get(task)
   if (codecs !== undefined) return codecs
-  const payload = Schema.toCodecJson(task.payload)
-  const success = Schema.toCodecJson(task.success)
   const failure = failureSchema(task)
   const encodeFailure = Schema.encodeUnknownSync(failure)
   const decodeFailure = Schema.decodeUnknownExit(failure)
   codecs = {
-    encodePayload: Schema.encodeUnknownSync(payload),
-    decodePayload: Schema.decodeUnknownExit(payload),
-    encodeSuccess: Schema.encodeUnknownSync(success),
-    decodeSuccess: Schema.decodeUnknownExit(success),
+    encodePayload: encoderOf(task.payload),
+    decodePayload: decoderOf(task.payload),
+    encodeSuccess: encoderOf(task.success),
+    decodeSuccess: decoderOf(task.success),
     encodeFailure: (value) => {
       try {
         return failureMarker + JSON.stringify(encodeFailure(value))
