@@ -202,9 +202,9 @@ export class Producer extends Context.Service<Producer, {
   /**
    * Validates every payload, then adds them all (BullMQ's `addBulk`, 500 jobs per pipeline so that Redis works
    * on the first while the rest are built): nothing is added when one payload is invalid. Like `addBulk` it is
-   * not a transaction: if Redis is lost midway, or the call is interrupted (no chunk is sent after that), the jobs
-   * sent before stay queued. The jobs keep their order
-   * (FIFO within the priority). `idempotencyKey` is not accepted here (give each its own `enqueue`).
+   * not a transaction: if Redis is lost midway, or the call is interrupted (no chunk is sent after that), the
+   * jobs sent before stay queued. The jobs keep their order (FIFO within the priority). `idempotencyKey` is not
+   * accepted here (give each its own `enqueue`).
    */
   readonly enqueueAll: <T extends WorkerTask.Any>(
     task: T,

@@ -96,25 +96,35 @@ export const describeSchemaError = (error: unknown, input: unknown): string => {
   return `${first.message}${where}, got ${render(value)}`
 }
 
-/** Schemas whose values are their own wire form: structured clone carries them unchanged. */
-const plainCheck = (schema: AnySchema): ((value: unknown) => boolean) | undefined => {
+/**
+ * For a schema whose values are their own wire form, the test that a value is in that form; undefined for any
+ * other schema (checks, transformations, composites). `"clone"`: what structured clone carries unchanged (the
+ * pool's messages). `"json"`: what JSON carries unchanged (jobs in Redis), so no non-finite numbers, bigints or
+ * `undefined`, and no `Unknown`, whose JSON codec refuses what is not JSON. Values that pass skip the codec, which
+ * still runs for anything else and says what is wrong.
+ */
+export const plainCheck = (
+  schema: AnySchema,
+  form: "clone" | "json"
+): ((value: unknown) => boolean) | undefined => {
   const ast = schema.ast
   if (ast.checks !== undefined || ast.encoding !== undefined || ast.context !== undefined) return undefined
+  const clone = form === "clone"
   switch (ast._tag) {
     case "Number":
-      return (v) => typeof v === "number"
+      return clone ? (v) => typeof v === "number" : (v) => typeof v === "number" && Number.isFinite(v)
     case "String":
       return (v) => typeof v === "string"
     case "Boolean":
       return (v) => typeof v === "boolean"
     case "BigInt":
-      return (v) => typeof v === "bigint"
+      return clone ? (v) => typeof v === "bigint" : undefined
     case "Unknown":
     case "Any":
-      return () => true
+      return clone ? () => true : undefined
     case "Void":
     case "Undefined":
-      return (v) => v === undefined
+      return clone ? (v) => v === undefined : undefined
     case "Null":
       return (v) => v === null
     default:
@@ -150,7 +160,7 @@ export const codecFor = (schema: AnySchema): ValueCodec => {
       throw new CodecError(describeSchemaError(error, value))
     }
   }
-  const check = plainCheck(schema)
+  const check = plainCheck(schema, "clone")
   // For plain schemas the codec only runs to produce the schema's own error message.
   const codec: ValueCodec = check === undefined ? { encode, decode } : {
     encode: (value) => check(value) ? value : encode(value),
